@@ -1,0 +1,146 @@
+"""The composition root: settings -> logging -> database -> sources, transport, templates -> App.
+
+The only place concrete classes are chosen; the daemon, the CLI and the jobs receive what they
+need from here and reach for no globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from foi_mailbot.cases.reference import ReferenceCodec
+from foi_mailbot.cases.register import Calendars
+from foi_mailbot.cases.service import Services
+from foi_mailbot.clock import Clock, SystemClock
+from foi_mailbot.deadlines.statutory import ClockPolicy
+from foi_mailbot.outbound.acks import Acknowledger
+from foi_mailbot.outbound.outbox import Outbox, RetryPolicy
+from foi_mailbot.outbound.render import make_environment
+from foi_mailbot.outbound.transport import Transport, make_transport
+from foi_mailbot.pipeline import Pipeline, classify_context
+from foi_mailbot.settings import Settings
+from foi_mailbot.sources import MailSource
+from foi_mailbot.storage.db import make_engine, make_session_factory, upgrade
+from foi_mailbot.storage.state import DbCheckpoints
+
+
+def clock_policy(settings: Settings) -> ClockPolicy:
+    """The statutory clock's options from configuration."""
+    clock = settings.clock
+    return ClockPolicy(
+        receipt_on_non_working_day=clock.receipt_on_non_working_day,
+        foisa_fees_notice_day=clock.foisa_fees_notice_day,
+        sar_holiday_region=clock.sar_holiday_region,
+        clarification_closure_months=clock.clarification_closure_months,
+        extra_holidays=tuple(
+            (h.date, h.name, frozenset(h.regions)) for h in clock.extra_holidays
+        ),
+    )
+
+
+def reference_codec(settings: Settings) -> ReferenceCodec:
+    """The reference codec for this organisation."""
+    org = settings.organisation
+    return ReferenceCodec(org.reference_prefix, org.reference_secret.get_secret_value())
+
+
+@dataclass
+class App:
+    """Everything built from one Settings object."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    factory: sessionmaker[Session]
+    services: Services
+    pipeline: Pipeline
+    transport: Transport
+    outbox: Outbox
+    source: MailSource | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Release connections."""
+        if self.source is not None:
+            self.source.close()
+        self.engine.dispose()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    with_source: bool = False,
+    transport: Transport | None = None,
+) -> App:
+    """Build the application; `with_source` connects the mailbox (the daemon wants it)."""
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database.resolved_url(settings.paths))
+    if migrate:
+        upgrade(engine)
+    factory = make_session_factory(engine)
+    env = make_environment(settings.paths.template_dir)
+    services = Services(
+        settings=settings,
+        codec=reference_codec(settings),
+        calendars=Calendars(clock_policy(settings)),
+        acks=Acknowledger(settings=settings, env=env),
+    )
+    pipeline = Pipeline(factory, services, clock, classify_context(settings, services))
+    transport = transport or make_transport(settings)
+    source = make_source(settings, factory, clock) if with_source else None
+    outbox = Outbox(
+        factory=factory,
+        transport=transport,
+        clock=clock,
+        retry=RetryPolicy(give_up_after=_hours(settings.smtp.retry_for_hours)),
+    )
+    _wire_sent_folder(settings, outbox, source)
+    return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source)
+
+
+def _hours(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(hours=value)
+
+
+def make_source(
+    settings: Settings, factory: sessionmaker[Session], clock: Clock
+) -> MailSource | None:
+    """The configured mail source: IMAP, or the local Maildir (the embedded default)."""
+    box = settings.mailbox
+    if box.uses_imap():
+        from foi_mailbot.sources.imap import ImapSource
+        from foi_mailbot.sources.tokens import provider_from_settings
+
+        return ImapSource(box, DbCheckpoints(factory), token_provider=provider_from_settings(box))
+    from foi_mailbot.sources.maildir import MaildirSource
+
+    path = box.maildir or settings.paths.data_dir / "maildir"
+    return MaildirSource(path, settings.organisation.mailbox_address, clock)
+
+
+def _wire_sent_folder(settings: Settings, outbox: Outbox, source: MailSource | None) -> None:
+    """Where the mailbox is IMAP, copies go to Sent and the Sent folder settles interrupted sends."""
+    from foi_mailbot.sources.imap import ImapSource
+
+    if not isinstance(source, ImapSource) or not settings.mailbox.sent_folder:
+        return
+    folder = settings.mailbox.sent_folder
+    imap = source
+
+    def check(message_id: str) -> bool | None:
+        try:
+            return imap.has_message_id(folder, message_id)
+        except Exception:  # noqa: BLE001 - any failure means "cannot tell", which flags the row
+            return None
+
+    outbox.sent_checker = check
+    if settings.smtp.append_to_sent:
+        outbox.copy_to_sent = lambda raw: imap.append(folder, raw)

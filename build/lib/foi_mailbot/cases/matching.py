@@ -1,0 +1,104 @@
+"""Finding the case a message belongs to: thread, reference, unique sender, then sender + subject.
+
+The database look-ups gather candidates; `resolve` decides from them as plain data, so a forged
+or mistyped reference is flagged for a person instead of attaching mail to someone else's case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from foi_mailbot.classify.base import Classification
+from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
+
+# WhatDoTheyKnow (and Alaveteli sites) give each request its own reply address.
+_PER_REQUEST_SENDER = re.compile(r"^request-\d+-[0-9a-f]+@", re.IGNORECASE)
+_SUBJECT_NOISE = re.compile(r"^\s*((re|fw|fwd|aw|sv)\s*:\s*|\[[^\]]*\]\s*)+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The case a message threads into before its text is read, and how that was found."""
+
+    case: Case | None
+    how: str | None
+
+
+@dataclass(frozen=True)
+class Match:
+    """The case a message is attached to, how, and anything a person must check."""
+
+    case: Case | None
+    how: str | None
+    flags: tuple[str, ...] = ()
+
+
+def normalise_subject(subject: str) -> str:
+    """A subject without Re:/Fwd: prefixes and bracketed tags, lower-cased."""
+    return " ".join(_SUBJECT_NOISE.sub("", subject).split()).lower()
+
+
+def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> Thread:
+    """Candidate case from message threading, a per-request sender, or sender and subject."""
+    ids = mail.thread_ids
+    if ids:
+        case_id = session.scalars(
+            select(OutboxMessage.case_id).where(
+                OutboxMessage.message_id.in_(ids), OutboxMessage.case_id.is_not(None)
+            )
+        ).first() or session.scalars(
+            select(InboundMessage.case_id).where(
+                InboundMessage.message_id.in_(ids), InboundMessage.case_id.is_not(None)
+            )
+        ).first()
+        if case_id is not None:
+            return Thread(session.get(Case, case_id), "replies to a message on this case")
+    if staff or mail.from_addr is None:
+        return Thread(None, None)
+    sender = mail.from_addr.email
+    cases = list(session.scalars(select(Case).where(Case.applicant_email == sender)))
+    if _PER_REQUEST_SENDER.match(sender) and cases:
+        newest = max(cases, key=lambda c: c.id)
+        return Thread(newest, f"sender {sender} is the reply address of one request")
+    wanted = normalise_subject(mail.subject)
+    same_subject = [c for c in cases if wanted and normalise_subject(c.subject) == wanted]
+    if len(same_subject) >= 1:
+        newest = max(same_subject, key=lambda c: c.id)
+        return Thread(newest, "same sender and same subject as this case")
+    return Thread(None, None)
+
+
+def resolve(
+    session: Session,
+    mail: ParsedMail,
+    thread: Thread,
+    verdict: Classification,
+    *,
+    staff: bool = False,
+) -> Match:
+    """The case to attach to, weighing the reference quoted against the thread.
+
+    Staff may quote any case's reference; anyone else quoting a reference that is not theirs
+    is attached but flagged, never silently accepted.
+    """
+    flags: list[str] = []
+    if "mistyped_reference" in verdict.flags:
+        flags.append("mistyped_reference")
+    if verdict.reference is None:
+        return Match(thread.case, thread.how, tuple(flags))
+    case = session.scalars(select(Case).where(Case.reference == verdict.reference)).first()
+    if case is None:
+        flags.append("unknown_reference")
+        return Match(thread.case, thread.how, tuple(flags))
+    if thread.case is not None and thread.case.id != case.id:
+        # Threading is the stronger signal; the quoted reference may be an older case.
+        return Match(thread.case, thread.how, tuple(flags))
+    sender = mail.from_addr.email if mail.from_addr else ""
+    if not staff and thread.case is None and sender != case.applicant_email.lower():
+        flags.append("reference_from_other_sender")
+    return Match(case, f"quotes the reference {case.reference}", tuple(flags))

@@ -1,0 +1,342 @@
+"""Applying a classified message to the register: open, attach, move the clock, enqueue replies.
+
+Called by the pipeline inside one transaction per message; returns what it did in words, which is
+stored on the message and shown in the timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy.orm import Session
+
+from foi_mailbot.cases.lifecycle import Event, State
+from foi_mailbot.cases.matching import Match
+from foi_mailbot.cases.reference import ReferenceCodec
+from foi_mailbot.cases.register import (
+    Calendars,
+    NewCase,
+    add_event,
+    move,
+    open_case,
+    refresh_deadline,
+)
+from foi_mailbot.cases.staff import apply_staff_action
+from foi_mailbot.classify.base import Classification, Kind
+from foi_mailbot.clock import local_date
+from foi_mailbot.deadlines.laws import EventKind, Law
+from foi_mailbot.errors import IllegalTransition
+from foi_mailbot.outbound.acks import Acknowledger
+from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.settings import Settings
+from foi_mailbot.storage.models import Case, InboundMessage
+
+
+@dataclass(frozen=True)
+class Services:
+    """What applying a message needs, built once by the composition root."""
+
+    settings: Settings
+    codec: ReferenceCodec
+    calendars: Calendars
+    acks: Acknowledger
+
+
+@dataclass
+class Outcome:
+    """What applying did: a sentence, the case, and anything a person must look at."""
+
+    effect: str
+    case: Case | None = None
+    attention: list[str] | None = None
+
+    def flag(self, reason: str) -> None:
+        """Ask a person to look at this message."""
+        self.attention = [*(self.attention or []), reason]
+
+
+class _Applying(NamedTuple):
+    """Everything one handler reads; unpacked at the top of each."""
+
+    session: Session
+    services: Services
+    row: InboundMessage
+    mail: ParsedMail
+    verdict: Classification
+    match: Match
+    now: datetime
+    outcome: Outcome
+
+
+def apply(
+    session: Session,
+    services: Services,
+    row: InboundMessage,
+    mail: ParsedMail,
+    verdict: Classification,
+    match: Match,
+    now: datetime,
+) -> Outcome:
+    """Apply one message; every branch records what it did."""
+    outcome = Outcome(effect="recorded", case=match.case)
+    for flag in match.flags:
+        outcome.flag(_FLAG_TEXT.get(flag, flag))
+    _HANDLERS[verdict.kind](_Applying(session, services, row, mail, verdict, match, now, outcome))
+    if outcome.case is not None:
+        row.case_id = outcome.case.id
+    return outcome
+
+
+def _law_for(services: Services, verdict: Classification) -> Law:
+    law = verdict.law or Law.FOIA
+    if services.settings.organisation.jurisdiction == "scotland" and law is Law.FOIA:
+        return Law.FOISA
+    return law
+
+
+def _new_request(a: _Applying) -> None:
+    if "reference_from_other_sender" in a.match.flags or "mistyped_reference" in a.verdict.flags:
+        a.outcome.effect = "not opened: a person must check the reference quoted"
+        a.outcome.case = None
+        return
+    law = _law_for(a.services, a.verdict)
+    case = _open(a.session, a.services, a.row, a.mail, law, a.now, original=None)
+    a.outcome.case = case
+    a.outcome.effect = f"opened {case.reference} ({law.value}), due {case.due_on}"
+    _acknowledge(a.session, a.services, case, "acknowledgement", a.row, a.mail, a.now, a.outcome)
+
+
+def _open(
+    session: Session,
+    services: Services,
+    row: InboundMessage,
+    mail: ParsedMail,
+    law: Law,
+    now: datetime,
+    *,
+    original: Case | None,
+) -> Case:
+    sender = mail.reply_to[0] if mail.reply_to else mail.from_addr
+    zone = services.settings.organisation.zone
+    return open_case(
+        session,
+        NewCase(
+            law=law,
+            applicant_name=sender.name if sender else "",
+            applicant_email=sender.email if sender else "",
+            subject=mail.subject,
+            received_at=row.arrived_at,
+            received_on=local_date(row.arrived_at, zone),
+            message_pk=row.id,
+            status=State.REQUESTED.value,
+            original=original,
+        ),
+        codec=services.codec,
+        calendars=services.calendars,
+        now=now,
+    )
+
+
+def _acknowledge(
+    session: Session,
+    services: Services,
+    case: Case,
+    purpose: str,
+    row: InboundMessage,
+    mail: ParsedMail,
+    now: datetime,
+    outcome: Outcome,
+    *,
+    original: Case | None = None,
+) -> None:
+    key = (
+        f"case:{case.id}:{purpose}"
+        if purpose != "clarification_ack"
+        else (f"case:{case.id}:{purpose}:{row.id}")
+    )
+    refusal = services.acks.enqueue(
+        session,
+        case=case,
+        purpose=purpose,
+        key=key,
+        mail=mail,
+        row=row,
+        now=now,
+        original=original,
+    )
+    if refusal is not None:
+        outcome.flag(f"no acknowledgement sent: {refusal.reason}")
+        outcome.effect += "; not acknowledged automatically"
+        return
+    if purpose != "clarification_ack" and case.status == State.REQUESTED.value:
+        move(session, case, Event.ACKNOWLEDGED, now, row, ["acknowledgement queued"])
+    outcome.effect += "; acknowledgement queued"
+
+
+def _clarification(a: _Applying) -> None:
+    case = a.match.case
+    if case is None:
+        a.outcome.flag("correspondence about a case that could not be found")
+        a.outcome.effect = "not attached: no matching case"
+        return
+    if a.match.flags:
+        a.outcome.effect = f"attached to {case.reference} for a person to check; clock unchanged"
+        add_event(
+            a.session,
+            case,
+            kind="correspondence",
+            on=local_date(a.row.arrived_at),
+            now=a.now,
+            message_pk=a.row.id,
+            reasons=[a.match.how or "matched"],
+        )
+        return
+    received = local_date(a.row.arrived_at, a.services.settings.organisation.zone)
+    if case.status == State.AWAITING_CLARIFICATION.value:
+        move(
+            a.session,
+            case,
+            Event.CLARIFICATION_RECEIVED,
+            a.now,
+            a.row,
+            ["the requester answered our request for clarification", a.match.how or ""],
+            clock_event=EventKind.CLARIFICATION_RECEIVED,
+            on=received,
+        )
+        refresh_deadline(
+            a.session,
+            case,
+            a.services.calendars,
+            now=a.now,
+            cause=f"clarification received in message {a.row.id}",
+        )
+        a.outcome.effect = f"clarification received on {case.reference}; now due {case.due_on}"
+        _acknowledge(
+            a.session, a.services, case, "clarification_ack", a.row, a.mail, a.now, a.outcome
+        )
+        return
+    add_event(
+        a.session,
+        case,
+        kind="correspondence",
+        on=received,
+        now=a.now,
+        message_pk=a.row.id,
+        reasons=[a.match.how or "matched to the case"],
+    )
+    a.outcome.effect = f"correspondence recorded on {case.reference}; clock unchanged"
+
+
+def _review(a: _Applying) -> None:
+    original = a.match.case
+    if original is not None and original.is_review:
+        add_event(
+            a.session,
+            original,
+            kind="correspondence",
+            on=local_date(a.row.arrived_at),
+            now=a.now,
+            message_pk=a.row.id,
+            reasons=["further correspondence on a review"],
+        )
+        a.outcome.effect = f"correspondence recorded on review {original.reference}"
+        return
+    if a.match.flags:
+        a.outcome.effect = "review request held for a person to check the reference"
+        a.outcome.case = original
+        return
+    base_law = Law(original.law) if original is not None else _law_for(a.services, a.verdict)
+    review = _open(
+        a.session, a.services, a.row, a.mail, base_law.review_law(), a.now, original=original
+    )
+    a.outcome.case = review
+    a.outcome.effect = f"opened review {review.reference}, due {review.due_on}"
+    if original is None:
+        a.outcome.flag("review request with no original case found: link it by hand")
+    else:
+        try:
+            move(
+                a.session,
+                original,
+                Event.REVIEW_REQUESTED,
+                a.now,
+                a.row,
+                [f"internal review requested, opened as {review.reference}"],
+            )
+        except IllegalTransition as exc:
+            a.outcome.flag(f"original case {original.reference}: {exc}")
+        a.outcome.effect += f" for {original.reference}"
+    _acknowledge(
+        a.session,
+        a.services,
+        review,
+        "review_ack",
+        a.row,
+        a.mail,
+        a.now,
+        a.outcome,
+        original=original,
+    )
+
+
+def _record_only(a: _Applying) -> None:
+    label = {Kind.COPIED: "copied correspondence", Kind.AUTO_REPLY: "automatic reply"}[
+        a.verdict.kind
+    ]
+    if a.match.case is not None:
+        add_event(
+            a.session,
+            a.match.case,
+            kind=a.verdict.kind.value,
+            on=local_date(a.row.arrived_at),
+            now=a.now,
+            message_pk=a.row.id,
+            reasons=[label, a.match.how or ""],
+        )
+        a.outcome.effect = f"{label} recorded on {a.match.case.reference}; not answered"
+    else:
+        a.outcome.effect = f"{label}; not answered"
+
+
+def _not_foi(a: _Applying) -> None:
+    a.outcome.flag("not an FOI request: " + "; ".join(a.verdict.reasons))
+    a.outcome.effect = "left for a person (not an FOI request)"
+    if "subject_access" in a.verdict.flags:
+        a.outcome.effect += "; looks like a subject access request (one-month clock)"
+
+
+def _staff(a: _Applying) -> None:
+    if a.match.case is None:
+        a.outcome.effect = "staff message with no case found; no change"
+        return
+    result = apply_staff_action(
+        a.session,
+        a.services.calendars,
+        a.match.case,
+        a.row,
+        a.mail,
+        a.now,
+        zone=a.services.settings.organisation.zone,
+    )
+    a.outcome.effect = result.effect
+    for reason in result.attention:
+        a.outcome.flag(reason)
+
+
+_HANDLERS = {
+    Kind.NEW_REQUEST: _new_request,
+    Kind.CLARIFICATION: _clarification,
+    Kind.REVIEW_REQUEST: _review,
+    Kind.COPIED: _record_only,
+    Kind.AUTO_REPLY: _record_only,
+    Kind.NOT_FOI: _not_foi,
+    Kind.STAFF: _staff,
+}
+
+_FLAG_TEXT = {
+    "mistyped_reference": "the reference quoted has a wrong check suffix (mistyped?)",
+    "unknown_reference": "the reference quoted is not one of our cases",
+    "reference_from_other_sender": "quotes a case reference but is not from that case's requester",
+}

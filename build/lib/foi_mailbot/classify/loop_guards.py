@@ -1,0 +1,192 @@
+"""Classification rules that run first: mail that must never be answered.
+
+Our own mail coming back, automatic replies (RFC 3834), delivery reports (RFC 3464),
+list and bulk mail, and out-of-office notices that carry none of the headers. Answering any of
+these starts a mail loop or acknowledges a robot, so they are caught before any rule that could
+open a case. Each rule reads headers or a short phrase and says which one decided.
+"""
+
+from __future__ import annotations
+
+from foi_mailbot.classify.base import ClassifyContext, Kind, Verdict
+from foi_mailbot.classify.phrases import (
+    AUTO_REPLY_BODY,
+    AUTO_REPLY_SUBJECTS,
+    matches,
+    normalise,
+    starts_with,
+)
+from foi_mailbot.parsing.parsed import ParsedMail
+
+_BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
+_SUPPRESS_TOKENS = frozenset({"all", "oof", "autoreply"})
+_REPORT_TYPES = frozenset({
+    "multipart/report",
+    "message/delivery-status",
+    "message/disposition-notification",
+    "message/feedback-report",
+})
+_DAEMONS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
+_DAEMON_NAMES = ("mail delivery subsystem", "mail delivery system")
+_LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post")
+# Out-of-office notices are short; in a long letter these phrasings are the applicant's own.
+_SHORT_BODY = 1_500
+_BODY_HEAD = 600
+
+
+def _auto(*reasons: str) -> Verdict:
+    return Verdict(kind=Kind.AUTO_REPLY, reasons=reasons)
+
+
+def _token(value: str) -> str:
+    """The first token of a structured header value, lower-cased ("auto-replied; x=y")."""
+    return value.split(";", 1)[0].strip().lower()
+
+
+class OwnMail:
+    """See `Rule`: mail from our own mailbox, or with our X-Loop mark, never gets an answer."""
+
+    name = "own_mail"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        loop = mail.header("x-loop").lower()
+        ours = sorted(a for a in ctx.mailbox_addresses if a in loop)
+        if ours:
+            return _auto(f"X-Loop names our mailbox {ours[0]}: our own automatic mail came back.")
+        sender = mail.from_addr.email if mail.from_addr else ""
+        if sender not in ctx.mailbox_addresses or ctx.from_sent_folder:
+            return None
+        submitted = _token(mail.header("auto-submitted"))
+        if submitted and submitted != "no":
+            return _auto(
+                f"Sent from our own mailbox {sender} with Auto-Submitted: {submitted}: "
+                "our own automatic mail came back."
+            )
+        return Verdict(
+            kind=Kind.STAFF,
+            reasons=(f"Sent from our own mailbox {sender} by a person using it.",),
+        )
+
+
+class AutoSubmitted:
+    """See `Rule`: RFC 3834 Auto-Submitted with any value but "no"."""
+
+    name = "auto_submitted"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        value = _token(mail.header("auto-submitted"))
+        if not value or value == "no":
+            return None
+        return _auto(f"Auto-Submitted: {value} marks an automatic message (RFC 3834).")
+
+
+class AutoReplyHeaders:
+    """See `Rule`: X-Autoreply, X-Autorespond, or X-Auto-Response-Suppress set by auto-replies."""
+
+    name = "auto_reply_headers"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        for header in ("x-autoreply", "x-autorespond"):
+            if header in mail.headers:
+                shown = "X-Autoreply" if header == "x-autoreply" else "X-Autorespond"
+                return _auto(f"The {shown} header marks an automatic reply.")
+        suppress = mail.header("x-auto-response-suppress")
+        tokens = {t.strip().lower() for t in suppress.replace(";", ",").split(",")}
+        found = sorted(tokens & _SUPPRESS_TOKENS)
+        if found:
+            return _auto(
+                f"X-Auto-Response-Suppress: {suppress} ({', '.join(found)}) is set by "
+                "automatic replies and bulk senders."
+            )
+        return None
+
+
+class BulkPrecedence:
+    """See `Rule`: Precedence: bulk, junk, list or auto_reply."""
+
+    name = "bulk_precedence"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        value = _token(mail.header("precedence"))
+        if value not in _BULK_PRECEDENCE:
+            return None
+        return _auto(f"Precedence: {value} marks bulk or automatic mail.")
+
+
+class DeliveryReport:
+    """See `Rule`: a delivery status notification (multipart/report, RFC 3464) or bounce."""
+
+    name = "delivery_report"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        if mail.content_type in _REPORT_TYPES:
+            return _auto(f"Content-Type {mail.content_type} is a delivery or read report.")
+        for part in mail.attachments:
+            if part.content_type in _REPORT_TYPES:
+                return _auto(f"It carries a {part.content_type} part: a delivery report.")
+        if "x-failed-recipients" in mail.headers:
+            return _auto("The X-Failed-Recipients header marks a bounce.")
+        return None
+
+
+class NullReturnPath:
+    """See `Rule`: Return-Path <> (the null sender of bounces and auto-replies)."""
+
+    name = "null_return_path"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        if "return-path" not in mail.headers:
+            return None
+        if "".join(mail.header("return-path").split()) != "<>":
+            return None
+        return _auto("Return-Path: <> is the null sender used by bounces and automatic replies.")
+
+
+class DaemonSender:
+    """See `Rule`: sent by MAILER-DAEMON, postmaster or a mail delivery system."""
+
+    name = "daemon_sender"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        if mail.from_addr is None:
+            return None
+        local = mail.from_addr.email.partition("@")[0]
+        if local in _DAEMONS:
+            return _auto(f"The sender {mail.from_addr.email} is a mail system, not a person.")
+        display = mail.from_addr.name.lower()
+        if any(name in display for name in _DAEMON_NAMES):
+            return _auto(f"The sender name '{mail.from_addr.name}' is a mail delivery system.")
+        return None
+
+
+class ListMail:
+    """See `Rule`: mailing-list and newsletter mail (List-Id, List-Unsubscribe, List-Post)."""
+
+    name = "list_mail"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        for header in _LIST_HEADERS:
+            if header in mail.headers:
+                shown = "-".join(part.capitalize() for part in header.split("-"))
+                shown = shown.replace("-Id", "-ID")
+                return _auto(f"The {shown} header marks mailing-list or bulk mail.")
+        return None
+
+
+class OutOfOfficeText:
+    """See `Rule`: out-of-office wording in the subject or a short body (mail without headers)."""
+
+    name = "out_of_office_text"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        extra = ctx.extra_auto_reply_phrases
+        opening = starts_with(normalise(mail.subject), (*AUTO_REPLY_SUBJECTS, *extra))
+        if opening:
+            return _auto(f"The subject opens with '{opening}', as automatic replies do.")
+        body = mail.new_text or mail.text
+        if len(body) > _SHORT_BODY:
+            return None
+        found = matches(normalise(body[:_BODY_HEAD]), (*AUTO_REPLY_BODY, *extra))
+        if found:
+            return _auto(f"A short message saying '{found[0]}' is an out-of-office notice.")
+        return None

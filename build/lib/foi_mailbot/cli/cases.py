@@ -1,0 +1,171 @@
+"""Commands about deadlines and cases: `deadline`, `cases list`, `cases show`, `triage`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from foi_mailbot.bootstrap import build, clock_policy
+from foi_mailbot.cases.register import deadline_json
+from foi_mailbot.cli.common import (
+    ConfigOption,
+    JsonOption,
+    app,
+    cases_app,
+    fail,
+    friendly_errors,
+    settings_from,
+)
+from foi_mailbot.deadlines.laws import ClockEvent, EventKind, Law
+from foi_mailbot.deadlines.statutory import due_date
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import Case, InboundMessage
+
+
+def _parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{what} '{text}' is not a real date in the form YYYY-MM-DD")
+
+
+def _parse_event(text: str) -> ClockEvent:
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        fail(f"event '{text}' should look like TYPE:YYYY-MM-DD or TYPE:YYYY-MM-DD:DAYS")
+    try:
+        kind = EventKind(parts[0])
+    except ValueError:
+        known = ", ".join(k.value for k in EventKind)
+        fail(f"'{parts[0]}' is not an event type; use one of {known}")
+    on = _parse_date(parts[1], f"the date of event {parts[0]}")
+    days = None
+    if len(parts) == 3:
+        if not parts[2].isdigit() or int(parts[2]) < 1:
+            fail(f"the length of event '{text}' must be a whole number of days, 1 or more")
+        days = int(parts[2])
+    return ClockEvent(kind=kind, on=on, days=days)
+
+
+@app.command()
+def deadline(
+    law: Annotated[str, typer.Option(help="foia, eir, foisa, sar, review_foia, review_eir, review_foisa")],
+    received: Annotated[str, typer.Option(help="Date of receipt, YYYY-MM-DD.")],
+    event: Annotated[
+        list[str] | None, typer.Option(help="TYPE:YYYY-MM-DD[:DAYS], repeatable.")
+    ] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print the statutory due date and its explanation."""
+    try:
+        regime = Law(law.lower())
+    except ValueError:
+        fail(f"'{law}' is not a law foi-mailbot knows; use one of {', '.join(Law)}")
+    start = _parse_date(received, "the date of receipt")
+    events = [_parse_event(e) for e in event or []]
+    settings = settings_from(config)
+    with friendly_errors():
+        result = due_date(start, regime, events, policy=clock_policy(settings))
+    if as_json:
+        typer.echo(json.dumps(deadline_json(result)))
+        return
+    for line in result.explanation():
+        typer.echo(line)
+
+
+def _case_summary(case: Case) -> dict[str, Any]:
+    return {
+        "reference": case.reference,
+        "law": case.law,
+        "status": case.status,
+        "applicant": case.applicant_email,
+        "subject": case.subject,
+        "received": case.received_on.isoformat(),
+        "due": case.due_on.isoformat() if case.due_on else None,
+        "review_of": None,
+    }
+
+
+@cases_app.command("list")
+def cases_list(
+    status: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """List cases, newest first."""
+    app_ = build(settings_from(config))
+    with session_scope(app_.factory) as session:
+        stmt = select(Case).order_by(Case.id.desc())
+        if status:
+            stmt = stmt.where(Case.status == status)
+        rows = [_case_summary(c) for c in session.scalars(stmt)]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    if not rows:
+        typer.echo("No cases.")
+    for row in rows:
+        typer.echo(f"{row['reference']}  {row['law']:<12} {row['status']:<22} "
+                   f"received {row['received']}  due {row['due'] or '(clock stopped)'}  "
+                   f"{row['applicant']}")
+
+
+@cases_app.command("show")
+def cases_show(reference: str, as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Show one case: its deadline with reasons, and its timeline."""
+    app_ = build(settings_from(config))
+    with session_scope(app_.factory) as session:
+        case = session.scalars(select(Case).where(Case.reference == reference.upper())).first()
+        if case is None:
+            fail(f"there is no case {reference}")
+        data = _case_summary(case)
+        data["deadline"] = case.deadline
+        data["outcome"], data["on_time"] = case.outcome, case.on_time
+        data["timeline"] = [
+            {"on": e.on.isoformat(), "what": e.kind, "clock": e.clock_event,
+             "message": e.message_pk, "status": e.status_after, "reasons": e.reasons}
+            for e in case.events
+        ]
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    typer.echo(f"{data['reference']}: {data['law']}, {data['status']}")
+    typer.echo(f"Requester: {data['applicant']}")
+    typer.echo(f"Received {data['received']}; due {data['due'] or '(clock stopped)'}")
+    for line in (case.deadline or {}).get("explanation", []):
+        typer.echo(f"  {line}")
+    typer.echo("Timeline:")
+    for item in data["timeline"]:
+        why = "; ".join(r for r in item["reasons"] or [] if r)
+        source = f" (message {item['message']})" if item["message"] else ""
+        typer.echo(f"  {item['on']}  {item['what']}{source} -> {item['status']}  {why}")
+
+
+@app.command()
+def triage(as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """List messages that need a person, with the reason."""
+    app_ = build(settings_from(config))
+    with session_scope(app_.factory) as session:
+        stmt = (
+            select(InboundMessage)
+            .where(InboundMessage.needs_person.is_(True), InboundMessage.resolved_at.is_(None))
+            .order_by(InboundMessage.id)
+        )
+        rows = [
+            {"message": m.id, "arrived": m.arrived_at.isoformat(), "from": m.from_email,
+             "kind": m.kind, "case": m.case_id, "reason": m.attention_reason}
+            for m in session.scalars(stmt)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    if not rows:
+        typer.echo("Nothing needs a person.")
+    for row in rows:
+        typer.echo(f"#{row['message']}  {row['arrived'][:16]}  {row['from']}  "
+                   f"{row['kind']}: {row['reason']}")

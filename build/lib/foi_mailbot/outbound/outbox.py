@@ -1,0 +1,220 @@
+"""The outbox: messages are enqueued inside the transaction that decided them, sent by a separate step.
+
+A row is unique on its `key` (case and purpose), and its Message-ID is minted at enqueue, so a
+crash anywhere never produces a second copy: a row left in `sending` is checked against the
+mailbox's Sent folder before any resend, and flagged for a person when that cannot tell.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from foi_mailbot.clock import Clock, as_utc
+from foi_mailbot.errors import PermanentError, TransientError
+from foi_mailbot.outbound.transport import Transport
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff for temporary failures: doubling from `first`, capped, with jitter."""
+
+    first: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(minutes=30)
+    give_up_after: timedelta = timedelta(hours=48)
+
+    def delay(self, attempts: int) -> timedelta:
+        """How long to wait after the n-th failed attempt."""
+        base = min(self.cap, self.first * (2 ** max(0, attempts - 1)))
+        return base * (0.8 + 0.4 * random.random())
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    message: EmailMessage,
+    message_id: str,
+    to_email: str,
+    purpose: str,
+    now: datetime,
+    case: Case | None = None,
+    caused_by: int | None = None,
+    automatic: bool = True,
+    retry: RetryPolicy | None = None,
+) -> OutboxMessage | None:
+    """Add a message to the outbox unless one with this key exists (then None)."""
+    if session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
+        return None
+    policy_ = retry or RetryPolicy()
+    row = OutboxMessage(
+        key=key,
+        case_id=case.id if case is not None else None,
+        purpose=purpose,
+        message_id=message_id,
+        to_email=to_email.lower(),
+        automatic=automatic,
+        raw=message.as_bytes(policy=policy.SMTP),
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        retry_until=now + policy_.give_up_after,
+        created_at=now,
+        caused_by=caused_by,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def automatic_replies_since(session: Session, to_email: str, since: datetime) -> int:
+    """How many automatic messages we queued for an address since an instant."""
+    stmt = select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.to_email == to_email.lower(),
+        OutboxMessage.automatic.is_(True),
+        OutboxMessage.created_at >= since,
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+SentChecker = Callable[[str], bool | None]
+"""Given a Message-ID, True/False if the Sent folder shows it was (not) sent, None if unknown."""
+
+
+@dataclass
+class Outbox:
+    """Sends due rows through a transport; the daemon and the CLI call `send_due`."""
+
+    factory: sessionmaker[Session]
+    transport: Transport
+    clock: Clock
+    retry: RetryPolicy = RetryPolicy()
+    sent_checker: SentChecker | None = None
+    copy_to_sent: Callable[[bytes], None] | None = None
+    on_failure: Callable[[str], None] | None = None
+    on_success: Callable[[], None] | None = None
+
+    def recover(self) -> int:
+        """Settle rows a crash left in `sending`: sent if the Sent folder shows them, else flag."""
+        settled = 0
+        with session_scope(self.factory) as session:
+            stuck = session.scalars(
+                select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING)
+            ).all()
+            for row in stuck:
+                verdict = self.sent_checker(row.message_id) if self.sent_checker else None
+                if verdict is True:
+                    row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
+                elif verdict is False and self.sent_checker is not None:
+                    row.status = OutboxStatus.PENDING
+                else:
+                    row.status = OutboxStatus.NEEDS_ATTENTION
+                    row.last_error = (
+                        "interrupted while sending; could not tell whether it went out"
+                    )
+                log.warning("outbox.recovered", outbox_id=row.id, status=row.status)
+                settled += 1
+        return settled
+
+    def _claim(self, limit: int) -> list[int]:
+        now = self.clock.now()
+        with session_scope(self.factory) as session:
+            rows = session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                row.status = OutboxStatus.SENDING
+                row.attempts += 1
+            return [row.id for row in rows]
+
+    def send_due(self, limit: int = 50, stop: Callable[[], bool] | None = None) -> int:
+        """Send every row that is due; returns how many were accepted by the transport."""
+        sent = 0
+        for row_id in self._claim(limit):
+            if self._send_one(row_id):
+                sent += 1
+            if stop is not None and stop():
+                break
+        return sent
+
+    def _send_one(self, row_id: int) -> bool:
+        with session_scope(self.factory) as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None:
+                return False
+            raw, key = row.raw, row.key
+        message = message_from_bytes(raw, _class=EmailMessage, policy=policy.SMTP)
+        try:
+            self.transport.send(message)
+        except TransientError as exc:
+            self._failed(row_id, str(exc), permanent=False)
+            return False
+        except PermanentError as exc:
+            self._failed(row_id, str(exc), permanent=True)
+            return False
+        with session_scope(self.factory) as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is not None:
+                row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
+        log.info("outbox.sent", outbox_id=row_id, key=key)
+        if self.on_success:
+            self.on_success()
+        self._copy(row_id, raw)
+        return True
+
+    def _copy(self, row_id: int, raw: bytes) -> None:
+        if self.copy_to_sent is None:
+            return
+        try:
+            self.copy_to_sent(raw)
+        except TransientError as exc:
+            log.warning("outbox.copy_to_sent_failed", outbox_id=row_id, error=str(exc))
+            return
+        with session_scope(self.factory) as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is not None:
+                row.copied_to_sent = True
+
+    def _failed(self, row_id: int, error: str, *, permanent: bool) -> None:
+        now = self.clock.now()
+        with session_scope(self.factory) as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            row.last_error = error[:2000]
+            if permanent or now >= as_utc(row.retry_until):
+                row.status = OutboxStatus.NEEDS_ATTENTION
+                log.error("outbox.failed", outbox_id=row_id, permanent=permanent, error=error)
+            else:
+                row.status = OutboxStatus.PENDING
+                row.next_attempt_at = now + self.retry.delay(row.attempts)
+                log.info("outbox.retry_later", outbox_id=row_id, attempts=row.attempts)
+        if self.on_failure and not permanent:
+            self.on_failure(error)
+
+    def backlog(self) -> int:
+        """Rows not yet sent and not given up on."""
+        with session_scope(self.factory) as session:
+            stmt = select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+            )
+            return int(session.scalar(stmt) or 0)

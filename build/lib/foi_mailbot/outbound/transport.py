@@ -1,0 +1,212 @@
+"""Outbound stage, last step: hand one composed message to the world.
+
+The outbox's send step calls `Transport.send` for each due row and decides what to do from the
+exception class alone: `TransientError` is retried with backoff, `PermanentError` is flagged
+for a person. Each transport translates its own library errors into those two, by SMTP reply
+code class where there is one (4xx may pass, 5xx will not), and declares which other
+exceptions it treats as passing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from foi_mailbot.clock import as_utc
+from foi_mailbot.errors import ConfigError, FoiMailbotError, PermanentError, TransientError
+from foi_mailbot.parsing.headers import normalise_message_id
+from foi_mailbot.settings import Settings, SmtpSettings
+
+_ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@+=-]")
+
+
+class Transport(Protocol):
+    """Delivers one message, raising `TransientError` or `PermanentError` when it cannot."""
+
+    def send(self, msg: EmailMessage) -> None:
+        """Deliver `msg` to every recipient in its To, Cc and Bcc headers."""
+        ...
+
+
+def _redact(reply: bytes | str) -> str:
+    # Servers echo addresses in their replies; errors are logged, and addresses are personal data.
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return _ADDRESS.sub("<address>", " ".join(text.split()))[:300]
+
+
+def _by_code(code: int, what: str, reply: bytes | str) -> FoiMailbotError:
+    msg = f"{what}: {code} {_redact(reply)}"
+    return PermanentError(msg) if 500 <= code <= 599 else TransientError(msg)
+
+
+def _refused(refused: Mapping[str, tuple[int, bytes]], total: int) -> FoiMailbotError:
+    replies = "; ".join(f"{code} {_redact(reply)}" for code, reply in refused.values())
+    if len(refused) < total:
+        # Some copies went out: a retry would send them twice, so a person decides.
+        msg = f"the server refused {len(refused)} of {total} recipients: {replies}"
+        return PermanentError(msg)
+    msg = f"the server refused every recipient: {replies}"
+    if any(500 <= code <= 599 for code, _ in refused.values()):
+        return PermanentError(msg)
+    return TransientError(msg)
+
+
+class SmtpTransport:
+    """See `Transport`: submits over SMTP, one connection per message.
+
+    A connection per message keeps failure handling simple (no half-dead connection to detect)
+    and costs nothing at the volume an information-requests mailbox sends.
+    """
+
+    transient_exceptions: ClassVar[tuple[type[Exception], ...]] = (
+        smtplib.SMTPServerDisconnected,
+        OSError,  # refused, reset, unreachable, DNS failure, timeout, TLS handshake
+    )
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        if not settings.host:
+            msg = "smtp.host must be set to send mail over SMTP"
+            raise ConfigError(msg)
+        self.settings = settings
+        self.host = settings.host
+        self.port = settings.resolved_port()
+
+    def _connect(self) -> smtplib.SMTP:
+        timeout = self.settings.timeout_seconds
+        context = ssl.create_default_context()
+        if self.settings.security == "ssl":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=timeout, context=context)
+        client = smtplib.SMTP(self.host, self.port, timeout=timeout)
+        try:
+            if self.settings.security == "starttls":
+                client.starttls(context=context)
+            return client
+        except BaseException:
+            client.close()
+            raise
+
+    def _login(self, client: smtplib.SMTP) -> None:
+        if self.settings.username:
+            password = self.settings.password.get_secret_value() if self.settings.password else ""
+            client.login(self.settings.username, password)
+
+    def _submit(self, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        client = self._connect()
+        try:
+            self._login(client)
+            refused = client.send_message(msg, from_addr=self.settings.from_address)
+        except BaseException:
+            client.close()
+            raise
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            # The message was accepted; a failed goodbye must not make the outbox send it again.
+            client.close()
+        return refused
+
+    def send(self, msg: EmailMessage) -> None:
+        """See `Transport.send`."""
+        try:
+            refused = self._submit(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise _refused(exc.recipients, len(exc.recipients)) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            raise _by_code(exc.smtp_code, "the server refused the sender", exc.smtp_error) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, "the server refused the message", exc.smtp_error) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            error = f"the server lacks a feature this message needs: {exc}"
+            raise PermanentError(error) from exc
+        except self.transient_exceptions as exc:
+            reason = f"{type(exc).__name__} {_redact(str(exc))}"
+            error = f"the SMTP connection to {self.host}:{self.port} failed: {reason}"
+            raise TransientError(error) from exc
+        except (smtplib.SMTPException, ValueError) as exc:
+            error = f"the message cannot be sent: {type(exc).__name__} {_redact(str(exc))}"
+            raise PermanentError(error) from exc
+        if refused:
+            total = len(refused) + 1  # send_message returns normally only if one was accepted
+            raise _refused(refused, total)
+
+
+def _safe_name(message_id: str) -> str:
+    name = _UNSAFE_NAME.sub("_", message_id)[:150]
+    if name != message_id:
+        # Two ids that differ only in replaced characters must still get different files.
+        name += "-" + hashlib.sha256(message_id.encode()).hexdigest()[:12]
+    return name
+
+
+class FolderTransport:
+    """See `Transport`: writes each message to `<folder>/<timestamp>-<message-id>.eml`.
+
+    The embedded default when no SMTP server is configured, and a safe target for trials. Files
+    are written atomically (temporary name, fsync, rename). The name comes from the message's
+    own Date and Message-ID, so a retried send of the same message finds its file and does not
+    write a second copy.
+    """
+
+    transient_exceptions: ClassVar[tuple[type[Exception], ...]] = (OSError,)
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, msg: EmailMessage) -> Path:
+        """Where `msg` is (or would be) written."""
+        message_id = normalise_message_id(msg["Message-ID"])
+        if message_id is None:
+            error = "a message without a Message-ID cannot be written to the outgoing folder"
+            raise PermanentError(error)
+        try:
+            stamp = as_utc(parsedate_to_datetime(str(msg["Date"]))).strftime("%Y%m%dT%H%M%SZ")
+        except (TypeError, ValueError):
+            stamp = "00000000T000000Z"
+        return self.folder / f"{stamp}-{_safe_name(message_id)}.eml"
+
+    def send(self, msg: EmailMessage) -> None:
+        """See `Transport.send`."""
+        target = self.path_for(msg)
+        if target.exists():
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _write_atomically(target, msg.as_bytes())
+        except self.transient_exceptions as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            error = f"cannot write to {self.folder}: {reason}"
+            raise TransientError(error) from exc
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def make_transport(settings: Settings) -> Transport:
+    """SMTP when `smtp.host` is set, else files in the outgoing folder."""
+    if settings.smtp.host:
+        return SmtpTransport(settings.smtp)
+    return FolderTransport(settings.paths.outgoing())

@@ -1,0 +1,249 @@
+"""The case register's tables (SQLAlchemy 2 typed ORM). No business rules live here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Aware datetimes everywhere; SQLite returns them naive, `clock.as_utc` repairs that on read.
+TZ = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention Alembic can rely on."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class MessageStatus:
+    """Where a stored message is in the pipeline."""
+
+    STORED = "stored"
+    PARSED = "parsed"
+    CLASSIFIED = "classified"
+    APPLIED = "applied"
+    NEEDS_ATTENTION = "needs_attention"
+    DUPLICATE = "duplicate"
+
+
+class InboundMessage(Base):
+    """A message exactly as received, then what we learnt from it."""
+
+    __tablename__ = "inbound_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(320))
+    folder: Mapped[str] = mapped_column(String(255))
+    direction: Mapped[str] = mapped_column(String(16))
+    arrived_at: Mapped[datetime] = mapped_column(TZ)
+    stored_at: Mapped[datetime] = mapped_column(TZ)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    raw_purged_at: Mapped[datetime | None] = mapped_column(TZ)
+    status: Mapped[str] = mapped_column(String(32), default=MessageStatus.STORED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # What parsing found (header data only; never the body).
+    subject: Mapped[str | None] = mapped_column(Text)
+    from_email: Mapped[str | None] = mapped_column(String(320), index=True)
+    from_name: Mapped[str | None] = mapped_column(Text)
+    defects: Mapped[list[Any] | None] = mapped_column(JSON)
+    # What classification decided, and why.
+    kind: Mapped[str | None] = mapped_column(String(32), index=True)
+    rule: Mapped[str | None] = mapped_column(String(64))
+    reasons: Mapped[list[Any] | None] = mapped_column(JSON)
+    misses: Mapped[list[Any] | None] = mapped_column(JSON)
+    flags: Mapped[list[Any] | None] = mapped_column(JSON)
+    effect: Mapped[str | None] = mapped_column(Text)
+    needs_person: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    attention_reason: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(TZ)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+
+    copies: Mapped[list[SourceCopy]] = relationship(back_populates="message")
+
+
+class SourceCopy(Base):
+    """One place a message was seen: (mailbox, folder, UIDVALIDITY, UID) or a file key."""
+
+    __tablename__ = "source_copy"
+
+    source_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"), index=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    seen_at: Mapped[datetime] = mapped_column(TZ)
+
+    message: Mapped[InboundMessage] = relationship(back_populates="copies")
+
+
+class FolderCheckpoint(Base):
+    """The highest UID fully stored per folder, valid for one UIDVALIDITY."""
+
+    __tablename__ = "folder_checkpoint"
+
+    mailbox: Mapped[str] = mapped_column(String(320), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(255), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+
+
+class Counter(Base):
+    """Gap-free counters (the reference sequence): a row lock serialises allocation."""
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Case(Base):
+    """A request (or internal review) and where it stands."""
+
+    __tablename__ = "case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    law: Mapped[str] = mapped_column(String(16))
+    is_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    original_case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    applicant_name: Mapped[str] = mapped_column(Text, default="")
+    applicant_email: Mapped[str] = mapped_column(String(320), index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    received_at: Mapped[datetime] = mapped_column(TZ)
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    deadline: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    calendar_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    sections: Mapped[list[Any] | None] = mapped_column(JSON)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    working_days_taken: Mapped[int | None] = mapped_column(Integer)
+    # use_alter: case and inbound_message point at each other.
+    opened_by: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_message.id", use_alter=True, name="fk_case_opened_by")
+    )
+    created_at: Mapped[datetime] = mapped_column(TZ)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", foreign_keys="CaseEvent.case_id"
+    )
+
+
+class CaseEvent(Base):
+    """One entry of a case's timeline: what happened, on which date, caused by which message."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    clock_event: Mapped[str | None] = mapped_column(String(40))
+    on: Mapped[date] = mapped_column(Date)
+    days: Mapped[int | None] = mapped_column(Integer)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    outbox_pk: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"))
+    reasons: Mapped[list[Any] | None] = mapped_column(JSON)
+    status_before: Mapped[str | None] = mapped_column(String(32))
+    status_after: Mapped[str | None] = mapped_column(String(32))
+    due_before: Mapped[date | None] = mapped_column(Date)
+    due_after: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(TZ)
+
+    case: Mapped[Case] = relationship(back_populates="events", foreign_keys=[case_id])
+
+
+class AuditEntry(Base):
+    """Append-only: every change, what caused it, and when. Rows are never updated."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(TZ, index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    cause: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class OutboxStatus:
+    """Where an outgoing message is."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+class OutboxMessage(Base):
+    """A message we will send, unique per purpose (`key`), its Message-ID minted at enqueue."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    to_email: Mapped[str] = mapped_column(String(320), index=True)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(32), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(TZ)
+    retry_until: Mapped[datetime] = mapped_column(TZ)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZ, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(TZ)
+    copied_to_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    caused_by: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+
+
+class ServiceState(Base):
+    """Small facts the daemon keeps about itself (last sync, calendar fingerprint, failures)."""
+
+    __tablename__ = "service_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(TZ)
+
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "Counter",
+    "FolderCheckpoint",
+    "InboundMessage",
+    "MessageStatus",
+    "OutboxMessage",
+    "OutboxStatus",
+    "ServiceState",
+    "SourceCopy",
+]

@@ -1,0 +1,91 @@
+"""The loop: wait (IDLE or poll) -> store new mail -> process pending -> send the outbox.
+
+Only this module loops. SIGTERM/SIGINT set a stop event; the message in hand finishes, the
+outbox step in progress is flushed, IDLE is left and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+
+import structlog
+
+from foi_mailbot.bootstrap import App
+from foi_mailbot.errors import TransientError
+from foi_mailbot.ingest import store
+from foi_mailbot.sources import MailSource
+from foi_mailbot.storage.state import record
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Daemon:
+    """Runs the mail loop for one App until `stop` is set."""
+
+    app: App
+    source: MailSource
+    stop: threading.Event = field(default_factory=threading.Event)
+    wait_seconds: float = 60.0
+    errors: int = 0
+
+    def install_signal_handlers(self) -> None:
+        """Make SIGTERM and SIGINT ask the loop to finish and exit."""
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("daemon.stopping", signal=signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def sync(self) -> int:
+        """Store every new message, marking each done at the source after it committed."""
+        stored = 0
+        for mail in self.source.fetch_new():
+            result = store(self.app.factory, mail, self.app.clock)
+            self.source.mark_done(mail)
+            stored += 1
+            log.info("message.stored", source_key=mail.source_key,
+                     message_pk=result.message_pk, new=result.created)
+            if self.stop.is_set():
+                break
+        record(self.app.factory, self.app.clock, "last_sync",
+               {"at": self.app.clock.now().isoformat(), "stored": stored})
+        return stored
+
+    def run_once(self) -> None:
+        """One cycle: sync, process, send. Errors are logged; the loop goes on."""
+        try:
+            self.sync()
+        except TransientError as exc:
+            self.errors += 1
+            log.warning("mailbox.sync_failed", error=str(exc))
+        self.app.pipeline.run_pending()
+        self.app.outbox.send_due(stop=self.stop.is_set)
+
+    def run_until_idle(self, max_cycles: int = 20) -> None:
+        """Cycle until nothing new arrives and nothing is pending (for tests and `once`)."""
+        for _ in range(max_cycles):
+            self.run_once()
+            if not self.app.pipeline.pending(1):
+                return
+
+    def run(self) -> None:
+        """Loop until stopped."""
+        self.app.outbox.recover()
+        log.info("daemon.started", source=self.source.name)
+        while not self.stop.is_set():
+            self.run_once()
+            if self.stop.is_set():
+                break
+            try:
+                self.source.wait(self.wait_seconds, self.stop)
+            except TransientError as exc:
+                log.warning("mailbox.wait_failed", error=str(exc))
+                self.stop.wait(1.0)
+        self.source.close()
+        log.info("daemon.stopped")

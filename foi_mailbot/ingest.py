@@ -1,0 +1,96 @@
+"""Store first: commit a message's raw bytes and source key before anything else happens to it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from foi_mailbot.clock import Clock
+from foi_mailbot.sources import RawMail
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import InboundMessage, MessageStatus, SourceCopy
+
+_HEADERS = BytesHeaderParser(policy=compat32)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The row a message was stored as, and whether this call created it."""
+
+    message_pk: int
+    created: bool
+
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID from the header block alone (cheap; never raises)."""
+    try:
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        value = _HEADERS.parsebytes(head).get("Message-ID")
+    except Exception:  # noqa: BLE001 - a broken header block just has no usable Message-ID
+        return None
+    if not value:
+        return None
+    cleaned = "".join(str(value).split()).strip("<>")
+    return cleaned[:990] or None
+
+
+def store_raw(session: Session, mail: RawMail, *, now_clock: Clock) -> Stored:
+    """Record one copy of a message; a second delivery of the same bytes becomes one record."""
+    copy = session.get(SourceCopy, mail.source_key)
+    if copy is not None:
+        return Stored(copy.message_pk, created=False)
+    digest = hashlib.sha256(mail.raw).hexdigest()
+    now = now_clock.now()
+    existing = session.scalars(
+        select(InboundMessage.id).where(InboundMessage.content_hash == digest)
+    ).first()
+    created = existing is None
+    if existing is None:
+        row = InboundMessage(
+            mailbox=mail.mailbox,
+            folder=mail.folder,
+            direction=mail.direction,
+            arrived_at=mail.arrived_at,
+            stored_at=now,
+            content_hash=digest,
+            message_id=header_message_id(mail.raw),
+            size=len(mail.raw),
+            raw=mail.raw,
+            status=MessageStatus.STORED,
+            # The first processing pass counts as attempt 1 without a commit of its own;
+            # a crash during it is seen as a failed attempt on restart.
+            attempts=1,
+        )
+        session.add(row)
+        session.flush()
+        existing = row.id
+    session.add(
+        SourceCopy(
+            source_key=mail.source_key,
+            message_pk=existing,
+            uidvalidity=mail.uidvalidity,
+            uid=mail.uid,
+            seen_at=now,
+        )
+    )
+    return Stored(existing, created=created)
+
+
+def store(factory: sessionmaker[Session], mail: RawMail, clock: Clock) -> Stored:
+    """`store_raw` in its own durable transaction.
+
+    Two instances storing the same copy at once collide on a unique key; the loser retries
+    once and then finds the winner's row.
+    """
+    try:
+        with session_scope(factory) as session:
+            return store_raw(session, mail, now_clock=clock)
+    except IntegrityError:
+        with session_scope(factory) as session:
+            return store_raw(session, mail, now_clock=clock)

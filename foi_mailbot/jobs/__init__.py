@@ -1,0 +1,169 @@
+"""The daemon's schedules: sending the outbox, the reminder sweep, the weekly digest, housekeeping.
+
+APScheduler 3.x fires the jobs in `SCHEDULE` inside the daemon, from an in-memory job store (no
+pickled jobs), in the organisation's time zone. Every job is a thin, idempotent sweep over our
+own tables that takes `now` from the injected clock and decides what is due from the database:
+a missed, doubled or manually rerun fire changes nothing, so restarts and downtime can neither
+double-send nor lose a reminder or a digest. The same sweeps are CLI commands (`remind`,
+`digest`, `outbox send`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import update
+
+from foi_mailbot.errors import FoiMailbotError
+from foi_mailbot.jobs import digest, recalc, reminders
+from foi_mailbot.settings import Settings
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import InboundMessage, MessageStatus
+from foi_mailbot.storage.state import put_state
+
+if TYPE_CHECKING:
+    from foi_mailbot.bootstrap import App
+
+log = structlog.get_logger(__name__)
+
+JobBody = Callable[["App", datetime, threading.Event], object]
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """One periodic job: its id, what it runs, when it fires, how late a fire may still run.
+
+    `at_start` jobs also run as soon as the scheduler starts, so a daemon coming back after
+    downtime catches up at once instead of at the next interval.
+    """
+
+    id: str
+    body: JobBody
+    trigger: Callable[[Settings], Any]
+    misfire_grace: timedelta
+    at_start: bool = False
+
+
+def _send_outbox(app: App, _now: datetime, stop: threading.Event) -> object:
+    return app.outbox.send_due(stop=stop.is_set)
+
+
+def _remind(app: App, now: datetime, _stop: threading.Event) -> object:
+    return reminders.sweep(app, now)
+
+
+def _digest(app: App, now: datetime, _stop: threading.Event) -> object:
+    return digest.send_if_due(app, now)
+
+
+def _housekeeping(app: App, now: datetime, _stop: threading.Event) -> object:
+    recalc.recompute_open_deadlines(app, now)
+    keep = app.settings.retention.keep_raw_days
+    return purge_raw(app, now, timedelta(days=keep)) if keep else 0
+
+
+def purge_raw(app: App, now: datetime, keep: timedelta) -> int:
+    """Drop the raw bytes of settled messages older than `keep`; headers and facts stay."""
+    with session_scope(app.factory) as session:
+        result = session.execute(
+            update(InboundMessage)
+            .where(
+                InboundMessage.status.in_([MessageStatus.APPLIED, MessageStatus.DUPLICATE]),
+                InboundMessage.needs_person.is_(False),
+                InboundMessage.raw_purged_at.is_(None),
+                InboundMessage.arrived_at < now - keep,
+            )
+            .values(raw=None, raw_purged_at=now)
+        )
+        purged = int(getattr(result, "rowcount", 0) or 0)
+    if purged:
+        log.info("retention.raw_purged", count=purged)
+    return purged
+
+
+def _every(**interval: int) -> Callable[[Settings], Any]:
+    return lambda s: IntervalTrigger(timezone=s.organisation.zone, **interval)
+
+
+def _nightly(s: Settings) -> Any:
+    # 03:30 exists on every day in Europe/London (the clocks change between 01:00 and 02:00).
+    return CronTrigger(hour=3, minute=30, timezone=s.organisation.zone)
+
+
+SCHEDULE: Final = (
+    ScheduledJob("outbox.send", _send_outbox, _every(seconds=10), timedelta(seconds=30), True),
+    ScheduledJob("reminders.sweep", _remind, _every(minutes=5), timedelta(minutes=10), True),
+    ScheduledJob("digest.check", _digest, _every(minutes=5), timedelta(minutes=10), True),
+    ScheduledJob("housekeeping", _housekeeping, _nightly, timedelta(hours=6)),
+)
+
+
+def _runner(job: ScheduledJob, app: App, stop: threading.Event) -> Callable[[], None]:
+    failing = threading.Event()
+
+    def run() -> None:
+        if stop.is_set():
+            return
+        try:
+            job.body(app, app.clock.now(), stop)
+        except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the schedule; the next fire retries
+            # Library errors may quote SQL parameters (applicant text): log only the class.
+            detail = str(exc) if isinstance(exc, FoiMailbotError) else type(exc).__name__
+            log.error("job.failed", job=job.id, error=detail)
+            failing.set()
+            _record(app, job.id, {"failed_at": app.clock.now().isoformat(), "error": detail})
+            return
+        if failing.is_set():
+            failing.clear()
+            log.info("job.recovered", job=job.id)
+            _record(app, job.id, {"ok_at": app.clock.now().isoformat()})
+
+    return run
+
+
+def _record(app: App, job_id: str, value: dict[str, Any]) -> None:
+    try:
+        with session_scope(app.factory) as session:
+            put_state(session, f"job:{job_id}", value, app.clock.now())
+    except Exception:  # noqa: BLE001 - the database being down is what failed; the log has it
+        log.warning("job.state_not_recorded", job=job_id)
+
+
+def make_scheduler(app: App, *, stop_event: threading.Event) -> BackgroundScheduler:
+    """A scheduler (not started) with every job in SCHEDULE, firing in the organisation's zone.
+
+    One worker thread runs the jobs one at a time: they are short, and serialising them keeps
+    SQLite's single writer free of contention between our own sweeps.
+    """
+    zone = app.settings.organisation.zone
+    scheduler = BackgroundScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        timezone=zone,
+    )
+    for job in SCHEDULE:
+        # When a job fires is the scheduler's wall clock; what it does takes `now` from app.clock.
+        first = {"next_run_time": datetime.now(zone)} if job.at_start else {}
+        scheduler.add_job(
+            _runner(job, app, stop_event),
+            trigger=job.trigger(app.settings),
+            id=job.id,
+            name=job.id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(job.misfire_grace.total_seconds()),
+            replace_existing=True,
+            **first,
+        )
+    return scheduler

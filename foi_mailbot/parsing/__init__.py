@@ -1,0 +1,317 @@
+"""Pipeline stage `parsing.parse`: the stored raw bytes become a `ParsedMail` for the pure core.
+
+mail-parser does the MIME work (it leaves attachments base64-encoded, which keeps a 25 MB
+attachment cheap). When it fails, the stdlib parser is tried (`policy.default`, then
+`compat32`), and as a last resort only the header block is read. `parse` never raises: a
+message we cannot read fully is still stored, classified and shown to a person, with every
+problem listed in `defects` as a short code (`no_message_id`, `bad_charset: x-unknown`,
+`parse_error: ...`).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import mailparser
+
+from foi_mailbot.parsing.body import HTML_LIMIT, base64_size, clean_text, html_to_text, new_text
+from foi_mailbot.parsing.headers import (
+    addresses_from_header,
+    addresses_from_pairs,
+    decode_value,
+    message_ids,
+    normalise_message_id,
+    strip_header_text,
+    unknown_charsets,
+)
+from foi_mailbot.parsing.parsed import Address, AttachmentInfo, ParsedMail
+
+_MAX_HEADER_NAMES = 500
+# The stdlib parser is quadratic in multipart nesting (3,000 levels cost seconds); no real
+# message comes near this many multipart declarations.
+_MAX_MULTIPARTS = 200
+_MAX_HEADER_VALUE = 4_000
+_ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
+_DECODED_HEADERS = ("subject", "from", "to", "cc", "reply-to")
+_INVENTED_NAME = re.compile(r"[a-z]{10}\.(?:txt|rtf)")
+
+
+@dataclass
+class _Headers:
+    """The header block read once: first decoded value per name, and first raw value."""
+
+    decoded: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Body:
+    """What the MIME walk found."""
+
+    text: str = ""
+    attachments: tuple[AttachmentInfo, ...] = ()
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Parse one raw message. Never raises; whatever went wrong is listed in `defects`."""
+    if not raw.strip():
+        return ParsedMail(
+            message_id=None, subject="", from_addr=None, size=len(raw),
+            defects=("empty_message", "no_message_id", "no_date", "no_from"),
+        )
+    if raw.lower().count(b"multipart/") > _MAX_MULTIPARTS:
+        return _headers_only(raw, ["too_many_parts"])
+    try:
+        return _with_mailparser(raw)
+    # mail-parser is a third-party parser fed hostile input; any failure means "try the stdlib".
+    except Exception as exc:  # noqa: BLE001
+        failure = f"parse_error: mail-parser {type(exc).__name__}"
+    return _with_stdlib(raw, [failure])
+
+
+def _with_mailparser(raw: bytes) -> ParsedMail:
+    parser = mailparser.parse_from_bytes(raw)
+    message: Message = parser.message
+    defects: list[str] = []
+    headers = _read_headers(message, defects)
+    addresses = {
+        name: addresses_from_pairs(_pairs(getattr(parser, name.replace("-", "_"))))
+        for name in _ADDRESS_HEADERS
+    }
+    defects.extend(_mime_defects(parser.defects))
+    defects.extend(_decoding_defects(message))
+    text = "\n".join(parser.text_plain)
+    if not text.strip() and parser.text_html:
+        text = _from_html(parser.text_html, defects)
+    attachments = tuple(_attachment(item, raw) for item in parser.attachments)
+    return _assemble(
+        raw, message, headers, addresses=addresses, body=_Body(clean_text(text), attachments),
+        date=_aware(parser.date), defects=defects,
+    )
+
+
+def _with_stdlib(raw: bytes, defects: list[str]) -> ParsedMail:
+    for name, policy in (("default", email.policy.default), ("compat32", email.policy.compat32)):
+        try:
+            message = BytesParser(policy=policy).parsebytes(raw)
+            return _from_message(raw, message, list(defects))
+        # The stdlib raises a wide range of errors on broken MIME; each one is recorded.
+        except Exception as exc:  # noqa: BLE001
+            defects.append(f"parse_error: stdlib {name} {type(exc).__name__}")
+    return _headers_only(raw, defects)
+
+
+def _headers_only(raw: bytes, defects: list[str]) -> ParsedMail:
+    """Last resort: the header block alone (no MIME recursion), so the mail is still routed."""
+    try:
+        message = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        return _from_message(raw, message, defects, with_body=False)
+    except Exception as exc:  # noqa: BLE001
+        defects.append(f"parse_error: headers {type(exc).__name__}")
+    return ParsedMail(
+        message_id=None, subject="", from_addr=None, size=len(raw),
+        defects=(*defects, "no_message_id", "no_date", "no_from"),
+    )
+
+
+def _from_message(
+    raw: bytes, message: Message, defects: list[str], *, with_body: bool = True
+) -> ParsedMail:
+    headers = _read_headers(message, defects)
+    addresses = {name: addresses_from_header(headers.raw.get(name)) for name in _ADDRESS_HEADERS}
+    body = _walk(message, defects) if with_body else _Body()
+    if not with_body:
+        defects.append("body_not_parsed")
+    date = _stdlib_date(headers.raw.get("date"))
+    return _assemble(
+        raw, message, headers, addresses=addresses, body=body, date=date, defects=defects
+    )
+
+
+def _assemble(
+    raw: bytes,
+    message: Message,
+    headers: _Headers,
+    *,
+    addresses: dict[str, tuple[Address, ...]],
+    body: _Body,
+    date: datetime | None,
+    defects: list[str],
+) -> ParsedMail:
+    message_id = normalise_message_id(headers.decoded.get("message-id"))
+    if message_id is None:
+        defects.append("no_message_id")
+    if date is None:
+        defects.append("bad_date" if "date" in headers.raw else "no_date")
+    senders = addresses["from"]
+    if not senders:
+        defects.append("bad_from" if "from" in headers.raw else "no_from")
+    return ParsedMail(
+        message_id=message_id,
+        subject=headers.decoded.get("subject", ""),
+        from_addr=senders[0] if senders else None,
+        to=addresses["to"],
+        cc=addresses["cc"],
+        reply_to=addresses["reply-to"],
+        in_reply_to=message_ids(strip_header_text(headers.raw.get("in-reply-to", ""))),
+        references=message_ids(strip_header_text(headers.raw.get("references", ""))),
+        date=date,
+        headers=headers.decoded,
+        content_type=_content_type(message),
+        text=body.text,
+        new_text=new_text(body.text),
+        attachments=body.attachments,
+        defects=tuple(dict.fromkeys(defects)),
+        size=len(raw),
+    )
+
+
+def _read_headers(message: Message, defects: list[str]) -> _Headers:
+    """One pass over the raw header block: first value of each name, decoded and cleaned."""
+    headers = _Headers()
+    for name, value in message.raw_items():
+        key = strip_header_text(str(name)).lower()
+        if not key or key in headers.raw:
+            continue
+        if len(headers.raw) >= _MAX_HEADER_NAMES:
+            defects.append("too_many_headers")
+            break
+        text = str(value)
+        headers.raw[key] = text
+        if not text.isascii():
+            defects.append(f"8bit_header: {key}")
+        if key in _DECODED_HEADERS and "=?" in text:
+            defects.extend(f"bad_charset: {c} ({key})" for c in unknown_charsets(text))
+        headers.decoded[key] = decode_value(text)[:_MAX_HEADER_VALUE]
+    return headers
+
+
+def _pairs(value: Any) -> list[tuple[str, str]]:
+    """mail-parser's address list, tolerating the shapes it returns for odd headers."""
+    if not isinstance(value, list):
+        return []
+    return [
+        (str(item[0]), str(item[1]))
+        for item in value
+        if isinstance(item, tuple | list) and len(item) == 2
+    ]
+
+
+def _mime_defects(found: list[Any]) -> list[str]:
+    """mail-parser's nested defect records as short codes, without any message text."""
+    codes: list[str] = []
+    for record in found:
+        if not isinstance(record, dict):
+            continue
+        for where, items in record.items():
+            for item in items if isinstance(items, list) else [items]:
+                codes.append(_defect_code(str(where), str(item)))
+    return codes
+
+
+def _decoding_defects(message: Message) -> list[str]:
+    """Defects the stdlib records while decoding parts (bad base64), after mail-parser's walk."""
+    codes: list[str] = []
+    for part in message.walk():
+        where = part.get_content_type()
+        codes.extend(_part_defect_code(type(d).__name__, where) for d in part.defects)
+    return codes
+
+
+def _defect_code(where: str, item: str) -> str:
+    category = item.split(":", 1)[0].strip()
+    if category == "CharsetDecodeDefect":
+        charset = item.split("charset ", 1)[-1].split(" ", 1)[0].strip("'\";,")
+        return f"bad_charset: {strip_header_text(charset)[:40]}"
+    if category in {"AddressHeaderDefect", "ReceivedHeaderDefect", "DateHeaderDefect"}:
+        return f"header_defect: {category}"
+    return _part_defect_code(category, where)
+
+
+def _part_defect_code(category: str, where: str) -> str:
+    kind = "bad_base64" if category.startswith("InvalidBase64") else "mime_defect"
+    return f"{kind}: {strip_header_text(category)[:60]} ({strip_header_text(where)[:60]})"
+
+
+def _attachment(item: dict[str, Any], raw: bytes) -> AttachmentInfo:
+    """Name, type and decoded size of one attachment, sized from its base64 without decoding."""
+    payload = item.get("payload") or ""
+    if item.get("binary") and item.get("content_transfer_encoding") == "base64":
+        size = base64_size(str(payload))
+    else:
+        size = len(str(payload).encode("utf-8", "surrogateescape"))
+    name = decode_value(str(item.get("filename") or ""))
+    # mail-parser invents random names for unnamed parts; a stable empty name is better.
+    if _INVENTED_NAME.fullmatch(name) and name.encode() not in raw:
+        name = ""
+    content_type = strip_header_text(str(item.get("mail_content_type") or "")).lower()
+    return AttachmentInfo(filename=name, content_type=content_type, size=size)
+
+
+def _walk(message: Message, defects: list[str]) -> _Body:
+    """The stdlib fallback's MIME walk: text parts decoded, attachments sized."""
+    plain: list[str] = []
+    markup: list[str] = []
+    attachments: list[AttachmentInfo] = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename or part.get_content_disposition() == "attachment":
+            name = decode_value(str(filename or ""))
+            attachments.append(AttachmentInfo(name, part.get_content_type(), len(data)))
+        elif part.get_content_type() in ("text/plain", "text/html"):
+            text = _decode_part(data, part.get_content_charset() or "utf-8")
+            (plain if part.get_content_subtype() == "plain" else markup).append(text)
+    text = "\n".join(plain)
+    if not text.strip() and markup:
+        text = _from_html(markup, defects)
+    return _Body(clean_text(text), tuple(attachments))
+
+
+def _from_html(parts: list[str], defects: list[str]) -> str:
+    markup = "\n".join(parts)
+    if len(markup) > HTML_LIMIT:
+        defects.append("html_truncated")
+    return html_to_text(markup)
+
+
+def _decode_part(data: bytes, charset: str) -> str:
+    try:
+        return data.decode(charset, "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
+
+
+def _content_type(message: Message) -> str:
+    try:
+        return strip_header_text(message.get_content_type()).lower()[:100]
+    except (ValueError, TypeError, AttributeError):
+        return "text/plain"
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _stdlib_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return _aware(parsedate_to_datetime(decode_value(value)))
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None

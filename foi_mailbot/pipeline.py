@@ -1,0 +1,189 @@
+"""One stored message through the stages: parse -> classify -> match -> apply, one commit.
+
+Each message is handled in its own transaction; an exception marks the message (attempts, error)
+and, after `MAX_ATTEMPTS`, hands it to a person. Nothing here loops or sleeps: the daemon does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from foi_mailbot.cases.matching import Match, find_thread, resolve
+from foi_mailbot.cases.service import Outcome, Services, apply
+from foi_mailbot.classify import classify
+from foi_mailbot.classify.base import Classification, ClassifyContext, Kind
+from foi_mailbot.clock import Clock
+from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.settings import Settings
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import InboundMessage, MessageStatus
+
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 3
+PENDING = (MessageStatus.STORED, MessageStatus.PARSED, MessageStatus.CLASSIFIED)
+
+
+def classify_context(settings: Settings, services: Services | None = None) -> ClassifyContext:
+    """The classification context from configuration (thread facts are added per message)."""
+    org, phrases = settings.organisation, settings.classification
+    return ClassifyContext(
+        mailbox_addresses=org.all_mailbox_addresses(),
+        staff_domains=frozenset(d.lower() for d in org.staff_domains),
+        staff_addresses=frozenset(a.lower() for a in org.staff_addresses),
+        find_references=services.codec.find if services else (lambda _t: []),
+        noreply_patterns=tuple(settings.replies.noreply_patterns),
+        extra_review_phrases=tuple(phrases.extra_review_phrases),
+        extra_auto_reply_phrases=tuple(phrases.extra_auto_reply_phrases),
+        extra_not_foi_phrases=tuple(phrases.extra_not_foi_phrases),
+        extra_environmental_phrases=tuple(phrases.extra_environmental_phrases),
+    )
+
+
+@dataclass
+class Pipeline:
+    """Processes stored messages; built once by the composition root."""
+
+    factory: sessionmaker[Session]
+    services: Services
+    clock: Clock
+    base_context: ClassifyContext
+
+    def pending(self, limit: int = 500) -> list[int]:
+        """Stored messages not yet applied, oldest first."""
+        with session_scope(self.factory) as session:
+            stmt = (
+                select(InboundMessage.id)
+                .where(InboundMessage.status.in_(PENDING))
+                .order_by(InboundMessage.arrived_at, InboundMessage.id)
+                .limit(limit)
+            )
+            return list(session.scalars(stmt))
+
+    def process(self, message_pk: int) -> str | None:
+        """Run one message to `applied` (or `needs_attention`); returns its kind."""
+        with structlog.contextvars.bound_contextvars(message_pk=message_pk):
+            try:
+                return self._process(message_pk)
+            except Exception as exc:  # noqa: BLE001 - one bad message must never stop the loop
+                self._failed(message_pk, exc)
+                return None
+
+    def _process(self, message_pk: int) -> str | None:
+        with session_scope(self.factory) as session:
+            row = session.get(InboundMessage, message_pk, with_for_update=True)
+            if row is None or row.status not in PENDING:
+                return None
+            if row.attempts > MAX_ATTEMPTS:
+                _give_up(row, row.last_error or "failed repeatedly")
+                return None
+            raw = row.raw or b""
+            mail = parse(raw)
+            _record_parse(row, mail)
+            thread = find_thread(session, mail, staff=self._is_staff(mail, row))
+            ctx = self._context(row, thread.case.reference if thread.case else None,
+                                bool(thread.case and thread.case.is_review))
+            verdict = classify(mail, ctx)
+            _record_verdict(row, verdict)
+            match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF)
+            if _duplicate_of_applied(session, row, mail):
+                row.status, row.effect = MessageStatus.DUPLICATE, "second copy of a message"
+                return verdict.kind.value
+            outcome = apply(session, self.services, row, mail, verdict, match, self.clock.now())
+            _record_outcome(row, outcome, self.clock.now())
+            ref = outcome.case.reference if outcome.case else None
+            log.info("message.applied", kind=verdict.kind.value, rule=verdict.rule,
+                     case_ref=ref, needs_person=row.needs_person)
+            return verdict.kind.value
+
+    def _is_staff(self, mail: ParsedMail, row: InboundMessage) -> bool:
+        if row.direction == "sent" or mail.from_addr is None:
+            return True
+        ctx = self.base_context
+        return mail.from_addr.email in ctx.staff_addresses or mail.from_addr.domain in (
+            ctx.staff_domains
+        )
+
+    def _context(self, row: InboundMessage, thread_case: str | None, review: bool) -> ClassifyContext:
+        from dataclasses import replace
+
+        return replace(
+            self.base_context,
+            thread_case=thread_case,
+            thread_case_is_review=review,
+            from_sent_folder=row.direction == "sent",
+        )
+
+    def _failed(self, message_pk: int, exc: Exception) -> None:
+        error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        log.exception("message.failed", error_type=exc.__class__.__name__)
+        with session_scope(self.factory) as session:
+            row = session.get(InboundMessage, message_pk)
+            if row is None:
+                return
+            row.last_error = error
+            if row.attempts >= MAX_ATTEMPTS:
+                _give_up(row, error)
+            else:
+                row.attempts += 1
+
+    def run_pending(self, limit: int = 500) -> int:
+        """Process every pending message once; returns how many were looked at."""
+        ids = self.pending(limit)
+        for message_pk in ids:
+            self.process(message_pk)
+        return len(ids)
+
+
+def _give_up(row: InboundMessage, error: str) -> None:
+    row.status = MessageStatus.NEEDS_ATTENTION
+    row.needs_person = True
+    row.attention_reason = f"could not be processed after {row.attempts} attempts: {error}"
+    log.error("message.needs_attention", attempts=row.attempts)
+
+
+def _record_parse(row: InboundMessage, mail: ParsedMail) -> None:
+    row.subject = mail.subject[:2000]
+    row.from_email = mail.from_addr.email if mail.from_addr else None
+    row.from_name = mail.from_addr.name[:500] if mail.from_addr else None
+    row.defects = list(mail.defects)
+    if row.message_id is None and mail.message_id:
+        row.message_id = mail.message_id[:990]
+    row.status = MessageStatus.PARSED
+
+
+def _record_verdict(row: InboundMessage, verdict: Classification) -> None:
+    row.kind, row.rule = verdict.kind.value, verdict.rule
+    row.reasons, row.misses = list(verdict.reasons), list(verdict.misses)
+    row.flags = list(verdict.flags)
+    row.status = MessageStatus.CLASSIFIED
+
+
+def _record_outcome(row: InboundMessage, outcome: Outcome, now: datetime) -> None:
+    row.effect = outcome.effect
+    row.status = MessageStatus.APPLIED
+    if outcome.attention:
+        row.needs_person = True
+        row.attention_reason = "; ".join(outcome.attention)
+
+
+def _duplicate_of_applied(session: Session, row: InboundMessage, mail: ParsedMail) -> bool:
+    """A message with the same Message-ID and sender already applied (re-delivered, re-encoded)."""
+    if not row.message_id:
+        return False
+    stmt = select(InboundMessage.id).where(
+        InboundMessage.message_id == row.message_id,
+        InboundMessage.id != row.id,
+        InboundMessage.status == MessageStatus.APPLIED,
+        InboundMessage.from_email == row.from_email,
+    )
+    return session.scalars(stmt).first() is not None
+
+
+__all__ = ["MAX_ATTEMPTS", "Match", "Pipeline", "classify_context"]

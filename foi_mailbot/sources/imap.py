@@ -1,0 +1,534 @@
+"""IMAP source: the daemon's view of a real mailbox, first stage of the pipeline.
+
+`fetch_new` hands over messages not yet stored, tracked per folder by (UIDVALIDITY, UID) in the
+`CheckpointStore`; `mark_done` moves or flags a message only after its raw bytes are committed,
+and only then advances the checkpoint. `wait` sleeps in IDLE on the inbox (renewed at most every
+`idle_renew_seconds`) or polls when IDLE is missing or keeps failing. Any dropped connection is
+logged once per outage and re-opened with exponential backoff; library errors leave this module
+as `TransientError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import ipaddress
+import random
+import select
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import structlog
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from foi_mailbot.clock import Clock, SystemClock, as_utc
+from foi_mailbot.errors import ConfigError, TransientError
+from foi_mailbot.settings import MailboxSettings
+from foi_mailbot.sources import CheckpointStore, Direction, RawMail
+from foi_mailbot.sources.tokens import TokenProvider, provider_from_settings
+
+log = structlog.get_logger(__name__)
+
+STORED_KEYWORD: Final = "$FoiMailbotStored"
+MAX_IDLE_FAILURES: Final = 3
+BACKOFF_FIRST_SECONDS: Final = 1.0
+BACKOFF_CAP_SECONDS: Final = 60.0
+FETCH_ITEMS: Final = ("BODY.PEEK[]", "INTERNALDATE", "FLAGS")
+
+# A broken socket shows up as OSError (timeouts and TLS errors included) or as imaplib's abort.
+_DROPS: Final = (OSError, imaplib.IMAP4.abort)
+
+
+def open_client(settings: MailboxSettings, tokens: TokenProvider | None = None) -> IMAPClient:
+    """Connect and log in; the caller owns the returned client."""
+    use_tls = settings.security != "none"
+    context = ssl.create_default_context() if use_tls else None
+    client = IMAPClient(
+        settings.host or "",
+        port=settings.resolved_port(),
+        ssl=settings.security == "ssl",
+        ssl_context=context,
+        timeout=settings.timeout_seconds,
+    )
+    # PERF.md trap 1: at debug 5 imaplib repr()s every response, bodies included (6-7x slower).
+    # A private attribute, hence the pinned imapclient version and a test.
+    client._imap.debug = 0
+    client.normalise_times = False  # keep INTERNALDATE's offset so it converts to UTC exactly
+    try:
+        if settings.security == "starttls":
+            client.starttls(context)
+        if settings.auth == "xoauth2":
+            token = (tokens or provider_from_settings(settings)).token()
+            client.oauth2_login(settings.username, token)
+        else:
+            secret = settings.password.get_secret_value() if settings.password else ""
+            client.login(settings.username, secret)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+        raise
+    return client
+
+
+@dataclass
+class _Cursor:
+    """This session's progress through one folder; `last` mirrors the stored checkpoint."""
+
+    uidvalidity: int
+    last: int
+    outstanding: set[int] = field(default_factory=set)
+    done_max: int = 0
+
+    def finish(self, uid: int) -> int | None:
+        """Record `uid` as committed; return the new checkpoint if it moved forward."""
+        self.outstanding.discard(uid)
+        self.done_max = max(self.done_max, uid)
+        # Never pass a message handed over but not yet committed: it must be fetched again.
+        reach = min(self.outstanding) - 1 if self.outstanding else self.done_max
+        if reach > self.last:
+            self.last = reach
+            return reach
+        return None
+
+
+@dataclass
+class _Backoff:
+    """Exponential backoff with jitter between failed connection attempts."""
+
+    failures: int = 0
+    not_before: float = 0.0
+
+    def failed(self) -> float:
+        """Count a failed attempt; return the delay before the next one."""
+        self.failures += 1
+        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (self.failures - 1))
+        delay = random.uniform(ceiling / 2, ceiling)
+        self.not_before = time.monotonic() + delay
+        return delay
+
+    def reset(self) -> None:
+        """Forget past failures after a successful connection."""
+        self.failures = 0
+        self.not_before = 0.0
+
+    def remaining(self) -> float:
+        """Seconds until the next attempt is due (0 when it may happen now)."""
+        return max(0.0, self.not_before - time.monotonic())
+
+
+def _describe(exc: BaseException) -> str:
+    """A loggable cause: never the server's text, which may echo message content."""
+    if isinstance(exc, LoginError):
+        return "login refused"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{exc.__class__.__name__} errno {exc.errno}"
+    return exc.__class__.__name__
+
+
+def _has_news(responses: Sequence[tuple[Any, ...]]) -> bool:
+    """True when IDLE reported a new message (EXISTS, or a non-zero RECENT)."""
+    return any(
+        len(r) >= 2 and (r[1] == b"EXISTS" or (r[1] == b"RECENT" and r[0])) for r in responses
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _readable(client: IMAPClient) -> bool:
+    poller = select.poll()
+    poller.register(client.socket(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class ImapSource:
+    """See `MailSource`: one IMAP account, its inbox and optionally its Sent folder."""
+
+    def __init__(
+        self,
+        settings: MailboxSettings,
+        checkpoints: CheckpointStore,
+        *,
+        token_provider: TokenProvider | None = None,
+        folders: Sequence[tuple[str, Direction]] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not settings.host or not settings.username:
+            msg = "mailbox.host and mailbox.username are needed to read mail over IMAP"
+            raise ConfigError(msg)
+        if settings.auth == "password" and settings.password is None:
+            msg = "mailbox.password is needed for password login"
+            raise ConfigError(msg)
+        self._settings = settings
+        self._checkpoints = checkpoints
+        self._tokens = token_provider
+        if settings.auth == "xoauth2" and token_provider is None:
+            self._tokens = provider_from_settings(settings)
+        self._clock: Clock = clock or SystemClock()
+        self.name = f"{settings.username}@{settings.host}"
+        if folders is None:
+            folders = [(settings.inbox_folder, "inbound")]
+            if settings.sent_folder:
+                folders.append((settings.sent_folder, "sent"))
+        self._folders: tuple[tuple[str, Direction], ...] = tuple(folders)
+        self._directions = dict(self._folders)
+        inbound = [name for name, direction in self._folders if direction == "inbound"]
+        self._watched = inbound[0] if inbound else None
+        self._client: IMAPClient | None = None
+        self._selected: tuple[str, bool] | None = None
+        self._delimiter: str | None = "/"
+        self._known_folders: set[str] = set()
+        self._missing: set[str] = set()  # folders already reported missing
+        self._cursors: dict[str, _Cursor] = {}
+        self._uidnext_seen: int | None = None
+        self._idle_failures = 0
+        self._backoff = _Backoff()
+        self._outage_since: float | None = None
+        self.connected_at: datetime | None = None
+        self.last_sync: datetime | None = None
+        self.idling_since: datetime | None = None
+        if settings.security == "none" and not _is_loopback(settings.host):
+            log.warning("imap.plaintext_connection", mailbox=self.name)
+
+    # -- MailSource ------------------------------------------------------------------------
+
+    def fetch_new(self) -> Iterator[RawMail]:
+        """See `MailSource.fetch_new`: every watched folder in order, oldest UID first."""
+        client = self._ensure_connected()
+        try:
+            for folder, direction in self._folders:
+                yield from self._fetch_folder(client, folder, direction)
+        except (*_DROPS, IMAPClientError) as exc:
+            self._lost(exc, client)
+            msg = f"reading {self.name} failed: {_describe(exc)}"
+            raise TransientError(msg) from exc
+        self.last_sync = self._clock.now()
+
+    def mark_done(self, mail: RawMail) -> None:
+        """See `MailSource.mark_done`: move or flag an inbox message, then checkpoint it."""
+        cursor = self._cursors.get(mail.folder)
+        if cursor is None or mail.uid is None or cursor.uidvalidity != mail.uidvalidity:
+            log.warning("imap.mark_done_stale", folder=mail.folder, uid=mail.uid)
+            return
+        if self._directions.get(mail.folder) == "inbound":
+            self._dispose(mail.folder, cursor.uidvalidity, mail.uid)
+        reached = cursor.finish(mail.uid)
+        if reached is not None:
+            self._checkpoints.set(self.name, mail.folder, cursor.uidvalidity, reached)
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        """See `MailSource.wait`: IDLE on the inbox, or poll; reconnect with backoff if down."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        if self._client is None:
+            self._reconnect_within(deadline, stop)
+        elif not self._idle_usable(self._client):
+            stop.wait(min(self._settings.poll_interval_seconds, max(0.0, timeout)))
+        else:
+            self._idle_within(self._client, deadline, stop)
+
+    def close(self) -> None:
+        """See `MailSource.close`: log out, ignoring a connection that is already gone."""
+        client, self._client = self._client, None
+        self._selected = None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.logout()
+            with contextlib.suppress(Exception):
+                client.shutdown()
+
+    # -- extra operations for other stages -------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while the watching connection is open."""
+        return self._client is not None
+
+    def append(self, folder: str, raw: bytes, flags: Sequence[str] = (r"\Seen",)) -> None:
+        """Store a copy of a message we sent (e.g. an acknowledgement) in a folder."""
+        with self._side_connection("append") as client:
+            name = self._server_name(folder)
+            if not client.folder_exists(name):
+                client.create_folder(name)
+            client.append(name, raw, flags=tuple(flags))
+
+    def has_message_id(self, folder: str, message_id: str) -> bool:
+        """True if a message with this Message-ID header is in the folder."""
+        wanted = message_id.replace("\r", "").replace("\n", "").strip()
+        with self._side_connection("search") as client:
+            name = self._server_name(folder)
+            if not client.folder_exists(name):
+                return False
+            client.select_folder(name, readonly=True)
+            return bool(client.search(["HEADER", "Message-ID", wanted]))
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _ensure_connected(self) -> IMAPClient:
+        if self._client is not None:
+            return self._client
+        delay = self._backoff.remaining()
+        if delay > 0:
+            msg = f"{self.name} is unreachable; next attempt in {delay:.0f} s"
+            raise TransientError(msg)
+        return self._connect()
+
+    def _connect(self) -> IMAPClient:
+        try:
+            client = self._open()
+        except (*_DROPS, IMAPClientError, TransientError) as exc:
+            delay = self._backoff.failed()
+            self._note_outage(exc)
+            msg = f"cannot connect to {self.name}: {_describe(exc)}; retrying in {delay:.0f} s"
+            raise TransientError(msg) from exc
+        self._client, self._selected = client, None
+        self._known_folders = set()
+        self._backoff.reset()
+        self.connected_at = self._clock.now()
+        if self._outage_since is not None:
+            down = time.monotonic() - self._outage_since
+            log.info("imap.reconnected", mailbox=self.name, down_seconds=round(down, 1))
+            self._outage_since = None
+        else:
+            log.info("imap.connected", mailbox=self.name)
+        return client
+
+    def _reconnect_within(self, deadline: float, stop: threading.Event) -> None:
+        """Try to reconnect as the backoff allows until connected, the deadline, or stop."""
+        while not stop.is_set():
+            delay, left = self._backoff.remaining(), deadline - time.monotonic()
+            if left <= 0 or delay > left:
+                stop.wait(max(0.0, left))
+                return
+            if delay > 0 and stop.wait(delay):
+                return
+            with contextlib.suppress(TransientError):
+                self._connect()
+                return
+
+    def _lost(self, exc: BaseException, client: IMAPClient | None = None) -> None:
+        """Drop the connection after an error on it; the next call reconnects."""
+        client = client or self._client
+        if client is self._client:
+            self._client, self._selected, self.idling_since = None, None, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+        self._note_outage(exc)
+
+    def _note_outage(self, exc: BaseException) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.warning("imap.connection_lost", mailbox=self.name, reason=_describe(exc))
+
+    def _open(self) -> IMAPClient:
+        """A logged-in client, with the server's hierarchy separator learnt."""
+        client = open_client(self._settings, self._tokens)
+        try:
+            listed = client.list_folders("", "")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+            raise
+        delimiter = listed[0][1] if listed else None
+        self._delimiter = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+        return client
+
+    @contextlib.contextmanager
+    def _side_connection(self, purpose: str) -> Iterator[IMAPClient]:
+        """A short-lived second connection, so callers never disturb the IDLE session."""
+        try:
+            with self._open() as client:
+                yield client
+        except (*_DROPS, IMAPClientError) as exc:
+            msg = f"IMAP {purpose} on {self.name} failed: {_describe(exc)}"
+            raise TransientError(msg) from exc
+
+    def _server_name(self, folder: str) -> str:
+        """Settings write nested folders with "/"; the server may use another separator."""
+        if folder.upper() == "INBOX" or not self._delimiter or self._delimiter == "/":
+            return folder
+        return folder.replace("/", self._delimiter)
+
+    # -- fetching --------------------------------------------------------------------------
+
+    def _select(self, client: IMAPClient, folder: str, *, readonly: bool) -> dict[bytes, Any]:
+        info: dict[bytes, Any] = client.select_folder(self._server_name(folder), readonly=readonly)
+        self._selected = (folder, readonly)
+        return info
+
+    def _folder_present(self, client: IMAPClient, folder: str) -> bool:
+        if folder.upper() == "INBOX" or folder in self._known_folders:
+            return True
+        if client.folder_exists(self._server_name(folder)):
+            self._known_folders.add(folder)
+            return True
+        if folder not in self._missing:
+            self._missing.add(folder)
+            log.warning("imap.folder_missing", mailbox=self.name, folder=folder)
+        return False
+
+    def _fetch_folder(
+        self, client: IMAPClient, folder: str, direction: Direction
+    ) -> Iterator[RawMail]:
+        if not self._folder_present(client, folder):
+            return
+        info = self._select(client, folder, readonly=direction == "sent")
+        cursor = self._open_cursor(folder, int(info[b"UIDVALIDITY"]))
+        if folder == self._watched:
+            self._uidnext_seen = info.get(b"UIDNEXT")
+        flagging = direction == "inbound" and self._settings.after_processing == "flag"
+        criteria: list[str] = ["UID", f"{cursor.last + 1}:*"]
+        if flagging:
+            criteria += ["NOT", "KEYWORD", STORED_KEYWORD]
+        # "n:*" always matches the highest UID, even below n: filter.
+        uids = sorted(uid for uid in client.search(criteria) if uid > cursor.last)
+        size = self._settings.batch_size
+        for start in range(0, len(uids), size):
+            batch = uids[start : start + size]
+            fetched = client.fetch(batch, list(FETCH_ITEMS))
+            for uid in batch:
+                data = fetched.get(uid)
+                if data is None or b"BODY[]" not in data:
+                    continue  # expunged by someone else since the search
+                if flagging and _is_stored(data.get(b"FLAGS", ())):
+                    continue
+                cursor.outstanding.add(uid)
+                yield self._raw_mail(folder, direction, cursor.uidvalidity, uid, data)
+
+    def _open_cursor(self, folder: str, uidvalidity: int) -> _Cursor:
+        stored = self._checkpoints.get(self.name, folder)
+        last = 0
+        if stored is not None and stored[0] == uidvalidity:
+            last = stored[1]
+        elif stored is not None:
+            # The server renumbered the folder: start over; the ingest stage dedupes by content.
+            log.warning("imap.uidvalidity_changed", folder=folder, old=stored[0], new=uidvalidity)
+            self._checkpoints.set(self.name, folder, uidvalidity, 0)
+        cursor = _Cursor(uidvalidity=uidvalidity, last=last, done_max=last)
+        self._cursors[folder] = cursor
+        return cursor
+
+    def _raw_mail(
+        self, folder: str, direction: Direction, uidvalidity: int, uid: int, data: dict[bytes, Any]
+    ) -> RawMail:
+        internal = data.get(b"INTERNALDATE")
+        arrived = as_utc(internal) if isinstance(internal, datetime) else self._clock.now()
+        return RawMail(
+            source_key=f"imap:{self.name}/{folder}/{uidvalidity}/{uid}",
+            mailbox=self.name,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            arrived_at=arrived,
+            raw=bytes(data[b"BODY[]"]),
+            direction=direction,
+        )
+
+    # -- after commit ----------------------------------------------------------------------
+
+    def _dispose(self, folder: str, uidvalidity: int, uid: int) -> None:
+        """Move the message to the processed folder, or flag it, per the settings."""
+        client = self._ensure_connected()
+        try:
+            if self._selected != (folder, False):
+                info = self._select(client, folder, readonly=False)
+                if int(info[b"UIDVALIDITY"]) != uidvalidity:
+                    log.warning("imap.mark_done_stale", folder=folder, uid=uid)
+                    return
+            if self._settings.after_processing == "flag":
+                client.add_flags([uid], [r"\Seen", STORED_KEYWORD])
+            else:
+                self._move(client, uid)
+        except (*_DROPS, IMAPClientError) as exc:
+            self._lost(exc, client)
+            msg = f"marking a message done on {self.name} failed: {_describe(exc)}"
+            raise TransientError(msg) from exc
+
+    def _move(self, client: IMAPClient, uid: int) -> None:
+        target = self._settings.processed_folder
+        if target not in self._known_folders:
+            if not client.folder_exists(self._server_name(target)):
+                client.create_folder(self._server_name(target))
+            self._known_folders.add(target)
+        if client.has_capability("MOVE"):
+            client.move([uid], self._server_name(target))
+            return
+        client.copy([uid], self._server_name(target))
+        client.add_flags([uid], [r"\Deleted"])
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge([uid])
+        else:
+            client.expunge()  # without UIDPLUS this also removes others' \Deleted mail
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _idle_usable(self, client: IMAPClient) -> bool:
+        return (
+            self._settings.use_idle
+            and self._watched is not None
+            and self._idle_failures < MAX_IDLE_FAILURES
+            and bool(client.has_capability("IDLE"))
+        )
+
+    def _idle_within(self, client: IMAPClient, deadline: float, stop: threading.Event) -> None:
+        """IDLE until news, the deadline, or stop; count refusals, reconnect after drops."""
+        watched = self._watched or self._settings.inbox_folder
+        try:
+            info = self._select(client, watched, readonly=False)
+            arrived = info.get(b"UIDNEXT")
+            if self._uidnext_seen is None or (arrived is not None and arrived > self._uidnext_seen):
+                return  # mail came in since the last fetch, or none has happened yet
+            self._idle_until(client, deadline, stop)
+            self._idle_failures = 0
+        except _DROPS as exc:
+            self._lost(exc, client)
+        except IMAPClientError as exc:
+            self._idle_failures += 1
+            log.warning("imap.idle_failed", failures=self._idle_failures, reason=_describe(exc))
+            if self._idle_failures == MAX_IDLE_FAILURES:
+                log.warning("imap.idle_abandoned", mailbox=self.name)
+            self._lost(exc, client)
+        finally:
+            self.idling_since = None
+
+    def _idle_until(self, client: IMAPClient, deadline: float, stop: threading.Event) -> None:
+        client.idle()
+        self.idling_since = self._clock.now()
+        started = time.monotonic()
+        renew = self._settings.idle_renew_seconds
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            if now - started >= renew:
+                client.idle_done()
+                client.idle()
+                started = now
+                log.debug("imap.idle_renewed", mailbox=self.name)
+            # Short checks so that `stop` is honoured within about a second.
+            responses = client.idle_check(timeout=min(1.0, deadline - now))
+            if not responses and _readable(client):
+                # idle_check swallows EOF; a readable socket that yields nothing is closed.
+                responses = client.idle_check(timeout=0)
+                if not responses:
+                    raise imaplib.IMAP4.abort("connection closed during IDLE")
+            if any(r and r[0] == b"BYE" for r in responses):
+                raise imaplib.IMAP4.abort("server ended the session")
+            if _has_news(responses):
+                break
+        client.idle_done()
+
+
+def _is_stored(flags: Sequence[bytes | str]) -> bool:
+    names = (f.decode("ascii", "replace") if isinstance(f, bytes) else f for f in flags)
+    return STORED_KEYWORD.lower() in (name.lower() for name in names)

@@ -1,0 +1,106 @@
+"""The embedded default end to end: a Maildir in, the register, acknowledgements to a folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from sqlalchemy import select
+
+from foi_mailbot.bootstrap import App, build
+from foi_mailbot.clock import FixedClock
+from foi_mailbot.daemon import Daemon
+from foi_mailbot.settings import Settings
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import Case, InboundMessage
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def _start(settings: Settings, clock: FixedClock) -> tuple[App, Daemon]:
+    app = build(settings, clock=clock, with_source=True)
+    assert app.source is not None
+    return app, Daemon(app, app.source)
+
+
+def _drop(maildir: Path, name: str, raw: bytes) -> None:
+    (maildir / "new").mkdir(parents=True, exist_ok=True)
+    (maildir / "tmp").mkdir(parents=True, exist_ok=True)
+    (maildir / "cur").mkdir(parents=True, exist_ok=True)
+    (maildir / "new" / name).write_bytes(raw)
+
+
+def _first_fixture(prefix: str) -> bytes:
+    return sorted(FIXTURES.glob(f"{prefix}*.eml"))[0].read_bytes()
+
+
+def _outgoing(settings: Settings) -> list[bytes]:
+    folder = settings.paths.outgoing()
+    return [p.read_bytes() for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
+
+
+def test_new_request_in_maildir_opens_case_and_acknowledges_once(
+    settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A request dropped into the Maildir opens one case and writes one acknowledgement."""
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    _drop(maildir, "1.eml", _first_fixture("new_request_"))
+
+    daemon.run_until_idle()
+    daemon.run_until_idle()
+
+    with session_scope(app.factory) as session:
+        cases = list(session.scalars(select(Case)))
+    assert 1 == len(cases)
+    assert cases[0].due_on is not None
+    sent = _outgoing(settings)
+    assert 1 == len(sent)
+    ack = message_from_bytes(sent[0], policy=policy.default)
+    assert cases[0].reference in str(ack["Subject"])
+    assert "auto-replied" == ack["Auto-Submitted"]
+    assert cases[0].reference in ack.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert not list((maildir / "new").iterdir())
+    assert 1 == len(list((maildir / "cur").iterdir()))
+
+
+def test_same_message_delivered_twice_is_one_record(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The same bytes in two files become one stored message, one case, one acknowledgement."""
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    raw = _first_fixture("new_request_")
+    _drop(maildir, "a.eml", raw)
+    _drop(maildir, "b.eml", raw)
+
+    daemon.run_until_idle()
+
+    with session_scope(app.factory) as session:
+        assert 1 == len(list(session.scalars(select(InboundMessage))))
+        assert 1 == len(list(session.scalars(select(Case))))
+    assert 1 == len(_outgoing(settings))
+
+
+def test_every_kind_of_bad_input_is_stored_and_the_loop_goes_on(
+    make_settings: Callable[..., Settings], clock: FixedClock, tmp_path: Path
+) -> None:
+    """Malformed mail is stored and processed or flagged; a good message after it still works."""
+    settings = make_settings()
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    bad = sorted(FIXTURES.glob("malformed_*.eml"))
+    for i, path in enumerate(bad):
+        _drop(maildir, f"bad{i}.eml", path.read_bytes())
+    huge = _first_fixture("new_request_").replace(b"\n\n", b"\nX-Pad: 1\n\n", 1)
+    _drop(maildir, "huge.eml", huge + b"\n" + b"QUFB" * (25 * 1024 * 1024 // 4))
+    _drop(maildir, "zz-good.eml", _first_fixture("new_request_"))
+
+    daemon.run_until_idle()
+
+    with session_scope(app.factory) as session:
+        rows = list(session.scalars(select(InboundMessage)))
+        states = {r.status for r in rows}
+    assert len(bad) + 2 == len(rows)
+    assert states <= {"applied", "needs_attention", "duplicate"}
