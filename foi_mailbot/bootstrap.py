@@ -119,7 +119,8 @@ def make_source(
         from foi_mailbot.sources.imap import ImapSource
         from foi_mailbot.sources.tokens import provider_from_settings
 
-        return ImapSource(box, DbCheckpoints(factory), token_provider=provider_from_settings(box))
+        tokens = provider_from_settings(box) if box.auth == "xoauth2" else None
+        return ImapSource(box, DbCheckpoints(factory), token_provider=tokens)
     from foi_mailbot.sources.maildir import MaildirSource
 
     path = box.maildir or settings.paths.data_dir / "maildir"

@@ -34,9 +34,6 @@ class CaseLink:
 
     reference: str | None
     how: str
-    from_thread: bool
-    mistyped: tuple[FoundRef, ...]
-    quoted: tuple[FoundRef, ...]
 
 
 def quoted_references(mail: ParsedMail, ctx: ClassifyContext) -> list[FoundRef]:
@@ -46,18 +43,15 @@ def quoted_references(mail: ParsedMail, ctx: ClassifyContext) -> list[FoundRef]:
 
 def case_link(mail: ParsedMail, ctx: ClassifyContext) -> CaseLink:
     """The case this message is about, preferring a correct quoted reference to the thread's."""
-    found = quoted_references(mail, ctx)
-    valid = tuple(f for f in found if f.valid)
-    mistyped = tuple(f for f in found if not f.valid)
+    valid = [f for f in quoted_references(mail, ctx) if f.valid]
     if valid:
         how = f"It quotes the case reference {valid[0].reference}."
         if ctx.thread_case and ctx.thread_case != valid[0].reference:
             how += f" It also replies in the thread of case {ctx.thread_case}."
-        return CaseLink(valid[0].reference, how, False, mistyped, valid)
+        return CaseLink(valid[0].reference, how)
     if ctx.thread_case:
-        how = f"It replies in the thread of case {ctx.thread_case}."
-        return CaseLink(ctx.thread_case, how, True, mistyped, valid)
-    return CaseLink(None, "", False, mistyped, valid)
+        return CaseLink(ctx.thread_case, f"It replies in the thread of case {ctx.thread_case}.")
+    return CaseLink(None, "")
 
 
 def is_forward(subject: str) -> bool:
@@ -98,7 +92,7 @@ class CaseCorrespondence:
         if link.reference is None:
             return None
         reasons = [link.how]
-        if link.from_thread and ctx.thread_case_is_review:
+        if ctx.thread_case_is_review and link.reference == ctx.thread_case:
             reasons.append("The case is already under internal review.")
         reasons.append("Mail on an open case is correspondence on it, not a new request.")
         return Finding(Kind.CLARIFICATION, tuple(reasons), reference=link.reference)

@@ -41,7 +41,7 @@ class ReviewRequest:
         found = strong or matches(written, REVIEW_WEAK)
         if not found:
             return None
-        if link.from_thread and ctx.thread_case_is_review:
+        if ctx.thread_case_is_review and link.reference == ctx.thread_case:
             # Already under review: more mail on it is correspondence on the review.
             return None
         reasons = (f"The new text asks for a review: {_quoted(found)}.", link.how)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -22,13 +22,12 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import update
 
 from foi_mailbot.errors import FoiMailbotError
 from foi_mailbot.jobs import digest, recalc, reminders
+from foi_mailbot.purge import purge_raw
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import InboundMessage, MessageStatus
 from foi_mailbot.storage.state import put_state
 
 if TYPE_CHECKING:
@@ -69,26 +68,7 @@ def _digest(app: App, now: datetime, _stop: threading.Event) -> object:
 def _housekeeping(app: App, now: datetime, _stop: threading.Event) -> object:
     recalc.recompute_open_deadlines(app, now)
     keep = app.settings.retention.keep_raw_days
-    return purge_raw(app, now, timedelta(days=keep)) if keep else 0
-
-
-def purge_raw(app: App, now: datetime, keep: timedelta) -> int:
-    """Drop the raw bytes of settled messages older than `keep`; headers and facts stay."""
-    with session_scope(app.factory) as session:
-        result = session.execute(
-            update(InboundMessage)
-            .where(
-                InboundMessage.status.in_([MessageStatus.APPLIED, MessageStatus.DUPLICATE]),
-                InboundMessage.needs_person.is_(False),
-                InboundMessage.raw_purged_at.is_(None),
-                InboundMessage.arrived_at < now - keep,
-            )
-            .values(raw=None, raw_purged_at=now)
-        )
-        purged = int(getattr(result, "rowcount", 0) or 0)
-    if purged:
-        log.info("retention.raw_purged", count=purged)
-    return purged
+    return purge_raw(app.factory, app.clock, older_than_days=keep) if keep else None
 
 
 def _every(**interval: int) -> Callable[[Settings], Any]:
@@ -167,3 +147,46 @@ def make_scheduler(app: App, *, stop_event: threading.Event) -> BackgroundSchedu
             **first,
         )
     return scheduler
+
+
+def template_samples() -> dict[str, list[Any]]:
+    """Sample contexts for every template the jobs render, for `check_templates(extra=...)`."""
+    from datetime import date
+
+    from foi_mailbot.jobs.stats import Activity, Compliance, Flagged, StateCount, WeekVolume
+
+    line = digest.CaseLine("IC-000123-N1W5", "FOIA", "acknowledged", date(2026, 3, 2),
+                           date(2026, 3, 30), days=3, since=date(2026, 3, 9), note="review of X")
+    listing = digest.Listing((line,), 2)
+    sample = digest.Digest(
+        organisation="Example Council", week="2026-W14", today=date(2026, 3, 30),
+        period_start=date(2026, 3, 23), period_end=date(2026, 3, 29),
+        activity=Activity(date(2026, 3, 23), date(2026, 3, 29), 5, 1, 4, 1),
+        open_total=7, open_by_state=(StateCount("acknowledged", 7, date(2026, 3, 31)),),
+        soon_until=date(2026, 4, 7), due_soon=listing, overdue=listing,
+        awaiting_clarification=listing, reviews=listing,
+        needs_person=(Flagged(9, date(2026, 3, 27), "a@example.org", "", "unclear"),),
+        needs_person_total=2,
+        compliance=Compliance(2025, date(2025, 4, 1), date(2026, 3, 30), 10, 9, 18.5),
+        weeks=tuple(WeekVolume(date(2026, 1, 5) + timedelta(weeks=i), i, i // 2, i // 3)
+                    for i in range(12)),
+        calendar_moves=(digest.CalendarMove("IC-000123-N1W5", date(2026, 6, 12),
+                                            date(2026, 6, 15)),),
+        health=digest.Health(None, True, 1, 0, 2, ("digest.check",)),
+    )
+    reminder = reminders.ReminderContext(
+        organisation="Example Council", kind="5wd", reference="IC-000123-N1W5", law="FOIA",
+        received=date(2026, 3, 2), due=date(2026, 3, 30), working_days_left=5,
+        working_days_overdue=0, sought=date(2026, 3, 9), waiting_working_days=20,
+        lapses_on=date(2026, 6, 9), message_pk=9, sender="a@example.org", reason="unclear",
+    )
+    kinds = {"deadline": ("5wd", "due", "overdue:3"),
+             "clarification": ("clarification", "clarification_lapsed"),
+             "needs_person": ("needs_person",)}
+    samples: dict[str, list[Any]] = {
+        f"{reminders.TEMPLATES[family]}.txt.j2": [replace(reminder, kind=k) for k in names]
+        for family, names in kinds.items()
+    }
+    samples[f"{digest.TEMPLATE}.txt.j2"] = [sample]
+    samples[f"{digest.TEMPLATE}.html.j2"] = [sample]
+    return samples

@@ -223,13 +223,14 @@ class WeekVolume:
 def weekly_volumes(session: Session, last_day: date, weeks: int = 12) -> list[WeekVolume]:
     """Seven-day blocks ending on `last_day`, oldest first: received, answered, on time."""
     first = last_day - timedelta(days=7 * weeks - 1)
-    received_by_day = dict(
-        session.execute(
+    received_by_day = {
+        day: int(n)
+        for day, n in session.execute(
             select(Case.received_on, func.count(Case.id))
             .where(Case.received_on >= first, Case.received_on <= last_day)
             .group_by(Case.received_on)
         ).tuples()
-    )
+    }
     answered_by_day: dict[date, tuple[int, int]] = {}
     rows = session.execute(
         select(Case.completed_on, func.count(Case.id), _on_time_sum())
@@ -246,7 +247,7 @@ def weekly_volumes(session: Session, last_day: date, weeks: int = 12) -> list[We
         out.append(
             WeekVolume(
                 start=start,
-                received=sum(int(received_by_day.get(d, 0)) for d in days),
+                received=sum(received_by_day.get(d, 0) for d in days),
                 answered=sum(answered_by_day.get(d, (0, 0))[0] for d in days),
                 on_time=sum(answered_by_day.get(d, (0, 0))[1] for d in days),
             )

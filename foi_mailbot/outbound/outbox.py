@@ -171,28 +171,28 @@ class Outbox:
         except PermanentError as exc:
             self._failed(row_id, str(exc), permanent=True)
             return False
+        # The Sent copy goes in before the row is marked sent: a crash between the two leaves
+        # a row in `sending` whose copy `recover` finds, so it is not sent twice.
+        copied = self._copy(row_id, raw)
         with session_scope(self.factory) as session:
             row = session.get(OutboxMessage, row_id)
             if row is not None:
                 row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
+                row.copied_to_sent = copied
         log.info("outbox.sent", outbox_id=row_id, key=key)
         if self.on_success:
             self.on_success()
-        self._copy(row_id, raw)
         return True
 
-    def _copy(self, row_id: int, raw: bytes) -> None:
+    def _copy(self, row_id: int, raw: bytes) -> bool:
         if self.copy_to_sent is None:
-            return
+            return False
         try:
             self.copy_to_sent(raw)
         except TransientError as exc:
             log.warning("outbox.copy_to_sent_failed", outbox_id=row_id, error=str(exc))
-            return
-        with session_scope(self.factory) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is not None:
-                row.copied_to_sent = True
+            return False
+        return True
 
     def _failed(self, row_id: int, error: str, *, permanent: bool) -> None:
         now = self.clock.now()

@@ -21,8 +21,8 @@ _WHITESPACE = re.compile(r"\s+")
 _ENCODED_WORD_CHARSET = re.compile(r"=\?([^?\s]{1,40})\?[bqBQ]\?")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
-# Unicode line and paragraph separators end a line in some clients, so they go too.
-_LINE_BREAKING = frozenset("\u0085\u2028\u2029")
+# Whitespace controls and Unicode line separators become a space; other controls are dropped.
+_LINE_BREAKING = frozenset("\t\n\x0b\x0c\r\u0085\u2028\u2029")
 
 
 def strip_header_text(value: str) -> str:
@@ -30,9 +30,9 @@ def strip_header_text(value: str) -> str:
     if value.isascii() and value.isprintable():
         return " ".join(value.split())
     cleaned = "".join(
-        " " if ch in _LINE_BREAKING or unicodedata.category(ch) == "Cc" else ch
+        " " if ch in _LINE_BREAKING else ch
         for ch in value
-        if not _SURROGATE.match(ch)
+        if not _SURROGATE.match(ch) and (ch in _LINE_BREAKING or unicodedata.category(ch) != "Cc")
     )
     return _WHITESPACE.sub(" ", cleaned).strip()
 

@@ -126,6 +126,8 @@ def _describe(exc: BaseException) -> str:
     """A loggable cause: never the server's text, which may echo message content."""
     if isinstance(exc, LoginError):
         return "login refused"
+    if isinstance(exc, TransientError):
+        return str(exc)  # our own wording, e.g. from the token provider
     if isinstance(exc, OSError) and exc.errno is not None:
         return f"{exc.__class__.__name__} errno {exc.errno}"
     return exc.__class__.__name__
@@ -317,13 +319,14 @@ class ImapSource:
 
     def _lost(self, exc: BaseException, client: IMAPClient | None = None) -> None:
         """Drop the connection after an error on it; the next call reconnects."""
-        client = client or self._client
-        if client is self._client:
-            self._client, self._selected, self.idling_since = None, None, None
+        current = client is None or client is self._client
+        client = self._client if client is None else client
         if client is not None:
             with contextlib.suppress(Exception):
                 client.shutdown()
-        self._note_outage(exc)
+        if current:  # an older connection failing says nothing about the present one
+            self._client, self._selected, self.idling_since = None, None, None
+            self._note_outage(exc)
 
     def _note_outage(self, exc: BaseException) -> None:
         if self._outage_since is None:

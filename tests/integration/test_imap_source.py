@@ -339,23 +339,47 @@ def test_outage_is_retried_with_backoff_until_the_server_returns(
 
 
 @needs_dovecot
-def test_polling_is_used_when_the_server_lacks_idle(
-    dovecot_factory: Callable[..., Dovecot], make_source: Callable[..., ImapSource]
+@pytest.mark.parametrize(
+    ("server_idle", "use_idle"), [(False, True), (True, False)], ids=["not-advertised", "disabled"]
+)
+def test_polling_is_used_when_idle_is_unavailable_or_disabled(
+    dovecot_factory: Callable[..., Dovecot],
+    make_source: Callable[..., ImapSource],
+    server_idle: bool,
+    use_idle: bool,
 ) -> None:
     """Without IDLE, wait() sleeps one poll interval and the next fetch finds the mail."""
-    server = dovecot_factory(idle=False)
-    source = make_source(server, poll_interval_seconds=0.2)
+    server = dovecot_factory(idle=server_idle)
+    source = make_source(server, poll_interval_seconds=0.2, use_idle=use_idle)
     drain(source)
     server.append("INBOX", REQUEST)
     stop = threading.Event()
 
-    worker = wait_in_thread(source, 60, stop)
-    worker.join(5)
+    with capture_logs() as logs:
+        worker = wait_in_thread(source, 60, stop)
+        worker.join(5)
 
     stop.set()
     assert not worker.is_alive()
-    assert source.idling_since is None
+    assert [] == [e for e in logs if e["event"].startswith("imap.idle")]
     assert 1 == len(drain(source))
+
+
+@needs_dovecot
+def test_idle_is_renewed_within_one_long_wait(
+    dovecot: Dovecot, checkpoints: MemoryCheckpoints
+) -> None:
+    """A wait longer than idle_renew_seconds re-issues IDLE instead of letting it time out."""
+    settings = dovecot.mailbox_settings().model_copy(update={"idle_renew_seconds": 1})
+    source = ImapSource(settings, checkpoints)
+    drain(source)
+
+    with capture_logs() as logs:
+        source.wait(2.5, threading.Event())
+
+    assert "imap.idle_renewed" in [e["event"] for e in logs]
+    assert source.connected
+    source.close()
 
 
 @needs_dovecot
@@ -401,6 +425,24 @@ def test_wrong_password_is_a_transient_error_that_hides_the_password(
 
     assert "hunter2-wrong" not in str(caught.value)
     source.close()
+
+
+@needs_dovecot
+def test_xoauth2_login_uses_the_token_file_configured(
+    dovecot: Dovecot, checkpoints: MemoryCheckpoints, tmp_path: Path
+) -> None:
+    """With auth = xoauth2 the token is read from token_file and sent with XOAUTH2."""
+    token_file = tmp_path / "access-token"
+    token_file.write_text(dovecot.password + "\n")
+    settings = dovecot.mailbox_settings(auth="xoauth2", password=None, token_file=token_file)
+    dovecot.append("INBOX", REQUEST)
+    source = ImapSource(settings, checkpoints)
+
+    fetched = drain(source)
+    source.close()
+
+    assert 1 == len(fetched)
+    assert "method=XOAUTH2" in dovecot.log_text()
 
 
 def test_command_token_provider_reads_stdout(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -75,19 +76,29 @@ def free_port() -> int:
         return port
 
 
-def _identities() -> dict[str, str | int]:
-    """Users, group and mail owner for the user running the tests.
+@dataclass(frozen=True)
+class _Identity:
+    """Which accounts Dovecot's processes and the mail files run as."""
 
-    Dovecot never touches mail as root, so as root the mail belongs to the `dovecot` account that
-    Debian's package creates. An unprivileged user runs every process as itself.
+    internal_user: str
+    internal_group: str
+    login_user: str
+    mail_uid: int
+    mail_gid: int
+
+
+def _identity() -> _Identity:
+    """The accounts to use for the user running the tests.
+
+    Dovecot never touches mail as root, so as root the mail belongs to the `dovecot` account
+    that Debian's package creates. An unprivileged user runs every process as itself.
     """
     if os.geteuid() == 0:
         internal = pwd.getpwnam("dovecot")
-        return {"internal_user": "dovecot", "internal_group": "dovecot",
-                "login_user": "dovenull", "uid": internal.pw_uid, "gid": internal.pw_gid}
+        return _Identity("dovecot", "dovecot", "dovenull", internal.pw_uid, internal.pw_gid)
     me = pwd.getpwuid(os.geteuid())
-    return {"internal_user": me.pw_name, "internal_group": grp.getgrgid(os.getegid()).gr_name,
-            "login_user": me.pw_name, "uid": me.pw_uid, "gid": os.getegid()}
+    group = grp.getgrgid(os.getegid()).gr_name
+    return _Identity(me.pw_name, group, me.pw_name, me.pw_uid, os.getegid())
 
 
 class Dovecot:
@@ -294,17 +305,18 @@ class Dovecot:
         return f"imap_capability = {' '.join(kept)}\n"
 
     def _write_config(self) -> None:
-        who = _identities()
-        mail_uid, mail_gid = int(who["uid"]), int(who["gid"])
+        who = _identity()
         # The login and auth processes run as other users and must reach the sockets in here.
         self.root.chmod(0o755)
         for name in ("run", "state"):
             (self.root / name).mkdir()
         mail = self.root / "mail"
         mail.mkdir()
-        os.chown(mail, mail_uid, mail_gid)
+        os.chown(mail, who.mail_uid, who.mail_gid)
         passwd = self.root / "passwd"
-        passwd.write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n", encoding="utf-8")
+        # user:password:uid:gid:gecos:home:shell:extra; empty uid/gid fall back to mail_uid/gid.
+        entry = f"{self.user}:{{PLAIN}}{self.password}::::{mail}/{self.user}::\n"
+        passwd.write_text(entry, encoding="utf-8")
         passwd.chmod(0o644)
         unprivileged = os.geteuid() != 0
         chroot = "  chroot =\n" if unprivileged else ""
@@ -318,13 +330,15 @@ listen = {self.host}
 protocols = imap
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = {who["internal_user"]}
-default_internal_group = {who["internal_group"]}
-default_login_user = {who["login_user"]}
-mail_uid = {mail_uid}
-mail_gid = {mail_gid}
-first_valid_uid = {min(mail_uid, 500) or 1}
+# Dovecot checks an XOAUTH2 token against the passdb like a password, so the test password
+# doubles as a valid access token.
+auth_mechanisms = plain login xoauth2 oauthbearer
+default_internal_user = {who.internal_user}
+default_internal_group = {who.internal_group}
+default_login_user = {who.login_user}
+mail_uid = {who.mail_uid}
+mail_gid = {who.mail_gid}
+first_valid_uid = {min(who.mail_uid, 500) or 1}
 mail_location = maildir:{mail}/%u
 auth_failure_delay = 0
 imap_idle_notify_interval = 2 secs
@@ -334,8 +348,8 @@ mailbox_idle_check_interval = 1 secs
   args = scheme=PLAIN username_format=%u {passwd}
 }}
 userdb {{
-  driver = static
-  args = home={mail}/%u
+  driver = passwd-file
+  args = username_format=%u {passwd}
 }}
 service imap-login {{
   inet_listener imap {{

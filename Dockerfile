@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# foi-mailbot in one small image. Configuration comes from a mounted TOML file
+# (FOI_MAILBOT_CONFIG), FOI_MAILBOT_<SECTION>__<KEY> variables and secret files
+# (FOI_MAILBOT_<SECTION>__<KEY>_FILE); nothing secret is baked in. Local state (the SQLite
+# database, the embedded Maildir, outgoing .eml files) lives in the /data volume.
+FROM python:3.11.10-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system --gid 10001 foi-mailbot \
+ && useradd --system --uid 10001 --gid foi-mailbot --home-dir /data --no-create-home \
+      --shell /usr/sbin/nologin foi-mailbot
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+# foi_mailbot/templates links to ../templates, so the templates travel with the package.
+COPY templates ./templates
+COPY foi_mailbot ./foi_mailbot
+RUN pip install --no-cache-dir . \
+ && rm -rf /src \
+ && mkdir -p /data \
+ && chown foi-mailbot:foi-mailbot /data
+
+ENV FOI_MAILBOT_PATHS__DATA_DIR=/data
+VOLUME /data
+WORKDIR /data
+USER 10001:10001
+
+# The health endpoint (health.port); it listens on 127.0.0.1 inside the container, which is
+# where the HEALTHCHECK runs. Set FOI_MAILBOT_HEALTH__HOST=0.0.0.0 to scrape /metrics from
+# another container, and keep the check's port in step if you change health.port.
+EXPOSE 8025
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8025/healthz', timeout=5)"
+
+ENTRYPOINT ["foi-mailbot"]
+CMD ["run"]

@@ -1,0 +1,135 @@
+"""Commands for the scheduled jobs, run by hand: `digest`, `remind` and `report`.
+
+Each is the same sweep the daemon's scheduler runs (`jobs.*`), so a manual run and a scheduled
+one can never both send the same reminder or digest: the outbox keys see to that.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from foi_mailbot.bootstrap import App, build
+from foi_mailbot.cli.common import ConfigOption, app, fail, friendly_errors, settings_from
+from foi_mailbot.clock import local_date
+from foi_mailbot.jobs import digest as digest_job
+from foi_mailbot.jobs import reminders
+from foi_mailbot.jobs.reminders import templates
+from foi_mailbot.jobs.report import FORMATS, build_report, render, resolve_range
+from foi_mailbot.storage.db import session_scope
+
+
+def _build(config: Path | None) -> App:
+    settings = settings_from(config)
+    with friendly_errors():
+        return build(settings)
+    raise AssertionError  # pragma: no cover - fail() never returns
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} '{text}' is not a real date in the form YYYY-MM-DD")
+
+
+@app.command()
+def digest(
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Print the digest; send nothing.")
+    ] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="With --preview: also write the HTML here.")
+    ] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Queue this week's digest now and send it.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Preview the weekly digest, or send this week's now (once per week all the same)."""
+    if preview == send:
+        fail("choose one of --preview or --send")
+    if html is not None and not preview:
+        fail("--html goes with --preview")
+    app_ = _build(config)
+    with friendly_errors():
+        now = app_.clock.now()
+        if preview:
+            with session_scope(app_.factory) as session:
+                built = digest_job.build_digest(
+                    session, app_.settings, app_.services.calendars, now
+                )
+            text, page = digest_job.render_digest(templates(app_), built)
+            typer.echo(text, nl=False)
+            if html is not None:
+                _write(html, page)
+            return
+        queued = digest_job.send_now(app_, now)
+        sent = app_.outbox.send_due()
+    if not queued:
+        typer.echo("This week's digest was already queued; nothing new to send.")
+        return
+    typer.echo(f"Digest queued; {sent} message(s) sent.")
+
+
+def _write(path: Path, content: str) -> None:
+    try:
+        path.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
+
+
+@app.command()
+def remind(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the reminders due now; send nothing.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Queue and send every reminder due now (the scheduler does this every few minutes)."""
+    app_ = _build(config)
+    with friendly_errors():
+        now = app_.clock.now()
+        if dry_run:
+            with session_scope(app_.factory) as session:
+                planned = reminders.plan(session, app_.settings, app_.services.calendars, now)
+            for item in planned:
+                typer.echo(item.describe())
+            typer.echo(f"{len(planned)} reminder(s) due now.")
+            return
+        queued = reminders.sweep(app_, now)
+        sent = app_.outbox.send_due()
+    typer.echo(f"{len(queued)} reminder(s) queued; {sent} message(s) sent.")
+
+
+@app.command()
+def report(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First day of receipt, YYYY-MM-DD.")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day of receipt, YYYY-MM-DD.")] = None,
+    fy: Annotated[
+        int | None, typer.Option("--fy", help="Financial year by its first year: 2025 = 2025/26.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or text.")] = "text",
+    config: ConfigOption = None,
+) -> None:
+    """Management information: one row per case, and the on-time share per financial year."""
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
+    start, end = _date(from_, "--from"), _date(to, "--to")
+    with friendly_errors():
+        start, end = resolve_range(fy, start, end)
+    app_ = _build(config)
+    with friendly_errors():
+        today = local_date(app_.clock.now(), app_.settings.organisation.zone)
+        with session_scope(app_.factory) as session:
+            result = build_report(
+                session, app_.services.calendars, start=start, end=end, today=today
+            )
+        typer.echo(render(result, fmt), nl=False)
