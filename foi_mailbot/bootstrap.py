@@ -120,7 +120,7 @@ def make_source(
         from foi_mailbot.sources.tokens import provider_from_settings
 
         tokens = provider_from_settings(box) if box.auth == "xoauth2" else None
-        return ImapSource(box, DbCheckpoints(factory), token_provider=tokens)
+        return ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock)
     from foi_mailbot.sources.maildir import MaildirSource
 
     path = box.maildir or settings.paths.data_dir / "maildir"
@@ -128,7 +128,7 @@ def make_source(
 
 
 def _wire_sent_folder(settings: Settings, outbox: Outbox, source: MailSource | None) -> None:
-    """Where the mailbox is IMAP, copies go to Sent and the Sent folder settles interrupted sends."""
+    """With IMAP, copies go to Sent, and the Sent folder settles interrupted sends."""
     from foi_mailbot.sources.imap import ImapSource
 
     if not isinstance(source, ImapSource) or not settings.mailbox.sent_folder:

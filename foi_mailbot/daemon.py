@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -31,6 +32,8 @@ class Daemon:
     stop: threading.Event = field(default_factory=threading.Event)
     wait_seconds: float = 60.0
     errors: int = 0
+    on_sync: Callable[[str | None], None] | None = None
+    leadership_lost: Callable[[], bool] | None = None
 
     def install_signal_handlers(self) -> None:
         """Make SIGTERM and SIGINT ask the loop to finish and exit."""
@@ -64,8 +67,13 @@ class Daemon:
         except TransientError as exc:
             self.errors += 1
             log.warning("mailbox.sync_failed", error=str(exc))
+            if self.on_sync:
+                self.on_sync(str(exc))
+        else:
+            if self.on_sync:
+                self.on_sync(None)
         self.app.pipeline.run_pending()
-        self.app.outbox.send_due(stop=self.stop.is_set)
+        self.app.outbox.drain(stop=self.stop.is_set)
 
     def run_until_idle(self, max_cycles: int = 20) -> None:
         """Cycle until nothing new arrives and nothing is pending (for tests and `once`)."""
@@ -79,6 +87,9 @@ class Daemon:
         self.app.outbox.recover()
         log.info("daemon.started", source=self.source.name)
         while not self.stop.is_set():
+            if self.leadership_lost is not None and self.leadership_lost():
+                log.error("daemon.leadership_lost")
+                break
             self.run_once()
             if self.stop.is_set():
                 break

@@ -183,7 +183,7 @@ def _wait_for_advisory_lock(engine: Engine, stop: threading.Event, poll: float) 
     told: str | None = None
     while True:
         try:
-            conn = conn or own.connect()
+            conn = conn if conn is not None else own.connect()
             got, key, schema = _try_lock(conn)
         except DBAPIError as exc:
             if conn is not None:

@@ -64,5 +64,7 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
         logging.getLogger(noisy).setLevel(noisy_level)
 
 
-def _identity(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _identity(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     return event

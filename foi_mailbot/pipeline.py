@@ -110,7 +110,9 @@ class Pipeline:
             ctx.staff_domains
         )
 
-    def _context(self, row: InboundMessage, thread_case: str | None, review: bool) -> ClassifyContext:
+    def _context(
+        self, row: InboundMessage, thread_case: str | None, review: bool
+    ) -> ClassifyContext:
         from dataclasses import replace
 
         return replace(

@@ -71,11 +71,11 @@ class StaffSender:
         if mail.from_addr is None:
             return None
         sender = mail.from_addr.email
-        if sender in ctx.staff_addresses:
+        if sender in {a.lower() for a in ctx.staff_addresses}:
             reason = f"The sender {sender} is on the staff list."
             return Finding(Kind.STAFF, (reason,), flags=flags)
         domain = mail.from_addr.domain
-        for staff_domain in sorted(ctx.staff_domains):
+        for staff_domain in sorted(d.lower().strip(".") for d in ctx.staff_domains):
             if domain == staff_domain or domain.endswith(f".{staff_domain}"):
                 reason = f"The sender {sender} is in the staff domain {staff_domain}."
                 return Finding(Kind.STAFF, (reason,), flags=flags)

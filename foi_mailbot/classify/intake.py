@@ -43,7 +43,7 @@ class CopiedOnly:
     name = "copied_only"
 
     def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
-        ours = ctx.mailbox_addresses
+        ours = {a.lower() for a in ctx.mailbox_addresses}
         if any(a.email in ours for a in mail.to):
             return None
         copied = sorted(a.email for a in mail.cc if a.email in ours)

@@ -12,6 +12,8 @@ from foi_mailbot.classify.base import ClassifyContext, Kind, Verdict
 from foi_mailbot.classify.phrases import (
     AUTO_REPLY_BODY,
     AUTO_REPLY_SUBJECTS,
+    AWAY,
+    AWAY_RETURN,
     matches,
     normalise,
     starts_with,
@@ -49,12 +51,13 @@ class OwnMail:
     name = "own_mail"
 
     def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        mailboxes = {a.lower() for a in ctx.mailbox_addresses}
         loop = mail.header("x-loop").lower()
-        ours = sorted(a for a in ctx.mailbox_addresses if a in loop)
+        ours = sorted(a for a in mailboxes if a in loop)
         if ours:
             return _auto(f"X-Loop names our mailbox {ours[0]}: our own automatic mail came back.")
         sender = mail.from_addr.email if mail.from_addr else ""
-        if sender not in ctx.mailbox_addresses or ctx.from_sent_folder:
+        if sender not in mailboxes or ctx.from_sent_folder:
             return None
         submitted = _token(mail.header("auto-submitted"))
         if submitted and submitted != "no":
@@ -186,7 +189,13 @@ class OutOfOfficeText:
         body = mail.new_text or mail.text
         if len(body) > _SHORT_BODY:
             return None
-        found = matches(normalise(body[:_BODY_HEAD]), (*AUTO_REPLY_BODY, *extra))
+        head = normalise(body[:_BODY_HEAD])
+        found = matches(head, (*AUTO_REPLY_BODY, *extra))
         if found:
-            return _auto(f"A short message saying '{found[0]}' is an out-of-office notice.")
+            return _auto(f"A short message saying '{found[0]}' is an automatic notice.")
+        away, back = matches(head, AWAY), matches(head, AWAY_RETURN)
+        if away and back:
+            return _auto(
+                f"A short message saying '{away[0]}' ... '{back[0]}' is an out-of-office notice."
+            )
         return None

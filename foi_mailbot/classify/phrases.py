@@ -80,8 +80,6 @@ AUTO_REPLY_SUBJECTS: Final = (
     "away from the office",
     "away from office",
     "absence notice",
-    "annual leave",
-    "on leave",
     "undeliverable",
     "undelivered mail",
     "delivery status notification",
@@ -93,8 +91,27 @@ AUTO_REPLY_SUBJECTS: Final = (
     "delivery has failed",
 )
 
-# Body phrasings of out-of-office and no-reply notices, read only in short messages.
+# Body phrasings that only a machine writes; read only in short messages.
 AUTO_REPLY_BODY: Final = (
+    "this is an automatic reply",
+    "this is an automated reply",
+    "this is an automatic response",
+    "this is an automated response",
+    "this is an auto-reply",
+    "this is an automated message",
+    "this is an automatically generated",
+    "this mailbox is not monitored",
+    "this mailbox is no longer monitored",
+    "this email address is not monitored",
+    "this email address is no longer monitored",
+    "this inbox is not monitored",
+    "your message could not be delivered",
+    "delivery to the following recipient failed",
+    "delivery has failed to these recipients",
+)
+
+# Out-of-office phrasings; people write these too, so they count only beside AWAY_RETURN.
+AWAY: Final = (
     "i am out of the office",
     "i'm out of the office",
     "i am currently out of the office",
@@ -116,22 +133,24 @@ AUTO_REPLY_BODY: Final = (
     "i will be away from the office",
     "i will be on annual leave",
     "i am not in the office",
-    "i have limited access to email",
-    "this is an automatic reply",
-    "this is an automated reply",
-    "this is an automatic response",
-    "this is an automated response",
-    "this is an auto-reply",
-    "this is an automated message",
-    "this is an automatically generated",
-    "this mailbox is not monitored",
-    "this mailbox is no longer monitored",
-    "this email address is not monitored",
-    "this email address is no longer monitored",
-    "this inbox is not monitored",
-    "your message could not be delivered",
-    "delivery to the following recipient failed",
-    "delivery has failed to these recipients",
+)
+
+# What an out-of-office notice says next: when the writer is back, or who to ask meanwhile.
+AWAY_RETURN: Final = (
+    "until",
+    "on my return",
+    "when i return",
+    "when i am back",
+    "when i'm back",
+    "back in the office",
+    "back on",
+    "returning on",
+    "limited access to email",
+    "no access to email",
+    "for urgent matters",
+    "if your matter is urgent",
+    "if your enquiry is urgent",
+    "will not be forwarded",
 )
 
 # Subject access: a person asking for their own personal data (UK GDPR Art 15).
@@ -323,7 +342,7 @@ def matches(text: str, phrases: Iterable[str]) -> list[str]:
 
 
 def starts_with(text: str, phrases: Iterable[str]) -> str | None:
-    """The phrase normalised text opens with, followed by ":", a dash, a bracket or the end."""
+    """The phrase normalised text opens with, followed by ":", "(" or the end."""
     for phrase in dict.fromkeys(phrases):
         if phrase and _opening(phrase).match(text):
             return phrase
@@ -340,4 +359,5 @@ def _pattern(phrase: str) -> re.Pattern[str]:
 def _opening(phrase: str) -> re.Pattern[str]:
     words = r"\s+".join(re.escape(w) for w in normalise(phrase).split())
     reply = r"(?:\s+(?:reply|autoreply|auto-reply|notification|notice|message|response))?"
-    return re.compile(rf"(?:(?:re|fw|fwd|aw)\s*:\s*)*{words}{reply}\s*(?:[:\-–(\[]|$)")
+    # "Out of Office: <subject>" or "... (Failure)"; not "Out of office hours - a request".
+    return re.compile(rf"(?:(?:re|fw|fwd|aw)\s*:\s*)*{words}{reply}\s*(?:[:(]|$)")

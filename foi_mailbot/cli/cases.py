@@ -53,7 +53,7 @@ def _parse_event(text: str) -> ClockEvent:
 
 @app.command()
 def deadline(
-    law: Annotated[str, typer.Option(help="foia, eir, foisa, sar, review_foia, review_eir, review_foisa")],
+    law: Annotated[str, typer.Option(help="foia, eir, foisa, sar or review_foia/eir/foisa.")],
     received: Annotated[str, typer.Option(help="Date of receipt, YYYY-MM-DD.")],
     event: Annotated[
         list[str] | None, typer.Option(help="TYPE:YYYY-MM-DD[:DAYS], repeatable.")
@@ -156,7 +156,7 @@ def triage(as_json: JsonOption = False, config: ConfigOption = None) -> None:
             .where(InboundMessage.needs_person.is_(True), InboundMessage.resolved_at.is_(None))
             .order_by(InboundMessage.id)
         )
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"message": m.id, "arrived": m.arrived_at.isoformat(), "from": m.from_email,
              "kind": m.kind, "case": m.case_id, "reason": m.attention_reason}
             for m in session.scalars(stmt)

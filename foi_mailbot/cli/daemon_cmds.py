@@ -4,27 +4,58 @@ from __future__ import annotations
 
 import typer
 
-from foi_mailbot.bootstrap import build
+from foi_mailbot.bootstrap import App, build
 from foi_mailbot.cli.common import ConfigOption, app, db_app, fail, friendly_errors, settings_from
 from foi_mailbot.errors import ConfigError
 from foi_mailbot.logconfig import configure
 from foi_mailbot.settings import load_settings
+from foi_mailbot.sources import MailSource
 
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: watch the mailbox, process mail, send acknowledgements, run schedules."""
-    from foi_mailbot.daemon import Daemon
-
     settings = settings_from(config)
     configure()
     with friendly_errors():
         app_ = build(settings, with_source=True)
         if app_.source is None:
             fail("no mailbox is configured")
-        daemon = Daemon(app_, app_.source)
-        daemon.install_signal_handlers()
+        _serve(app_, app_.source)
+
+
+def _serve(app_: App, source: MailSource) -> None:
+    """Become the active instance, then run the loop with health, alerts and schedules."""
+    from foi_mailbot.alerts import Alerter
+    from foi_mailbot.daemon import Daemon
+    from foi_mailbot.health import HealthServer
+    from foi_mailbot.jobs import make_scheduler
+    from foi_mailbot.leader import acquire_leadership
+
+    daemon = Daemon(app_, source)
+    daemon.install_signal_handlers()
+    leadership = acquire_leadership(app_.engine, stop=daemon.stop)
+    if not leadership.acquired:
+        return
+    alerter = Alerter(app_)
+    alerter.watch_outbox(app_.outbox)
+    daemon.on_sync = lambda error: (
+        alerter.failure("mailbox", error) if error else alerter.success("mailbox")
+    )
+    daemon.leadership_lost = leadership.lost
+    health = HealthServer(app_) if app_.settings.health.enabled else None
+    scheduler = make_scheduler(app_, stop_event=daemon.stop)
+    try:
+        if health is not None:
+            health.start()
+        scheduler.start()
         daemon.run()
+    finally:
+        scheduler.shutdown(wait=True)
+        if health is not None:
+            health.stop()
+        leadership.release()
+        app_.close()
 
 
 @app.command()

@@ -43,7 +43,7 @@ def ingest(
             for message_pk in ids:
                 kinds[app_.pipeline.process(message_pk) or "needs a person"] += 1
                 bar.update(1)
-    app_.outbox.send_due(limit=10_000)
+    app_.outbox.drain()
     typer.echo(f"Read {total} messages: {created} stored, {duplicates} already stored.")
     for kind, count in sorted(kinds.items()):
         typer.echo(f"  {kind}: {count}")

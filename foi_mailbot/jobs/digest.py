@@ -192,7 +192,7 @@ def _awaiting_clarification(session: Session, calendars: Calendars, today: date)
         .where(*where)
         .order_by(sought.c.sought, Case.id)
         .limit(LIST_LIMIT)
-    ).tuples()
+    )
     lines = [
         _line(c, since=on, days=_working_days(calendars, c, on, today) if on else None)
         for c, on in rows
@@ -209,7 +209,7 @@ def _reviews(session: Session, calendars: Calendars, today: date) -> Listing:
         .where(*where)
         .order_by(Case.due_on, Case.id)
         .limit(LIST_LIMIT)
-    ).tuples()
+    )
     lines = [
         _line(
             c,
@@ -232,7 +232,7 @@ def _calendar_moves(session: Session, since: datetime) -> tuple[CalendarMove, ..
         )
         .order_by(AuditEntry.id)
         .limit(LIST_LIMIT)
-    ).tuples()
+    )
     return tuple(
         CalendarMove(ref, _iso_date((detail or {}).get("before")),
                      _iso_date((detail or {}).get("after")))
@@ -259,7 +259,7 @@ def _health(session: Session, settings: Settings, now: datetime) -> Health:
     )
     jobs = session.execute(
         select(ServiceState.key, ServiceState.value).where(ServiceState.key.like("job:%"))
-    ).tuples()
+    )
     return Health(
         last_sync=last.astimezone(settings.organisation.zone) if last else None,
         sync_stale=last is None or as_utc(now) - last > stale_after,
@@ -309,13 +309,10 @@ def build_digest(
         needs_person_total=count_flagged(session),
         compliance=compliance(session, financial_year(today), until=today),
         weeks=tuple(weekly_volumes(session, end, CHART_WEEKS)),
-        calendar_moves=_calendar_moves(session, _local_midnight(start, zone)),
+        # Since the previous digest went out, so no move is listed twice or missed.
+        calendar_moves=_calendar_moves(session, digest_due_at(settings.digest, start, zone)),
         health=_health(session, settings, now),
     )
-
-
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, datetime.min.time(), tzinfo=zone)
 
 
 def render_digest(env: jinja2.Environment, digest: Digest) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Final
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from foi_mailbot.cases.lifecycle import OPEN_STATES
@@ -38,20 +38,19 @@ Moved = tuple[str, date | None, date | None]
 
 def stale_cases(session: Session, calendars: Calendars) -> list[Case]:
     """Open cases whose deadline was computed on a calendar other than today's."""
-    found: list[Case] = []
-    for law in Law:
-        # The same call `register.refresh_deadline` stores, so the two always agree.
-        current = calendars.for_law(law).fingerprint()
-        found += session.scalars(
+    # The same call `register.refresh_deadline` stores, so the two always agree.
+    current = {law.value: calendars.for_law(law).fingerprint() for law in Law}
+    outdated = or_(
+        Case.calendar_fingerprint.is_(None),
+        *(and_(Case.law == law, Case.calendar_fingerprint != fp) for law, fp in current.items()),
+    )
+    return list(
+        session.scalars(
             select(Case)
-            .where(
-                Case.law == law.value,
-                Case.status.in_([s.value for s in OPEN_STATES]),
-                or_(Case.calendar_fingerprint.is_(None), Case.calendar_fingerprint != current),
-            )
+            .where(Case.status.in_([s.value for s in OPEN_STATES]), outdated)
             .order_by(Case.id)
-        ).all()
-    return found
+        )
+    )
 
 
 def recompute(session: Session, calendars: Calendars, now: datetime) -> list[Moved]:

@@ -261,7 +261,7 @@ def _deadline_reminders(
             Case.due_on <= _horizon(calendars, today, rules.days_before),
         )
         .order_by(Case.due_on, Case.id)
-    ).tuples()
+    )
     planned = []
     for case, review_of in rows:
         state = State(case.status)
@@ -296,7 +296,7 @@ def _clarification_reminders(
         .join(sought, sought.c.case_id == Case.id)
         .where(Case.status == State.AWAITING_CLARIFICATION.value)
         .order_by(Case.id)
-    ).tuples()
+    )
     planned = []
     for case, asked in rows:
         calendar = calendars.for_law(Law(case.law))

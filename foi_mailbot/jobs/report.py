@@ -15,8 +15,10 @@ import csv
 import io
 import json
 from bisect import bisect_right
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Final
 
 from sqlalchemy import func, select
@@ -65,7 +67,7 @@ COMPLIANCE_HEADINGS: Final = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReportRow:
     """One case as management information reports it.
 
@@ -142,7 +144,7 @@ def _timeliness(status: str, completed: date | None, on_time: bool | None,
                 due: date | None, today: date) -> str:
     if completed is not None and on_time is not None:
         return "on time" if on_time else "late"
-    if is_open(State(status)):
+    if _is_open(status):
         return "overdue" if due is not None and due < today else "open"
     return "closed"
 
@@ -172,24 +174,37 @@ def report_rows(
         select(func.min(Case.received_on), func.max(Case.completed_on)).where(*where)
     ).one()
     indexes = _indexes(calendars, first or today, max(today, last or today))
-    return [_row(values, indexes, today) for values in session.execute(stmt).tuples()]
+    # Plain column rows need no ORM identity handling; the Core connection skips it.
+    return [_row(values, indexes, today) for values in session.connection().execute(stmt)]
+
+
+@lru_cache(maxsize=4096)
+def _day_parts(day: date) -> tuple[str, str, str, int]:
+    """A day's financial year, quarter, month and financial week (many cases share a day)."""
+    return fy_label(financial_year(day)), f"Q{fy_quarter(day)}", f"{day:%Y-%m}", fy_week(day)
+
+
+@lru_cache(maxsize=64)
+def _is_open(status: str) -> bool:
+    return is_open(State(status))
 
 
 def _row(values: tuple[Any, ...], indexes: dict[str, WorkdayIndex], today: date) -> ReportRow:
     status, law, ref, received, completed, outcome, channel, previous, taken, on_time, due = values
-    if taken is None and (completed is not None or is_open(State(status))):
+    if taken is None and (completed is not None or _is_open(status)):
         taken = indexes[law].between(received, completed or today)
+    fy, quarter, month, week = _day_parts(received)
     return ReportRow(
         status=status.replace("_", " "),
         legislation=legislation(law),
         reference=ref,
         received=received,
-        received_fy=fy_label(financial_year(received)),
-        received_quarter=f"Q{fy_quarter(received)}",
-        received_month=f"{received:%Y-%m}",
-        received_fin_week=fy_week(received),
+        received_fy=fy,
+        received_quarter=quarter,
+        received_month=month,
+        received_fin_week=week,
         completed=completed,
-        completed_fy=fy_label(financial_year(completed)) if completed else "",
+        completed_fy=_day_parts(completed)[0] if completed else "",
         decision=(outcome or "").replace("_", " "),
         channel=channel,
         previous_reference=previous or "",
@@ -226,8 +241,9 @@ def to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADINGS.values())
+    values = attrgetter(*HEADINGS)
     for row in report.rows:
-        writer.writerow(_plain(v) for v in asdict(row).values())
+        writer.writerow([_plain(v) for v in values(row)])
     writer.writerow([])
     writer.writerow(COMPLIANCE_HEADINGS)
     for c in report.compliance:
@@ -237,13 +253,18 @@ def to_csv(report: Report) -> str:
     return out.getvalue()
 
 
+def _json_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def to_json(report: Report) -> str:
     """The report as one JSON document."""
+    values = attrgetter(*HEADINGS)
     return json.dumps({
         "from": _plain(report.start) or None,
         "to": _plain(report.end) or None,
-        "cases": [{k: v.isoformat() if isinstance(v, date) else v
-                   for k, v in asdict(row).items()} for row in report.rows],
+        "cases": [dict(zip(HEADINGS, map(_json_value, values(row)), strict=True))
+                  for row in report.rows],
         "compliance": [c.as_dict() for c in report.compliance],
     }, indent=2)
 

@@ -55,7 +55,7 @@ _FY_START_MONTH: Final = 4
 
 def legislation(law: str) -> str:
     """The short name of a case's law, as the digest and the report print it."""
-    return LEGISLATION.get(law, law.upper())
+    return LEGISLATION.get(law) or law.upper()
 
 
 def financial_year(day: date) -> int:
@@ -229,14 +229,14 @@ def weekly_volumes(session: Session, last_day: date, weeks: int = 12) -> list[We
             select(Case.received_on, func.count(Case.id))
             .where(Case.received_on >= first, Case.received_on <= last_day)
             .group_by(Case.received_on)
-        ).tuples()
+        )
     }
     answered_by_day: dict[date, tuple[int, int]] = {}
     rows = session.execute(
         select(Case.completed_on, func.count(Case.id), _on_time_sum())
         .where(*_counted(), Case.completed_on >= first, Case.completed_on <= last_day)
         .group_by(Case.completed_on)
-    ).tuples()
+    )
     for day, answered, on_time in rows:
         if day is not None:
             answered_by_day[day] = (int(answered), int(on_time or 0))
@@ -309,7 +309,7 @@ def open_by_state(session: Session) -> tuple[StateCount, ...]:
         select(Case.status, func.count(Case.id), func.min(Case.due_on))
         .where(Case.status.in_([s.value for s in OPEN_STATES]))
         .group_by(Case.status)
-    ).tuples()
+    )
     found = {status: (int(n), due) for status, n, due in rows}
     return tuple(StateCount(s.value, *found[s.value]) for s in State if s.value in found)
 
@@ -355,7 +355,7 @@ def flagged_messages(session: Session, zone: ZoneInfo, limit: int | None = None)
     )
     return [
         Flagged(pk, as_utc(at).astimezone(zone).date(), sender or "-", ref or "", why or "-")
-        for pk, at, sender, why, ref in session.execute(stmt).tuples()
+        for pk, at, sender, why, ref in session.execute(stmt)
     ]
 
 

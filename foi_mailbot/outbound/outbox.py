@@ -1,4 +1,4 @@
-"""The outbox: messages are enqueued inside the transaction that decided them, sent by a separate step.
+"""The outbox: enqueued in the transaction that decided a message; sent by a separate step.
 
 A row is unique on its `key` (case and purpose), and its Message-ID is minted at enqueue, so a
 crash anywhere never produces a second copy: a row left in `sending` is checked against the
@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.clock import Clock, as_utc
@@ -37,8 +37,9 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> timedelta:
         """How long to wait after the n-th failed attempt."""
-        base = min(self.cap, self.first * (2 ** max(0, attempts - 1)))
-        return base * (0.8 + 0.4 * random.random())
+        doubled: timedelta = self.first * (2 ** max(0, attempts - 1))
+        jitter: float = 0.8 + 0.4 * random.random()
+        return min(self.cap, doubled) * jitter
 
 
 def enqueue(
@@ -129,22 +130,28 @@ class Outbox:
         return settled
 
     def _claim(self, limit: int) -> list[int]:
+        """Mark due rows `sending`; a conditional UPDATE so two senders never claim one row."""
         now = self.clock.now()
+        claimed: list[int] = []
         with session_scope(self.factory) as session:
-            rows = session.scalars(
-                select(OutboxMessage)
+            candidates = session.scalars(
+                select(OutboxMessage.id)
                 .where(
                     OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
-                .with_for_update(skip_locked=True)
             ).all()
-            for row in rows:
-                row.status = OutboxStatus.SENDING
-                row.attempts += 1
-            return [row.id for row in rows]
+            for row_id in candidates:
+                result = session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
+                    .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(row_id)
+        return claimed
 
     def send_due(self, limit: int = 50, stop: Callable[[], bool] | None = None) -> int:
         """Send every row that is due; returns how many were accepted by the transport."""
@@ -152,6 +159,19 @@ class Outbox:
         for row_id in self._claim(limit):
             if self._send_one(row_id):
                 sent += 1
+            if stop is not None and stop():
+                break
+        return sent
+
+    def drain(self, stop: Callable[[], bool] | None = None, batch: int = 1) -> int:
+        """Send due rows until none is due (or `stop`); returns how many went.
+
+        One row is claimed at a time, so a stop leaves no claimed row behind unsent.
+        """
+        sent = 0
+        while ids := self._claim(batch):
+            for row_id in ids:
+                sent += self._send_one(row_id)
             if stop is not None and stop():
                 break
         return sent

@@ -79,16 +79,22 @@ class SmtpTransport:
         self.settings = settings
         self.host = settings.host
         self.port = settings.resolved_port()
+        self._context: ssl.SSLContext | None = None
+
+    def _tls(self) -> ssl.SSLContext:
+        # Loading the CA store costs tens of milliseconds: do it once, and only for TLS.
+        if self._context is None:
+            self._context = ssl.create_default_context()
+        return self._context
 
     def _connect(self) -> smtplib.SMTP:
         timeout = self.settings.timeout_seconds
-        context = ssl.create_default_context()
         if self.settings.security == "ssl":
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=timeout, context=context)
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=timeout, context=self._tls())
         client = smtplib.SMTP(self.host, self.port, timeout=timeout)
         try:
             if self.settings.security == "starttls":
-                client.starttls(context=context)
+                client.starttls(context=self._tls())
             return client
         except BaseException:
             client.close()

@@ -21,7 +21,7 @@ from typing import Any
 
 import mailparser
 
-from foi_mailbot.parsing.body import HTML_LIMIT, base64_size, clean_text, html_to_text, new_text
+from foi_mailbot.parsing.body import base64_size, clean_text, html_to_text, new_text
 from foi_mailbot.parsing.headers import (
     addresses_from_header,
     addresses_from_pairs,
@@ -189,7 +189,8 @@ def _read_headers(message: Message, defects: list[str]) -> _Headers:
             defects.append(f"8bit_header: {key}")
         if key in _DECODED_HEADERS and "=?" in text:
             defects.extend(f"bad_charset: {c} ({key})" for c in unknown_charsets(text))
-        headers.decoded[key] = decode_value(text)[:_MAX_HEADER_VALUE]
+        # Decoding is per character for non-ASCII text: cut a huge value before, not after.
+        headers.decoded[key] = decode_value(text[: _MAX_HEADER_VALUE * 4])[:_MAX_HEADER_VALUE]
     return headers
 
 
@@ -263,13 +264,13 @@ def _walk(message: Message, defects: list[str]) -> _Body:
     for part in message.walk():
         if part.is_multipart():
             continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         if filename or part.get_content_disposition() == "attachment":
             name = decode_value(str(filename or ""))
-            attachments.append(AttachmentInfo(name, part.get_content_type(), len(data)))
+            attachments.append(AttachmentInfo(name, part.get_content_type(), _part_size(part)))
         elif part.get_content_type() in ("text/plain", "text/html"):
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
             text = _decode_part(data, part.get_content_charset() or "utf-8")
             (plain if part.get_content_subtype() == "plain" else markup).append(text)
     text = "\n".join(plain)
@@ -279,16 +280,24 @@ def _walk(message: Message, defects: list[str]) -> _Body:
 
 
 def _from_html(parts: list[str], defects: list[str]) -> str:
-    markup = "\n".join(parts)
-    if len(markup) > HTML_LIMIT:
-        defects.append("html_truncated")
-    return html_to_text(markup)
+    return html_to_text("\n".join(parts), defects)
+
+
+def _part_size(part: Message) -> int:
+    """Decoded size of an attachment; base64 is sized from its length, not decoded."""
+    encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if encoding == "base64":
+        wire = part.get_payload()
+        return base64_size(wire) if isinstance(wire, str) else 0
+    payload = part.get_payload(decode=True)
+    return len(payload) if isinstance(payload, bytes) else 0
 
 
 def _decode_part(data: bytes, charset: str) -> str:
     try:
         return data.decode(charset, "replace")
-    except LookupError:
+    # An unknown name raises LookupError; a name with a NUL byte in it, ValueError.
+    except (LookupError, ValueError):
         return data.decode("utf-8", "replace")
 
 

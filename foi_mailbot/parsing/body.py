@@ -46,10 +46,18 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 
-def html_to_text(markup: str) -> str:
-    """Readable text from an HTML body (its first HTML_LIMIT characters): links kept, no wrap."""
+def html_to_text(markup: str, defects: list[str] | None = None) -> str:
+    """Readable text from an HTML body: links kept, no wrapping.
+
+    Only the first HTML_LIMIT characters are converted (after style, script and head blocks
+    are dropped); when more was cut, "html_truncated" is added to `defects`.
+    """
     # Outlook's style blocks and conditional comments are often most of the markup.
-    markup = _HTML_NOISE.sub(" ", markup)[:HTML_LIMIT]
+    markup = _HTML_NOISE.sub(" ", markup)
+    if len(markup) > HTML_LIMIT:
+        markup = markup[:HTML_LIMIT]
+        if defects is not None:
+            defects.append("html_truncated")
     converter = html2text.HTML2Text()
     converter.body_width = 0
     converter.ignore_images = True

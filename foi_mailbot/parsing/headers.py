@@ -12,6 +12,7 @@ import codecs
 import re
 import unicodedata
 from collections.abc import Iterable
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
@@ -23,6 +24,8 @@ _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 # Whitespace controls and Unicode line separators become a space; other controls are dropped.
 _LINE_BREAKING = frozenset("\t\n\x0b\x0c\r\u0085\u2028\u2029")
+# Control characters, and lone surrogates (undecodable bytes no database can store).
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cs"})
 
 
 def strip_header_text(value: str) -> str:
@@ -32,7 +35,7 @@ def strip_header_text(value: str) -> str:
     cleaned = "".join(
         " " if ch in _LINE_BREAKING else ch
         for ch in value
-        if not _SURROGATE.match(ch) and (ch in _LINE_BREAKING or unicodedata.category(ch) != "Cc")
+        if ch in _LINE_BREAKING or unicodedata.category(ch) not in _DROPPED_CATEGORIES
     )
     return _WHITESPACE.sub(" ", cleaned).strip()
 
@@ -45,7 +48,10 @@ def repair_8bit(value: str) -> str:
     """
     if value.isascii() or not _SURROGATE.search(value):
         return value
-    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value  # surrogates that are not smuggled bytes; strip_header_text drops them
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -59,8 +65,9 @@ def unknown_charsets(raw: str) -> list[str]:
         charset = name.split("*", 1)[0]
         try:
             codecs.lookup(charset)
-        except LookupError:
-            bad.append(charset)
+        # Unknown names raise LookupError; names with NUL or raw bytes, ValueError.
+        except (LookupError, ValueError):
+            bad.append(strip_header_text(repair_8bit(charset)))
     return bad
 
 
@@ -75,12 +82,12 @@ def decode_value(value: str) -> str:
 def _decode_words(text: str) -> str:
     try:
         return str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeError):
+    except (ValueError, LookupError, MessageError):
         pass
     # An unknown charset or broken bytes: decode each word as best we can, keep the rest.
     try:
         parts = decode_header(text)
-    except (ValueError, LookupError, UnicodeError):
+    except (ValueError, LookupError, MessageError):
         return text
     out = []
     for chunk, charset in parts:
@@ -90,7 +97,7 @@ def _decode_words(text: str) -> str:
             try:
                 # Unencoded runs come back from decode_header as raw-unicode-escape bytes.
                 out.append(chunk.decode(charset or "raw-unicode-escape"))
-            except (LookupError, UnicodeError):
+            except (LookupError, ValueError):
                 out.append(chunk.decode("utf-8", "replace"))
     return " ".join(part.strip() for part in out)
 

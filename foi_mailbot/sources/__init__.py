@@ -1,4 +1,4 @@
-"""Mail sources: where raw messages come from (IMAP, a local Maildir, files), behind one Protocol."""
+"""Mail sources: where raw messages come from (IMAP, a local Maildir, files), one Protocol."""
 
 from __future__ import annotations
 

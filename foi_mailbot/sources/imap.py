@@ -192,6 +192,7 @@ class ImapSource:
         self._known_folders: set[str] = set()
         self._missing: set[str] = set()  # folders already reported missing
         self._cursors: dict[str, _Cursor] = {}
+        self._queued: dict[str, tuple[_Cursor, list[int]]] = {}  # committed, not yet moved
         self._uidnext_seen: int | None = None
         self._idle_failures = 0
         self._backoff = _Backoff()
@@ -206,10 +207,12 @@ class ImapSource:
 
     def fetch_new(self) -> Iterator[RawMail]:
         """See `MailSource.fetch_new`: every watched folder in order, oldest UID first."""
+        self._flush()
         client = self._ensure_connected()
         try:
             for folder, direction in self._folders:
                 yield from self._fetch_folder(client, folder, direction)
+                self._flush()  # while this folder is still selected
         except (*_DROPS, IMAPClientError) as exc:
             self._lost(exc, client)
             msg = f"reading {self.name} failed: {_describe(exc)}"
@@ -217,20 +220,32 @@ class ImapSource:
         self.last_sync = self._clock.now()
 
     def mark_done(self, mail: RawMail) -> None:
-        """See `MailSource.mark_done`: move or flag an inbox message, then checkpoint it."""
+        """See `MailSource.mark_done`: move or flag an inbox message, then checkpoint it.
+
+        Inbox messages are queued and moved or flagged one command per batch (one UID MOVE per
+        message caps a backlog at about 100 msg/s): when `batch_size` are queued, when the
+        folder's fetch ends, before waiting, and on close. Sent mail is only checkpointed.
+        """
         cursor = self._cursors.get(mail.folder)
         if cursor is None or mail.uid is None or cursor.uidvalidity != mail.uidvalidity:
             log.warning("imap.mark_done_stale", folder=mail.folder, uid=mail.uid)
             return
-        if self._directions.get(mail.folder) == "inbound":
-            self._dispose(mail.folder, cursor.uidvalidity, mail.uid)
-        reached = cursor.finish(mail.uid)
-        if reached is not None:
-            self._checkpoints.set(self.name, mail.folder, cursor.uidvalidity, reached)
+        if self._directions.get(mail.folder) != "inbound":
+            self._advance(mail.folder, cursor, [mail.uid])
+            return
+        queued = self._queued.setdefault(mail.folder, (cursor, []))
+        if queued[0] is not cursor:
+            self._flush()
+            queued = self._queued.setdefault(mail.folder, (cursor, []))
+        queued[1].append(mail.uid)
+        if len(queued[1]) >= self._settings.batch_size:
+            self._flush()
 
     def wait(self, timeout: float, stop: threading.Event) -> None:
         """See `MailSource.wait`: IDLE on the inbox, or poll; reconnect with backoff if down."""
         deadline = time.monotonic() + max(0.0, timeout)
+        with contextlib.suppress(TransientError):  # left queued; the next fetch retries
+            self._flush()
         if self._client is None:
             self._reconnect_within(deadline, stop)
         elif not self._idle_usable(self._client):
@@ -239,7 +254,9 @@ class ImapSource:
             self._idle_within(self._client, deadline, stop)
 
     def close(self) -> None:
-        """See `MailSource.close`: log out, ignoring a connection that is already gone."""
+        """See `MailSource.close`: apply queued work, then log out."""
+        with contextlib.suppress(TransientError):
+            self._flush()
         client, self._client = self._client, None
         self._selected = None
         if client is not None:
@@ -385,7 +402,8 @@ class ImapSource:
     ) -> Iterator[RawMail]:
         if not self._folder_present(client, folder):
             return
-        info = self._select(client, folder, readonly=direction == "sent")
+        readonly = direction == "sent"
+        info = self._select(client, folder, readonly=readonly)
         cursor = self._open_cursor(folder, int(info[b"UIDVALIDITY"]))
         if folder == self._watched:
             self._uidnext_seen = info.get(b"UIDNEXT")
@@ -397,6 +415,11 @@ class ImapSource:
         uids = sorted(uid for uid in client.search(criteria) if uid > cursor.last)
         size = self._settings.batch_size
         for start in range(0, len(uids), size):
+            # A caller that marks mail done late may have selected another folder meanwhile.
+            if self._selected != (folder, readonly):
+                again = self._select(client, folder, readonly=readonly)
+                if int(again[b"UIDVALIDITY"]) != cursor.uidvalidity:
+                    return
             batch = uids[start : start + size]
             fetched = client.fetch(batch, list(FETCH_ITEMS))
             for uid in batch:
@@ -439,37 +462,50 @@ class ImapSource:
 
     # -- after commit ----------------------------------------------------------------------
 
-    def _dispose(self, folder: str, uidvalidity: int, uid: int) -> None:
-        """Move the message to the processed folder, or flag it, per the settings."""
-        client = self._ensure_connected()
-        try:
-            if self._selected != (folder, False):
-                info = self._select(client, folder, readonly=False)
-                if int(info[b"UIDVALIDITY"]) != uidvalidity:
-                    log.warning("imap.mark_done_stale", folder=folder, uid=uid)
-                    return
-            if self._settings.after_processing == "flag":
-                client.add_flags([uid], [r"\Seen", STORED_KEYWORD])
-            else:
-                self._move(client, uid)
-        except (*_DROPS, IMAPClientError) as exc:
-            self._lost(exc, client)
-            msg = f"marking a message done on {self.name} failed: {_describe(exc)}"
-            raise TransientError(msg) from exc
+    def _flush(self) -> None:
+        """Move or flag every queued message, one command per folder, then checkpoint them."""
+        while self._queued:
+            folder, (cursor, uids) = self._queued.popitem()
+            client = self._ensure_connected()
+            try:
+                if self._dispose(client, folder, cursor.uidvalidity, uids):
+                    self._advance(folder, cursor, uids)
+            except (*_DROPS, IMAPClientError) as exc:
+                self._lost(exc, client)
+                msg = f"marking messages done on {self.name} failed: {_describe(exc)}"
+                raise TransientError(msg) from exc
 
-    def _move(self, client: IMAPClient, uid: int) -> None:
+    def _dispose(self, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int]) -> bool:
+        """Move the messages to the processed folder, or flag them; False if renumbered."""
+        if self._selected != (folder, False):
+            info = self._select(client, folder, readonly=False)
+            if int(info[b"UIDVALIDITY"]) != uidvalidity:
+                log.warning("imap.mark_done_stale", folder=folder, uids=len(uids))
+                return False
+        if self._settings.after_processing == "flag":
+            client.add_flags(uids, [r"\Seen", STORED_KEYWORD])
+        else:
+            self._move(client, uids)
+        return True
+
+    def _advance(self, folder: str, cursor: _Cursor, uids: list[int]) -> None:
+        reached = [r for r in (cursor.finish(uid) for uid in uids) if r is not None]
+        if reached:
+            self._checkpoints.set(self.name, folder, cursor.uidvalidity, max(reached))
+
+    def _move(self, client: IMAPClient, uids: list[int]) -> None:
         target = self._settings.processed_folder
         if target not in self._known_folders:
             if not client.folder_exists(self._server_name(target)):
                 client.create_folder(self._server_name(target))
             self._known_folders.add(target)
         if client.has_capability("MOVE"):
-            client.move([uid], self._server_name(target))
+            client.move(uids, self._server_name(target))
             return
-        client.copy([uid], self._server_name(target))
-        client.add_flags([uid], [r"\Deleted"])
+        client.copy(uids, self._server_name(target))
+        client.add_flags(uids, [r"\Deleted"])
         if client.has_capability("UIDPLUS"):
-            client.uid_expunge([uid])
+            client.uid_expunge(uids)
         else:
             client.expunge()  # without UIDPLUS this also removes others' \Deleted mail
 
@@ -488,9 +524,9 @@ class ImapSource:
         watched = self._watched or self._settings.inbox_folder
         try:
             info = self._select(client, watched, readonly=False)
-            arrived = info.get(b"UIDNEXT")
-            if self._uidnext_seen is None or (arrived is not None and arrived > self._uidnext_seen):
-                return  # mail came in since the last fetch, or none has happened yet
+            uidnext, seen = info.get(b"UIDNEXT"), self._uidnext_seen
+            if uidnext is not None and seen is not None and uidnext > seen:
+                return  # mail came in after the last fetch's SELECT: no need to wait for it
             self._idle_until(client, deadline, stop)
             self._idle_failures = 0
         except _DROPS as exc:

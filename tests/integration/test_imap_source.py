@@ -169,6 +169,28 @@ def test_message_not_marked_done_is_handed_over_again(
 
 
 @needs_dovecot
+def test_done_messages_are_moved_in_batches_and_before_waiting(
+    dovecot: Dovecot, make_source: Callable[..., ImapSource], checkpoints: MemoryCheckpoints
+) -> None:
+    """Moves are batched; a fetch left unfinished still has its done mail moved by wait()."""
+    for raw in (REQUEST, FOLLOWUP, STAFF_REPLY):
+        dovecot.append("INBOX", raw)
+    source = make_source(dovecot, batch_size=2)
+    fetching = source.fetch_new()
+    for mail in (next(fetching), next(fetching)):
+        source.mark_done(mail)  # the second fills a batch of two
+    after_batch = dovecot.list_uids("INBOX")
+    source.mark_done(next(fetching))
+    fetching.close()  # the daemon stopped between messages
+
+    source.wait(0, threading.Event())
+
+    assert [3] == after_batch
+    assert [] == dovecot.list_uids("INBOX")
+    assert 3 == (checkpoints.get(source.name, "INBOX") or (0, 0))[1]
+
+
+@needs_dovecot
 def test_sent_folder_is_read_as_sent_and_left_in_place(
     dovecot: Dovecot, make_source: Callable[..., ImapSource], checkpoints: MemoryCheckpoints
 ) -> None:

@@ -217,6 +217,21 @@ def test_out_of_office_body_phrase_in_a_short_message_is_an_auto_reply() -> None
     assert "'i am on annual leave'" in verdict.reasons[0]
 
 
+def test_away_wording_without_a_return_date_is_a_person_writing() -> None:
+    """"I am out of the office today, but ..." from a person is not an out-of-office notice."""
+    text = "I am out of the office today, but to answer your question: 2023 only.\n\nSam"
+    mail = replace(load(PLAIN), new_text=text, text=text)
+
+    assert OutOfOfficeText().check(mail, context()) is None
+
+
+def test_annual_leave_request_subject_is_not_out_of_office() -> None:
+    """A request titled "Annual leave: ..." is not an out-of-office notice."""
+    mail = replace(load(PLAIN), subject="Annual leave: days taken by staff in 2025")
+
+    assert OutOfOfficeText().check(mail, context()) is None
+
+
 def test_out_of_hours_in_a_subject_is_not_out_of_office() -> None:
     """A request about an "Out of hours" service is not an out-of-office notice."""
     assert OutOfOfficeText().check(load("new_request_out_of_hours_noise_subject.eml"), context()) is None

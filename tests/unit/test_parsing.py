@@ -285,6 +285,19 @@ def test_header_only_message_parses() -> None:
     assert "" == mail.text
 
 
+def test_mailparser_failure_falls_back_to_the_stdlib_parser() -> None:
+    """A sender name mail-parser chokes on is read by the stdlib parser, body and all."""
+    raw = (FIXTURES / "malformed_bad_encoded_word_sender.eml").read_bytes()
+    encoded = raw.split(b"base64\n\n", 1)[1].split(b"\n\n--", 1)[0]
+    mail = parse(raw)
+
+    assert ("parse_error: mail-parser HeaderParseError",) == mail.defects
+    assert "sian.pritchard@gmail.com" == (mail.from_addr.email if mail.from_addr else None)
+    assert mail.new_text.startswith("Please provide the inspection reports")
+    assert "broken swing.jpg" == mail.attachments[0].filename
+    assert len(base64.b64decode(encoded)) == mail.attachments[0].size
+
+
 def test_deeply_nested_multipart_falls_back_to_headers_only() -> None:
     """Thousands of nested multiparts are not parsed (quadratic); the headers still are."""
     body = b"".join(

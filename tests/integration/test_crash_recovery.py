@@ -1,0 +1,115 @@
+"""kill -9 at any point, then a restart: no lost message, no second acknowledgement."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from foi_mailbot.storage.models import Case, InboundMessage
+from tests.integration.daemon_process import DaemonProcess, wait_until, write_config
+from tests.servers.dovecot import Dovecot
+from tests.servers.smtp_sink import SmtpSink
+
+pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
+
+
+def request(n: int) -> bytes:
+    """A distinct, realistic new request from requester n."""
+    msg = EmailMessage()
+    msg["From"] = f"Requester {n} <requester{n}@example.org>"
+    msg["To"] = "foi@example.gov.uk"
+    msg["Subject"] = f"Information request {n}: library opening hours"
+    msg["Date"] = format_datetime(datetime(2026, 1, 12, 9, 0, tzinfo=UTC))
+    msg["Message-ID"] = f"<req-{n}@example.org>"
+    msg.set_content(
+        f"Dear Sir or Madam,\n\nPlease provide the number of hours library {n} was open in "
+        "each month of 2025, and the staffing cost for each month.\n\nYours faithfully,\n"
+        f"Requester {n}\n"
+    )
+    return msg.as_bytes()
+
+
+def _counts(db: str) -> tuple[int, int]:
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        messages = conn.scalar(select(func.count(InboundMessage.id))) or 0
+        cases = conn.scalar(select(func.count(Case.id))) or 0
+    engine.dispose()
+    return int(messages), int(cases)
+
+
+def _check_once_each(db: str, sink: SmtpSink, n: int) -> None:
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        senders = Counter(conn.scalars(select(InboundMessage.from_email)))
+        applicants = Counter(conn.scalars(select(Case.applicant_email)))
+        pending = conn.scalar(text(
+            "SELECT count(*) FROM inbound_message WHERE status NOT IN ('applied', 'duplicate')"
+        ))
+    engine.dispose()
+    assert n == len(senders) and {1} == set(senders.values())
+    assert n == len(applicants) and {1} == set(applicants.values())
+    assert 0 == pending
+    recipients = Counter(r for d in sink.messages for r in d.rcpt_tos)
+    assert n == len(recipients)
+    assert {1} == set(recipients.values())
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.4, 0.9, 1.5])
+def test_kill_between_request_and_acknowledgement_sends_exactly_one(
+    dovecot: Dovecot, smtp_sink: SmtpSink, tmp_path: Path, delay: float
+) -> None:
+    """Killed at one of several moments after a request arrives, the restart sends one ack."""
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config = write_config(tmp_path / "c.toml", db=db, dovecot=dovecot, sink=smtp_sink,
+                          data_dir=tmp_path / "data")
+    daemon = DaemonProcess(config, tmp_path / "daemon.log")
+    daemon.start()
+    wait_until((tmp_path / "db.sqlite").exists, 20, "the database")
+    time.sleep(1.0)
+    dovecot.append("INBOX", request(1))
+    time.sleep(delay)
+    daemon.kill9()
+
+    daemon.start()
+    smtp_sink.wait_for(1, timeout=30)
+    time.sleep(1.5)
+    daemon.kill9()
+
+    assert (1, 1) == _counts(db)
+    _check_once_each(db, smtp_sink, 1)
+
+
+def test_repeated_kill9_during_a_500_message_ingest_loses_and_doubles_nothing(
+    dovecot: Dovecot, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """Ten kills at random moments of a 500-message backlog: all stored once, acked once."""
+    n = 500
+    rng = random.Random(20261122)
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with dovecot.client() as imap:
+        for i in range(n):
+            imap.append("INBOX", request(i))
+    config = write_config(tmp_path / "c.toml", db=db, dovecot=dovecot, sink=smtp_sink,
+                          data_dir=tmp_path / "data")
+    daemon = DaemonProcess(config, tmp_path / "daemon.log")
+    for _ in range(10):
+        daemon.start()
+        time.sleep(rng.uniform(0.8, 2.5))
+        daemon.kill9()
+
+    daemon.start()
+    smtp_sink.wait_for(n, timeout=180)
+    wait_until(lambda: _counts(db) == (n, n), 60, "every message stored and every case opened")
+    time.sleep(1.0)
+    daemon.terminate()
+
+    _check_once_each(db, smtp_sink, n)
