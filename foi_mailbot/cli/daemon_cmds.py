@@ -76,6 +76,7 @@ def once(config: ConfigOption = None) -> None:
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
     """Validate the configuration and render every template with sample data."""
+    from foi_mailbot.jobs import template_samples
     from foi_mailbot.outbound.render import check_templates, make_environment
 
     try:
@@ -85,7 +86,8 @@ def check_config(config: ConfigOption = None) -> None:
             typer.echo(f"wrong: {problem}", err=True)
         raise typer.Exit(2) from exc
     try:
-        problems = check_templates(make_environment(settings.paths.template_dir))
+        env = make_environment(settings.paths.template_dir)
+        problems = check_templates(env, extra=template_samples())
     except ConfigError as exc:
         problems = [str(exc)]
     for problem in problems:

@@ -70,7 +70,7 @@ def digest(
                 _write(html, page)
             return
         queued = digest_job.send_now(app_, now)
-        sent = app_.outbox.send_due()
+        sent = app_.outbox.drain()
     if not queued:
         typer.echo("This week's digest was already queued; nothing new to send.")
         return
@@ -103,7 +103,7 @@ def remind(
             typer.echo(f"{len(planned)} reminder(s) due now.")
             return
         queued = reminders.sweep(app_, now)
-        sent = app_.outbox.send_due()
+        sent = app_.outbox.drain()
     typer.echo(f"{len(queued)} reminder(s) queued; {sent} message(s) sent.")
 
 

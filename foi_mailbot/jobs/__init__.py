@@ -54,7 +54,7 @@ class ScheduledJob:
 
 
 def _send_outbox(app: App, _now: datetime, stop: threading.Event) -> object:
-    return app.outbox.send_due(stop=stop.is_set)
+    return app.outbox.drain(stop=stop.is_set)
 
 
 def _remind(app: App, now: datetime, _stop: threading.Event) -> object:

@@ -10,7 +10,8 @@ date that moves (an extension, a clarification) gets fresh reminders.
 Only the latest applicable reminder of a case is sent: a daemon that was down across "5 working
 days before" and "1 working day before" sends the second only, and one down for a week of an
 overdue case sends one overdue reminder, not one per missed day. A reminder for a day falls due
-at `reminders.send_at` local time on that day.
+at `reminders.send_at` local time on that day; a message flagged for a person is reminded at the
+next sweep (`reminder:message:{id}:needs_person`), once.
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ def test_corpus_accuracy_is_total_for_every_kind() -> None:
         if got != kind:
             wrong.append(f"{path.name}: {got}")
     table = "\n".join(f"{k:15} {right[k]:3}/{totals[k]:3}" for k in KINDS)
+    print(f"\naccuracy per kind:\n{table}")  # shown with pytest -s or -rP
 
     assert [] == wrong, f"accuracy per kind:\n{table}"
 
