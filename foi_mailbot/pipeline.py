@@ -22,7 +22,7 @@ from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import InboundMessage, MessageStatus
+from foi_mailbot.storage.models import InboundMessage, MessageStatus, OutboxMessage
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +86,12 @@ class Pipeline:
             raw = row.raw or b""
             mail = parse(raw)
             _record_parse(row, mail)
+            if _is_our_own(session, row):
+                # Our acknowledgement's copy in the Sent folder, or our mail looping back.
+                row.kind, row.rule = Kind.AUTO_REPLY.value, "our_own_message"
+                row.reasons = ["its Message-ID is one we minted for our own outgoing mail"]
+                row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
+                return row.kind
             thread = find_thread(session, mail, staff=self._is_staff(mail, row))
             ctx = self._context(row, thread.case.reference if thread.case else None,
                                 bool(thread.case and thread.case.is_review))
@@ -173,6 +179,14 @@ def _record_outcome(row: InboundMessage, outcome: Outcome, now: datetime) -> Non
     if outcome.attention:
         row.needs_person = True
         row.attention_reason = "; ".join(outcome.attention)
+
+
+def _is_our_own(session: Session, row: InboundMessage) -> bool:
+    """True when the message is one we sent (matched on the Message-ID we minted)."""
+    if not row.message_id:
+        return False
+    stmt = select(OutboxMessage.id).where(OutboxMessage.message_id == row.message_id)
+    return session.scalars(stmt).first() is not None
 
 
 def _duplicate_of_applied(session: Session, row: InboundMessage, mail: ParsedMail) -> bool:
