@@ -4,18 +4,15 @@
 `CheckpointStore`; `mark_done` moves or flags a message only after its raw bytes are committed,
 and only then advances the checkpoint. `wait` sleeps in IDLE on the inbox (renewed at most every
 `idle_renew_seconds`) or polls when IDLE is missing or keeps failing. Any dropped connection is
-logged once per outage and re-opened with exponential backoff; library errors leave this module
-as `TransientError`.
+logged once per outage and re-opened with exponential backoff (see `imap_session`, which owns the
+connection); library errors leave this module as `TransientError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import imaplib
-import ipaddress
-import random
 import select
-import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -25,55 +22,34 @@ from typing import Any, Final
 
 import structlog
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientError
 
 from foi_mailbot.clock import Clock, SystemClock, as_utc
 from foi_mailbot.errors import ConfigError, TransientError
 from foi_mailbot.settings import MailboxSettings
 from foi_mailbot.sources import CheckpointStore, Direction, RawMail
-from foi_mailbot.sources.tokens import TokenProvider, provider_from_settings
+from foi_mailbot.sources.imap_session import (
+    BACKOFF_CAP_SECONDS,
+    BACKOFF_FIRST_SECONDS,
+    DROPS,
+    ImapSession,
+    describe,
+    open_client,
+)
+from foi_mailbot.sources.tokens import TokenProvider
+
+# `open_client` and the backoff limits live in `imap_session` and are re-exported from here.
+__all__ = [
+    "BACKOFF_CAP_SECONDS", "BACKOFF_FIRST_SECONDS", "FETCH_ITEMS", "MAX_IDLE_FAILURES",
+    "STORED_KEYWORD", "ImapSource", "open_client",
+]
 
 log = structlog.get_logger(__name__)
 
 STORED_KEYWORD: Final = "$FoiMailbotStored"
 MAX_IDLE_FAILURES: Final = 3
-BACKOFF_FIRST_SECONDS: Final = 1.0
-BACKOFF_CAP_SECONDS: Final = 60.0
 FETCH_ITEMS: Final = ("BODY.PEEK[]", "INTERNALDATE", "FLAGS")
 
-# A broken socket shows up as OSError (timeouts and TLS errors included) or as imaplib's abort.
-_DROPS: Final = (OSError, imaplib.IMAP4.abort)
-
-
-def open_client(settings: MailboxSettings, tokens: TokenProvider | None = None) -> IMAPClient:
-    """Connect and log in; the caller owns the returned client."""
-    use_tls = settings.security != "none"
-    context = ssl.create_default_context() if use_tls else None
-    client = IMAPClient(
-        settings.host or "",
-        port=settings.resolved_port(),
-        ssl=settings.security == "ssl",
-        ssl_context=context,
-        timeout=settings.timeout_seconds,
-    )
-    # PERF.md trap 1: at debug 5 imaplib repr()s every response, bodies included (6-7x slower).
-    # A private attribute, hence the pinned imapclient version and a test.
-    client._imap.debug = 0
-    client.normalise_times = False  # keep INTERNALDATE's offset so it converts to UTC exactly
-    try:
-        if settings.security == "starttls":
-            client.starttls(context)
-        if settings.auth == "xoauth2":
-            token = (tokens or provider_from_settings(settings)).token()
-            client.oauth2_login(settings.username, token)
-        else:
-            secret = settings.password.get_secret_value() if settings.password else ""
-            client.login(settings.username, secret)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            client.shutdown()
-        raise
-    return client
 
 
 @dataclass
@@ -97,54 +73,11 @@ class _Cursor:
         return None
 
 
-@dataclass
-class _Backoff:
-    """Exponential backoff with jitter between failed connection attempts."""
-
-    failures: int = 0
-    not_before: float = 0.0
-
-    def failed(self) -> float:
-        """Count a failed attempt; return the delay before the next one."""
-        self.failures += 1
-        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (self.failures - 1))
-        delay = random.uniform(ceiling / 2, ceiling)
-        self.not_before = time.monotonic() + delay
-        return delay
-
-    def reset(self) -> None:
-        """Forget past failures after a successful connection."""
-        self.failures = 0
-        self.not_before = 0.0
-
-    def remaining(self) -> float:
-        """Seconds until the next attempt is due (0 when it may happen now)."""
-        return max(0.0, self.not_before - time.monotonic())
-
-
-def _describe(exc: BaseException) -> str:
-    """A loggable cause: never the server's text, which may echo message content."""
-    if isinstance(exc, LoginError):
-        return "login refused"
-    if isinstance(exc, TransientError):
-        return str(exc)  # our own wording, e.g. from the token provider
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return f"{exc.__class__.__name__} errno {exc.errno}"
-    return exc.__class__.__name__
-
-
 def _has_news(responses: Sequence[tuple[Any, ...]]) -> bool:
     """True when IDLE reported a new message (EXISTS, or a non-zero RECENT)."""
     return any(
         len(r) >= 2 and (r[1] == b"EXISTS" or (r[1] == b"RECENT" and r[0])) for r in responses
     )
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _readable(client: IMAPClient) -> bool:
@@ -173,9 +106,6 @@ class ImapSource:
             raise ConfigError(msg)
         self._settings = settings
         self._checkpoints = checkpoints
-        self._tokens = token_provider
-        if settings.auth == "xoauth2" and token_provider is None:
-            self._tokens = provider_from_settings(settings)
         self._clock: Clock = clock or SystemClock()
         self.name = f"{settings.username}@{settings.host}"
         if folders is None:
@@ -186,36 +116,28 @@ class ImapSource:
         self._directions = dict(self._folders)
         inbound = [name for name, direction in self._folders if direction == "inbound"]
         self._watched = inbound[0] if inbound else None
-        self._client: IMAPClient | None = None
-        self._selected: tuple[str, bool] | None = None
-        self._delimiter: str | None = "/"
-        self._known_folders: set[str] = set()
         self._missing: set[str] = set()  # folders already reported missing
         self._cursors: dict[str, _Cursor] = {}
         self._queued: dict[str, tuple[_Cursor, list[int]]] = {}  # committed, not yet moved
         self._uidnext_seen: int | None = None
         self._idle_failures = 0
-        self._backoff = _Backoff()
-        self._outage_since: float | None = None
-        self.connected_at: datetime | None = None
         self.last_sync: datetime | None = None
         self.idling_since: datetime | None = None
-        if settings.security == "none" and not _is_loopback(settings.host):
-            log.warning("imap.plaintext_connection", mailbox=self.name)
+        self._session = ImapSession(settings, self.name, self._clock, token_provider)
 
     # -- MailSource ------------------------------------------------------------------------
 
     def fetch_new(self) -> Iterator[RawMail]:
         """See `MailSource.fetch_new`: every watched folder in order, oldest UID first."""
         self._flush()
-        client = self._ensure_connected()
+        client = self._session.ensure_connected()
         try:
             for folder, direction in self._folders:
                 yield from self._fetch_folder(client, folder, direction)
                 self._flush()  # while this folder is still selected
-        except (*_DROPS, IMAPClientError) as exc:
+        except (*DROPS, IMAPClientError) as exc:
             self._lost(exc, client)
-            msg = f"reading {self.name} failed: {_describe(exc)}"
+            msg = f"reading {self.name} failed: {describe(exc)}"
             raise TransientError(msg) from exc
         self.last_sync = self._clock.now()
 
@@ -246,36 +168,40 @@ class ImapSource:
         deadline = time.monotonic() + max(0.0, timeout)
         with contextlib.suppress(TransientError):  # left queued; the next fetch retries
             self._flush()
-        if self._client is None:
-            self._reconnect_within(deadline, stop)
-        elif not self._idle_usable(self._client):
+        if self._session.client is None:
+            self._session.reconnect_within(deadline, stop)
+        elif not self._idle_usable(self._session.client):
             stop.wait(min(self._settings.poll_interval_seconds, max(0.0, timeout)))
         else:
-            self._idle_within(self._client, deadline, stop)
+            self._idle_within(self._session.client, deadline, stop)
 
     def close(self) -> None:
         """See `MailSource.close`: apply queued work, then log out."""
         with contextlib.suppress(TransientError):
             self._flush()
-        client, self._client = self._client, None
-        self._selected = None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.logout()
-            with contextlib.suppress(Exception):
-                client.shutdown()
+        self._session.close()
 
     # -- extra operations for other stages -------------------------------------------------
 
     @property
     def connected(self) -> bool:
         """True while the watching connection is open."""
-        return self._client is not None
+        return self._session.client is not None
+
+    @property
+    def connected_at(self) -> datetime | None:
+        """When the watching connection was last opened."""
+        return self._session.connected_at
+
+    @property
+    def _client(self) -> IMAPClient | None:
+        """The watching connection, if open."""
+        return self._session.client
 
     def append(self, folder: str, raw: bytes, flags: Sequence[str] = (r"\Seen",)) -> None:
         """Store a copy of a message we sent (e.g. an acknowledgement) in a folder."""
-        with self._side_connection("append") as client:
-            name = self._server_name(folder)
+        with self._session.side_connection("append") as client:
+            name = self._session.server_name(folder)
             if not client.folder_exists(name):
                 client.create_folder(name)
             client.append(name, raw, flags=tuple(flags))
@@ -283,114 +209,33 @@ class ImapSource:
     def has_message_id(self, folder: str, message_id: str) -> bool:
         """True if a message with this Message-ID header is in the folder."""
         wanted = message_id.replace("\r", "").replace("\n", "").strip()
-        with self._side_connection("search") as client:
-            name = self._server_name(folder)
+        with self._session.side_connection("search") as client:
+            name = self._session.server_name(folder)
             if not client.folder_exists(name):
                 return False
             client.select_folder(name, readonly=True)
             return bool(client.search(["HEADER", "Message-ID", wanted]))
 
-    # -- connection ------------------------------------------------------------------------
-
-    def _ensure_connected(self) -> IMAPClient:
-        if self._client is not None:
-            return self._client
-        delay = self._backoff.remaining()
-        if delay > 0:
-            msg = f"{self.name} is unreachable; next attempt in {delay:.0f} s"
-            raise TransientError(msg)
-        return self._connect()
-
-    def _connect(self) -> IMAPClient:
-        try:
-            client = self._open()
-        except (*_DROPS, IMAPClientError, TransientError) as exc:
-            delay = self._backoff.failed()
-            self._note_outage(exc)
-            msg = f"cannot connect to {self.name}: {_describe(exc)}; retrying in {delay:.0f} s"
-            raise TransientError(msg) from exc
-        self._client, self._selected = client, None
-        self._known_folders = set()
-        self._backoff.reset()
-        self.connected_at = self._clock.now()
-        if self._outage_since is not None:
-            down = time.monotonic() - self._outage_since
-            log.info("imap.reconnected", mailbox=self.name, down_seconds=round(down, 1))
-            self._outage_since = None
-        else:
-            log.info("imap.connected", mailbox=self.name)
-        return client
-
-    def _reconnect_within(self, deadline: float, stop: threading.Event) -> None:
-        """Try to reconnect as the backoff allows until connected, the deadline, or stop."""
-        while not stop.is_set():
-            delay, left = self._backoff.remaining(), deadline - time.monotonic()
-            if left <= 0 or delay > left:
-                stop.wait(max(0.0, left))
-                return
-            if delay > 0 and stop.wait(delay):
-                return
-            with contextlib.suppress(TransientError):
-                self._connect()
-                return
+    # -- connection (see `imap_session`) ---------------------------------------------------
 
     def _lost(self, exc: BaseException, client: IMAPClient | None = None) -> None:
         """Drop the connection after an error on it; the next call reconnects."""
-        current = client is None or client is self._client
-        client = self._client if client is None else client
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.shutdown()
-        if current:  # an older connection failing says nothing about the present one
-            self._client, self._selected, self.idling_since = None, None, None
-            self._note_outage(exc)
-
-    def _note_outage(self, exc: BaseException) -> None:
-        if self._outage_since is None:
-            self._outage_since = time.monotonic()
-            log.warning("imap.connection_lost", mailbox=self.name, reason=_describe(exc))
-
-    def _open(self) -> IMAPClient:
-        """A logged-in client, with the server's hierarchy separator learnt."""
-        client = open_client(self._settings, self._tokens)
-        try:
-            listed = client.list_folders("", "")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                client.shutdown()
-            raise
-        delimiter = listed[0][1] if listed else None
-        self._delimiter = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
-        return client
-
-    @contextlib.contextmanager
-    def _side_connection(self, purpose: str) -> Iterator[IMAPClient]:
-        """A short-lived second connection, so callers never disturb the IDLE session."""
-        try:
-            with self._open() as client:
-                yield client
-        except (*_DROPS, IMAPClientError) as exc:
-            msg = f"IMAP {purpose} on {self.name} failed: {_describe(exc)}"
-            raise TransientError(msg) from exc
-
-    def _server_name(self, folder: str) -> str:
-        """Settings write nested folders with "/"; the server may use another separator."""
-        if folder.upper() == "INBOX" or not self._delimiter or self._delimiter == "/":
-            return folder
-        return folder.replace("/", self._delimiter)
+        if self._session.lost(exc, client):
+            self.idling_since = None
 
     # -- fetching --------------------------------------------------------------------------
 
     def _select(self, client: IMAPClient, folder: str, *, readonly: bool) -> dict[bytes, Any]:
-        info: dict[bytes, Any] = client.select_folder(self._server_name(folder), readonly=readonly)
-        self._selected = (folder, readonly)
+        name = self._session.server_name(folder)
+        info: dict[bytes, Any] = client.select_folder(name, readonly=readonly)
+        self._session.selected = (folder, readonly)
         return info
 
     def _folder_present(self, client: IMAPClient, folder: str) -> bool:
-        if folder.upper() == "INBOX" or folder in self._known_folders:
+        if folder.upper() == "INBOX" or folder in self._session.known_folders:
             return True
-        if client.folder_exists(self._server_name(folder)):
-            self._known_folders.add(folder)
+        if client.folder_exists(self._session.server_name(folder)):
+            self._session.known_folders.add(folder)
             return True
         if folder not in self._missing:
             self._missing.add(folder)
@@ -416,7 +261,7 @@ class ImapSource:
         size = self._settings.batch_size
         for start in range(0, len(uids), size):
             # A caller that marks mail done late may have selected another folder meanwhile.
-            if self._selected != (folder, readonly):
+            if self._session.selected != (folder, readonly):
                 again = self._select(client, folder, readonly=readonly)
                 if int(again[b"UIDVALIDITY"]) != cursor.uidvalidity:
                     return
@@ -466,18 +311,18 @@ class ImapSource:
         """Move or flag every queued message, one command per folder, then checkpoint them."""
         while self._queued:
             folder, (cursor, uids) = self._queued.popitem()
-            client = self._ensure_connected()
+            client = self._session.ensure_connected()
             try:
                 if self._dispose(client, folder, cursor.uidvalidity, uids):
                     self._advance(folder, cursor, uids)
-            except (*_DROPS, IMAPClientError) as exc:
+            except (*DROPS, IMAPClientError) as exc:
                 self._lost(exc, client)
-                msg = f"marking messages done on {self.name} failed: {_describe(exc)}"
+                msg = f"marking messages done on {self.name} failed: {describe(exc)}"
                 raise TransientError(msg) from exc
 
     def _dispose(self, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int]) -> bool:
         """Move the messages to the processed folder, or flag them; False if renumbered."""
-        if self._selected != (folder, False):
+        if self._session.selected != (folder, False):
             info = self._select(client, folder, readonly=False)
             if int(info[b"UIDVALIDITY"]) != uidvalidity:
                 log.warning("imap.mark_done_stale", folder=folder, uids=len(uids))
@@ -495,14 +340,14 @@ class ImapSource:
 
     def _move(self, client: IMAPClient, uids: list[int]) -> None:
         target = self._settings.processed_folder
-        if target not in self._known_folders:
-            if not client.folder_exists(self._server_name(target)):
-                client.create_folder(self._server_name(target))
-            self._known_folders.add(target)
+        if target not in self._session.known_folders:
+            if not client.folder_exists(self._session.server_name(target)):
+                client.create_folder(self._session.server_name(target))
+            self._session.known_folders.add(target)
         if client.has_capability("MOVE"):
-            client.move(uids, self._server_name(target))
+            client.move(uids, self._session.server_name(target))
             return
-        client.copy(uids, self._server_name(target))
+        client.copy(uids, self._session.server_name(target))
         client.add_flags(uids, [r"\Deleted"])
         if client.has_capability("UIDPLUS"):
             client.uid_expunge(uids)
@@ -529,11 +374,11 @@ class ImapSource:
                 return  # mail came in after the last fetch's SELECT: no need to wait for it
             self._idle_until(client, deadline, stop)
             self._idle_failures = 0
-        except _DROPS as exc:
+        except DROPS as exc:
             self._lost(exc, client)
         except IMAPClientError as exc:
             self._idle_failures += 1
-            log.warning("imap.idle_failed", failures=self._idle_failures, reason=_describe(exc))
+            log.warning("imap.idle_failed", failures=self._idle_failures, reason=describe(exc))
             if self._idle_failures == MAX_IDLE_FAILURES:
                 log.warning("imap.idle_abandoned", mailbox=self.name)
             self._lost(exc, client)

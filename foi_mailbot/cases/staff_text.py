@@ -1,0 +1,291 @@
+"""Reading what staff wrote, for `cases.staff_actions` (pure).
+
+`staff_actions.infer_staff_action` decides what a staff message does to its case; this module
+supplies what it reads: the sender's own words with quoted history cut off (`own_words`), the
+text folded for matching (`fold`), the phrase groups and the guards that disqualify a phrase
+(`find_phrase`), the exemptions cited (`cited_sections`), and stated due dates and extension
+lengths in UK style (`stated_due`, `stated_extension_days`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Final
+
+from foi_mailbot.parsing.parsed import ParsedMail
+
+# --- phrase groups ------------------------------------------------------------------------
+# Matched against lower-cased text with runs of whitespace folded to one space.
+
+Group = tuple[re.Pattern[str], ...]
+
+
+def _g(*sources: str) -> Group:
+    return tuple(re.compile(rf"(?<![a-z0-9])(?:{s})(?![a-z0-9])") for s in sources)
+
+
+_SECTION_1_3 = r"(?:section|s\.) ?1 ?\(3\)"
+_NUM_WORD = r"(?:\d{1,2}|ten|fifteen|twenty|thirty|forty|sixty)"
+_YOUR = r"(?:your|this|the)"
+REVIEW_CONTEXT = _g(
+    r"internal review", r"reconsideration",
+    r"review of (?:our|the) (?:original )?(?:response|decision|handling)",
+)
+REVIEW_PARTLY = _g(
+    r"partially upheld", r"partly upheld", r"upheld in part", r"partially uphold",
+    r"uphold(?:ing)? (?:\w+ ){0,4}in part",
+)
+REVIEW_OVERTURNED = _g(
+    r"overturn(?:ed|ing)?", r"revers(?:e|ed|ing) the original decision",
+    r"should not have been withheld", r"original (?:decision|response) was (?:wrong|incorrect)",
+)
+REVIEW_UPHELD = _g(
+    r"uph[eo]ld (?:the|our) original", r"original (?:decision|response) (?:is|was|has been) upheld",
+    r"decided to uphold", r"(?:i|we) uphold", r"(?:i am|we are) upholding",
+    r"(?:was|were) correctly applied", r"the original response was correct",
+)
+REOPEN = _g(
+    rf"re-?opened {_YOUR} request", rf"re-?opening {_YOUR} request",
+    rf"{_YOUR} request (?:has been|is now|is being) re-?opened",
+)
+WITHDRAWN = _g(
+    rf"(?:treat|consider)(?:s|ing|ed)? {_YOUR} request (?:as|to be|to have been) withdrawn",
+    r"you have withdrawn", rf"withdrawal of {_YOUR} request",
+    rf"(?:wish|want) to withdraw {_YOUR} request", r"no longer (?:wish|want) to (?:pursue|proceed)",
+)
+CLOSE = WITHDRAWN + _g(
+    rf"(?:have|has) (?:now )?closed {_YOUR} (?:request|case)",
+    rf"{_YOUR} (?:request|case) has (?:now )?been closed",
+    rf"(?:are|am) (?:now )?closing {_YOUR} (?:request|case)",
+)
+PAID = _g(
+    r"payment received", r"received (?:your|the) (?:payment|fee)", r"received payment",
+    r"fee has (?:now )?been (?:paid|received)", r"thank you for (?:your|the) payment",
+    r"payment (?:of £ ?[\d.,]+ )?has (?:now )?been received",
+)
+FEES = _g(
+    r"fees? notice", r"(?:section|s\.) ?9(?: ?\(\d\))?", r"fee of £ ?\d", r"charge of £ ?\d",
+    r"(?:regulation|reg\.?) ?8(?: ?\(\d\))?", r"advance payment",
+)
+CLARIFY = _g(
+    r"(?:could|can|would) you (?:please )?clarify", r"please (?:could you )?clarify",
+    r"if you (?:could|would|can) (?:please )?clarify", _SECTION_1_3,
+    r"(?:regulation|reg\.?) ?9(?: ?\(\d\))?", r"identify and locate",
+    r"(?:we|i) need (?:more|further) (?:information|details)",
+    r"not clear (?:to us )?what information", r"please provide (?:more|further) details?",
+)
+EXTEND_STRONG = _g(
+    r"(?:section|s\.) ?10 ?\(3\)", r"(?:regulation|reg\.?) ?7(?: ?\(\d\))?",
+    r"extend(?:ing|ed)? (?:the )?(?:time|deadline|response|period|date)", r"an extension",
+    r"complex and voluminous", r"complexity and volume", r"(?:more|further|additional) time",
+    rf"(?:further|additional|extra|another) {_NUM_WORD} working days",
+    r"(?:will now|now (?:aim|expect|intend|hope) to) respond (?:to you )?by",
+    r"(?:new|revised) (?:due date|deadline|target date)",
+)
+EXTEND_WEAK = _g(r"public interest test", r"public interest")
+NCND = _g(r"neither confirm(?:s|ing)? nor deny", r"ncnd")
+NOT_HELD = _g(
+    r"(?:we|i) do(?:es)? not hold", r"(?:does|do) not hold",
+    r"(?:information|it) (?:is )?not held",
+    r"(?:holds?|held) no (?:recorded )?information",
+    r"no (?:recorded )?information (?:is|was) held",
+)
+WITHHELD = _g(
+    r"refusal notice", r"is refused", rf"refuse {_YOUR} request", r"(?:is|are) exempt",
+    r"exempt from disclosure", r"exceeds? the (?:appropriate|cost) limit", r"vexatious",
+    r"manifestly unreasonable", r"(?:section|s\.) ?17 ?(?:\(\d\))?", r"withholding",
+)
+PROVIDED = _g(
+    r"the information (?:you (?:have )?requested |requested )?is attached",
+    r"(?:we|i) (?:are|am) (?:able|pleased) to provide", r"i can confirm the following",
+    r"please (?:find|see) (?:attached|enclosed|below) the (?:requested )?information",
+    r"can now (?:provide|respond|response)", r"the information is as follows",
+    r"this concludes our response", r"i hope (?:that )?(?:you find )?(?:this|the) information",
+)
+PARTIAL = _g(r"partially", r"partly", r"some of the information", r"in part", r"redact\w*")
+ATTACHED = _g(r"please (?:find|see) (?:attached|enclosed)")
+_WITHHELD_WEAK = _g(r"withheld", r"exempt under")
+WITHHELD_ANY = WITHHELD + _WITHHELD_WEAK
+RESPOND_WEAK = PARTIAL + ATTACHED + _WITHHELD_WEAK
+ACK = _g(
+    r"(?:we|i) acknowledge receipt", r"acknowledge receipt of",
+    r"(?:this|email) is to acknowledge", r"to acknowledge (?:your|the) request",
+)
+ACK_THANKS = _g(r"thank you for your (?:recent )?(?:request|email|e-mail)")
+ACK_PROMISE = _g(
+    r"we will respond", r"(?:response|reply) (?:to your request )?(?:is|will be) due",
+    r"respond within", r"will be allocated", r"we (?:have )?received your request",
+)
+# Phrases that by themselves show a response was sent.
+RESPOND_STRONG = NCND + NOT_HELD + WITHHELD + PROVIDED
+
+# Preceding words (same sentence) that turn a statement into a denial or a condition.
+NEGATED = re.compile(r"(?:\bnot\b|n't\b|\bnever\b|\byet to\b)[^.!?;,]{0,15}$")
+CONDITIONAL = re.compile(r"\b(?:if|will|would|shall|unless|where|whether|may)\b[^.!?;,]{0,30}$")
+IF = re.compile(r"\b(?:if|unless|should)\b[^.!?;,]{0,60}$")
+_GUARD_WINDOW = 70
+
+
+def find_phrase(text: str, group: Group, *guards: re.Pattern[str]) -> str | None:
+    """The first phrase of `group` in `text` that no guard disqualifies."""
+    for pattern in group:
+        for m in pattern.finditer(text):
+            before = text[max(0, m.start() - _GUARD_WINDOW) : m.start()]
+            if not any(g.search(before) for g in guards):
+                return m.group(0)
+    return None
+
+
+# --- the sender's own words -------------------------------------------------------------
+
+# What staff write themselves fits well within this; the rest is quoted or attached matter.
+_MAX_TEXT = 20_000
+_HISTORY = re.compile(
+    r"^\s*(?:-{2,} ?original message ?-{2,}|-- ?$|_{8,}\s*$"
+    r"|on\b.{0,200}\bwrote:\s*$|from: .*\n(?:.*\n){0,3}\s*(?:sent|date): )",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def own_words(mail: ParsedMail) -> str:
+    """The new text of `mail` without quoted history, signature or '>' lines.
+
+    Parsing already cuts history into `new_text`; this repeats the common cuts so that a
+    message the parser could not split (new_text empty) is still read only up to the quote.
+    """
+    text = (mail.new_text or mail.text)[:_MAX_TEXT]
+    m = _HISTORY.search(text)
+    if m:
+        text = text[: m.start()]
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
+
+
+def fold(text: str) -> str:
+    """`text` lower-cased, with curly quotes made straight and whitespace runs folded."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
+    return re.sub(r"\s+", " ", text.lower())
+
+
+# --- sections cited -------------------------------------------------------------------------
+
+_NUM = r"\d{1,3}[a-z]?(?: ?\( ?[0-9a-z]{1,5} ?\))*"
+_SEP = r"(?:, ?| and | or | & |/)"
+# Only a plural ("sections 40 and 41") may introduce a list, so "section 43 and 12 months"
+# cites one section; a bare "s" counts only when a digit follows at once ("s43").
+_CITE = re.compile(
+    r"(?<![a-z0-9])(?:(?P<many>sections |ss\. ?|regulations |regs\.? )"
+    rf"(?P<list>{_NUM}(?:{_SEP}{_NUM})*)"
+    rf"|(?P<one>section |s\. ?|s(?=\d)|regulation |reg\.? )(?P<num>{_NUM}))(?![a-z0-9])"
+)
+_EXEMPTION_SECTIONS: Final = frozenset({12, 14, *range(21, 45)})
+_EXCEPTION_REGULATIONS: Final = frozenset({12, 13})
+
+
+def _tidy(num: str) -> str:
+    """'43 (2)(c)' -> '43(2)(c)'; '22a' -> '22A'; '(5b)' -> '(5B)'."""
+    num = num.replace(" ", "")
+    head, _, rest = num.partition("(")
+    parts = [p.rstrip(")") for p in rest.split("(")] if rest else []
+    parts = [p.upper() if p[:1].isdigit() else p for p in parts]
+    return head.upper() + "".join(f"({p})" for p in parts)
+
+
+def cited_sections(text: str) -> tuple[str, ...]:
+    """Exemptions and refusal grounds cited in `text`, normalised, first mention first."""
+    found: list[str] = []
+    for m in _CITE.finditer(fold(text)):
+        prefix = m.group("many") or m.group("one")
+        is_reg = prefix.startswith("reg")
+        numbers = re.split(_SEP, m.group("list")) if m.group("list") else [m.group("num")]
+        for raw in numbers:
+            tidy = _tidy(raw)
+            base = int(re.findall(r"\d+", tidy)[0])
+            wanted = _EXCEPTION_REGULATIONS if is_reg else _EXEMPTION_SECTIONS
+            if base in wanted:
+                found.append(f"{'regulation' if is_reg else 'section'} {tidy}")
+    unique = list(dict.fromkeys(found))
+    # A bare "section 43" adds nothing once "section 43(2)" is cited.
+    return tuple(c for c in unique if not any(o.startswith(c + "(") for o in unique))
+
+
+# --- dates and lengths -------------------------------------------------------------------
+
+_MONTHS: Final = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+DATE = re.compile(
+    r"(?<![0-9])(?:(?P<d1>\d{1,2})(?:st|nd|rd|th)? (?:of )?"
+    rf"(?P<m1>{_MONTH})\.?(?:,? (?P<y1>\d{{4}}))?"
+    r"|(?P<d2>\d{1,2})[/.](?P<m2>\d{1,2})[/.](?P<y2>\d{4}|\d{2})"
+    r"|(?P<y3>\d{4})-(?P<m3>\d{2})-(?P<d3>\d{2}))(?![0-9a-z])"
+)
+_DUE_CUE = re.compile(
+    r"(?:\bby|\bbefore|\buntil|\bthan|\bto|\bdeadline(?: is)?|\bdate(?: is)?|\bdue(?: on)?)"
+    r" (?:the )?(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,? )?(?:the )?$"
+)
+_NUMBERS: Final = {"ten": 10, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "sixty": 60}
+_FURTHER_DAYS = re.compile(rf"(?:further|additional|extra|another) (?P<n>{_NUM_WORD}) working days")
+_EXTEND_TO = re.compile(rf"extend\w*[^.]{{0,40}}? to (?P<n>{_NUM_WORD}) working days")
+_EXTEND_BY = re.compile(rf"extend\w*[^.]{{0,40}}? by (?P<n>{_NUM_WORD}) working days")
+
+
+def as_date(m: re.Match[str], today: date) -> date | None:
+    """The date a `DATE` match names; a date without a year is its next occurrence."""
+    d, mo, y = (m.group("d1"), m.group("m1"), m.group("y1"))
+    if d is None:
+        d, mo, y = (m.group("d2"), m.group("m2"), m.group("y2"))
+        if d is None:
+            d, mo, y = (m.group("d3"), m.group("m3"), m.group("y3"))
+    month = _MONTHS[mo[:3]] if mo.isalpha() else int(mo)
+    year = int(y) + 2000 if y and len(y) == 2 else int(y) if y else today.year
+    try:
+        found = date(year, month, int(d))
+    except ValueError:
+        return None
+    if y is None and found < today:
+        found = found.replace(year=today.year + 1)
+    return found
+
+
+def stated_due(text: str, today: date) -> tuple[date, str] | None:
+    """A future due date stated in `text`, and the words that gave it.
+
+    The first date introduced by 'by', 'until', 'no later than'... wins; failing that, the
+    only future date with a year. Dates before `today` are ignored.
+    """
+    cued: list[tuple[date, str]] = []
+    plain: list[tuple[date, str]] = []
+    for m in DATE.finditer(text):
+        found = as_date(m, today)
+        has_year = bool(m.group("y1") or m.group("y2") or m.group("y3"))
+        if found is None or found < today:
+            continue
+        before = text[max(0, m.start() - 40) : m.start()]
+        if _DUE_CUE.search(before):
+            cued.append((found, m.group(0)))
+        elif has_year:
+            plain.append((found, m.group(0)))
+    if cued:
+        return cued[0]
+    return plain[0] if len(plain) == 1 else None
+
+
+def _number(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBERS[word]
+
+
+def stated_extension_days(text: str) -> tuple[int, str] | None:
+    """A stated extension length in working days ('a further 20 working days')."""
+    for pattern, over in ((_FURTHER_DAYS, 0), (_EXTEND_BY, 0), (_EXTEND_TO, 20)):
+        m = pattern.search(text)
+        if m and _number(m.group("n")) > over:
+            return _number(m.group("n")) - over, m.group(0)
+    return None
