@@ -1,5 +1,0 @@
-"""`python -m foi_mailbot` runs the command line."""
-
-from foi_mailbot.cli import app
-
-app()

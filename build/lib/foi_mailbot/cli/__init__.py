@@ -1,6 +1,0 @@
-"""The command line (typer): parse arguments, call the application, print the result."""
-
-from foi_mailbot.cli import cases, daemon_cmds, mail  # noqa: F401 - registers the commands
-from foi_mailbot.cli.common import app
-
-__all__ = ["app"]
