@@ -121,7 +121,7 @@ def ascii_fold(value: str) -> str:
 
 def body_size(rng: random.Random) -> int:
     """Characters of text in a message: log-normal, so most are short and a few long."""
-    return min(200_000, max(400, int(rng.lognormvariate(math.log(5_200), 0.7))))
+    return min(200_000, max(400, int(rng.lognormvariate(math.log(11_000), 0.7))))
 
 
 def filler(rng: random.Random, size: int, sign_off: str | None = None) -> str:

@@ -3,8 +3,9 @@
 `cases.service` calls `due_date` whenever a case opens or its clock moves (clarification,
 fees, extension) and stores the result; reminders and acknowledgements only read it. The
 rules, and the choices where the law is ambiguous, are in RULES.md sections 0-9; each choice
-is a documented `ClockPolicy` field whose default is the statute and ICO reading. Pure: no
-I/O, no "now".
+is a documented `ClockPolicy` field whose default is the statute and ICO reading. This module
+counts the FOIA, EIR and FOISA working days (and their reviews); the UK GDPR subject access
+month is counted in `subject_access`. Pure: no I/O, no "now".
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from functools import lru_cache
 from typing import Final, Literal
 
 from foi_mailbot.deadlines.laws import ClockEvent, Deadline, EventKind, Law, Step
-from foi_mailbot.deadlines.workdays import ExtraHoliday, WorkingDays, describe_parts
+from foi_mailbot.deadlines.workdays import ExtraHoliday, WorkingDays
 from foi_mailbot.errors import ConfigError, UsageError
 
 
@@ -66,6 +67,47 @@ class ClockPolicy:
         if min(*lengths, self.sar_extension_months, self.clarification_closure_months) < 1:
             msg = "clock policy extension and closure lengths must be at least 1"
             raise ConfigError(msg)
+
+
+@dataclass(kw_only=True)
+class ClockState:
+    """What both clocks track while events apply: where the count starts, its steps, any stop.
+
+    The working-day count below and the subject access month (`subject_access`) extend it.
+    """
+
+    start: date
+    steps: list[Step]
+    awaiting_clarification: date | None = None
+    awaiting_fee: date | None = None
+
+    def stopped_reason(self) -> str | None:
+        """Why the clock is stopped, or None while it runs."""
+        if self.awaiting_clarification is not None:
+            return f"awaiting clarification (sought on {self.awaiting_clarification.isoformat()})"
+        if self.awaiting_fee is not None:
+            return f"awaiting the fee (fees notice given on {self.awaiting_fee.isoformat()})"
+        return None
+
+    def require_running(self, event: ClockEvent) -> None:
+        """Raise ClockError if `event` arrives while the clock is stopped."""
+        reason = self.stopped_reason()
+        if reason is not None:
+            msg = f"{event.kind.value} on {event.on.isoformat()} while the clock is stopped, "
+            raise ClockError(msg + reason)
+
+    def resume(self, event: ClockEvent) -> date:
+        """End a stop (clarification or fee) and return the day it began; raise if none."""
+        if event.kind is EventKind.CLARIFICATION_RECEIVED:
+            began, self.awaiting_clarification = self.awaiting_clarification, None
+            cause = EventKind.CLARIFICATION_SOUGHT
+        else:
+            began, self.awaiting_fee = self.awaiting_fee, None
+            cause = EventKind.FEES_NOTICE
+        if began is None:
+            msg = f"{event.kind.value} on {event.on.isoformat()} with no earlier {cause.value}"
+            raise ClockError(msg)
+        return began
 
 
 @dataclass(frozen=True)
@@ -167,7 +209,10 @@ def due_date(
             raise ClockError(msg)
     ordered = sorted(events, key=lambda e: e.on)
     if law is Law.SAR:
-        return _sar_due(received, ordered, policy, cal)
+        # Imported here: the subject access clock builds on this module's policy and state.
+        from foi_mailbot.deadlines.subject_access import sar_due
+
+        return sar_due(received, ordered, policy, cal)
     return _working_day_due(received, law, ordered, policy, cal)
 
 
@@ -195,43 +240,7 @@ def add_months(day: date, months: int) -> date:
 
 
 @dataclass(kw_only=True)
-class _Clock:
-    """What both clocks track while events apply: where the count starts, its steps, any stop."""
-
-    start: date
-    steps: list[Step]
-    awaiting_clarification: date | None = None
-    awaiting_fee: date | None = None
-
-    def stopped_reason(self) -> str | None:
-        if self.awaiting_clarification is not None:
-            return f"awaiting clarification (sought on {self.awaiting_clarification.isoformat()})"
-        if self.awaiting_fee is not None:
-            return f"awaiting the fee (fees notice given on {self.awaiting_fee.isoformat()})"
-        return None
-
-    def require_running(self, event: ClockEvent) -> None:
-        reason = self.stopped_reason()
-        if reason is not None:
-            msg = f"{event.kind.value} on {event.on.isoformat()} while the clock is stopped, "
-            raise ClockError(msg + reason)
-
-    def resume(self, event: ClockEvent) -> date:
-        """End a stop (clarification or fee) and return the day it began; raise if none."""
-        if event.kind is EventKind.CLARIFICATION_RECEIVED:
-            began, self.awaiting_clarification = self.awaiting_clarification, None
-            cause = EventKind.CLARIFICATION_SOUGHT
-        else:
-            began, self.awaiting_fee = self.awaiting_fee, None
-            cause = EventKind.FEES_NOTICE
-        if began is None:
-            msg = f"{event.kind.value} on {event.on.isoformat()} with no earlier {cause.value}"
-            raise ClockError(msg)
-        return began
-
-
-@dataclass(kw_only=True)
-class _Count(_Clock):
+class _Count(ClockState):
     """The working-day clock while events are applied."""
 
     law: Law
@@ -371,92 +380,3 @@ _HANDLERS: Final[Mapping[EventKind, Callable[[_Count, ClockEvent], None]]] = {
     EventKind.FEES_PAID: _fees_paid,
     EventKind.EXTENSION: _extension,
 }
-
-
-# --- UK GDPR subject access: calendar months -------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class _Month(_Clock):
-    """The subject access clock while events are applied."""
-
-    months: int = 1
-    paused_days: int = 0
-
-
-def _sar_basis(cal: WorkingDays) -> str:
-    return (
-        "UK GDPR Art 12(3) and 12A: one month beginning with the day of receipt, which the "
-        "ICO reads as the corresponding calendar date in the next month (the last day of that "
-        "month if there is none), moved to the next working day if it falls on a weekend or "
-        f"a public holiday (in {describe_parts(cal.parts)})"
-    )
-
-
-def _sar_due(
-    received: date, events: Sequence[ClockEvent], policy: ClockPolicy, cal: WorkingDays
-) -> Deadline:
-    """Apply events to a subject access clock and build the Deadline."""
-    month = _Month(
-        start=received, steps=[Step(received, "request received: the month runs from here")]
-    )
-    for event in events:
-        _sar_event(month, event, policy)
-    basis = _sar_basis(cal)
-    reason = month.stopped_reason()
-    if reason is not None:
-        return Deadline(Law.SAR, None, basis, month.start, tuple(month.steps), (), reason)
-    target = add_months(month.start, month.months) + timedelta(days=month.paused_days)
-    due = cal.next_working_day(target)
-    steps, notes = list(month.steps), []
-    day = target
-    while day < due:
-        steps.append(Step(day, f"not a working day ({cal.why_not_working(day)}): moved forward"))
-        if (note := cal.holiday_note(day)) is not None:
-            notes.append(note)
-        day += timedelta(days=1)
-    steps.sort(key=lambda s: s.day)
-    return Deadline(Law.SAR, due, basis, month.start, tuple(steps), tuple(notes))
-
-
-def _sar_event(month: _Month, event: ClockEvent, policy: ClockPolicy) -> None:
-    """Apply one event to a subject access clock."""
-    if event.kind is EventKind.CLARIFICATION_RECEIVED or event.kind is EventKind.FEES_PAID:
-        _sar_resume(month, event)
-        return
-    month.require_running(event)
-    if event.kind is EventKind.CLARIFICATION_SOUGHT:
-        month.awaiting_clarification = event.on
-        note = "clarification sought (Art 12A): the clock is paused until it arrives"
-    elif event.kind is EventKind.FEES_NOTICE:
-        month.awaiting_fee = event.on
-        note = "fee requested: the month will run from the day the fee is received"
-    else:
-        if event.days is not None:
-            msg = f"a subject access extension is {policy.sar_extension_months} further months"
-            msg += ", not a number of days"
-            raise ClockError(msg)
-        if month.months > 1:
-            msg = "a subject access request can be extended only once"
-            raise ClockError(msg)
-        month.months = 1 + policy.sar_extension_months
-        note = f"extended by {policy.sar_extension_months} further months (Art 12A)"
-    month.steps.append(Step(event.on, note))
-
-
-def _sar_resume(month: _Month, event: ClockEvent) -> None:
-    """Clarification received (a pause ends) or fee paid (the month starts again)."""
-    began = month.resume(event)
-    if event.kind is EventKind.CLARIFICATION_RECEIVED:
-        # Art 12A counts both the asking day and the receiving day as paused.
-        days = (event.on - began).days + 1
-        month.paused_days += days
-        note = (
-            f"clarification received: the {days} days from {began.isoformat()} to "
-            f"{event.on.isoformat()} inclusive do not count (Art 12A)"
-        )
-    else:
-        # The relevant time is the latest of receipt and payment: the month starts afresh.
-        month.start, month.paused_days = event.on, 0
-        note = "fee received: the month runs from this day (the relevant time)"
-    month.steps.append(Step(event.on, note))

@@ -1,0 +1,139 @@
+"""The outbox: exactly-once sending, retries on temporary failures, a person for permanent ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+
+from foi_mailbot.bootstrap import App, build
+from foi_mailbot.clock import FixedClock
+from foi_mailbot.errors import PermanentError, TransientError
+from foi_mailbot.outbound.outbox import enqueue
+from foi_mailbot.settings import Settings
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import OutboxMessage, OutboxStatus
+
+
+class Recorder:
+    """A transport that records what it is given, failing as told."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.fail_with: list[Exception] = []
+
+    def send(self, msg: EmailMessage) -> None:
+        """See `Transport.send`."""
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.sent.append(msg)
+
+
+def _app(settings: Settings, clock: FixedClock) -> tuple[App, Recorder]:
+    transport = Recorder()
+    return build(settings, clock=clock, transport=transport), transport
+
+
+def _queue(app: App, key: str = "case:1:acknowledgement") -> OutboxMessage | None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "foi@example.gov.uk", "a@example.org", "Ack"
+    msg["Message-ID"] = f"<{key}@example.gov.uk>"
+    msg.set_content("hello")
+    with session_scope(app.factory) as session:
+        return enqueue(session, key=key, message=msg, message_id=f"{key}@example.gov.uk",
+                       to_email="a@example.org", purpose="acknowledgement", now=app.clock.now())
+
+
+def _status(app: App) -> str:
+    with session_scope(app.factory) as session:
+        return session.scalars(select(OutboxMessage.status)).one()
+
+
+def test_enqueueing_the_same_purpose_twice_keeps_one_row(settings: Settings,
+                                                          clock: FixedClock) -> None:
+    """A second enqueue with the same key is a no-op."""
+    app, _ = _app(settings, clock)
+
+    assert _queue(app) is not None
+    assert _queue(app) is None
+
+
+def test_sending_twice_delivers_once(settings: Settings, clock: FixedClock) -> None:
+    """A sent row is never sent again, however often the step runs."""
+    app, transport = _app(settings, clock)
+    _queue(app)
+
+    app.outbox.drain()
+    app.outbox.drain()
+
+    assert 1 == len(transport.sent)
+    assert OutboxStatus.SENT == _status(app)
+
+
+def test_temporary_failure_retries_later(settings: Settings, clock: FixedClock) -> None:
+    """A 4xx or connection error leaves the row pending with a later attempt time."""
+    app, transport = _app(settings, clock)
+    _queue(app)
+    transport.fail_with.append(TransientError("421 try later"))
+
+    app.outbox.drain()
+    assert OutboxStatus.PENDING == _status(app)
+    app.outbox.drain()
+    assert [] == transport.sent
+
+    clock.advance(timedelta(minutes=5))
+    app.outbox.drain()
+    assert 1 == len(transport.sent)
+
+
+def test_permanent_failure_is_handed_to_a_person(settings: Settings, clock: FixedClock) -> None:
+    """A 5xx refusal marks the row as needing attention; it is not retried."""
+    app, transport = _app(settings, clock)
+    _queue(app)
+    transport.fail_with.append(PermanentError("550 no such user"))
+
+    app.outbox.drain()
+    clock.advance(timedelta(hours=1))
+    app.outbox.drain()
+
+    assert OutboxStatus.NEEDS_ATTENTION == _status(app)
+    assert [] == transport.sent
+
+
+@pytest.mark.parametrize(
+    ("sent_folder_says", "expected"),
+    [(True, OutboxStatus.SENT), (False, OutboxStatus.PENDING),
+     (None, OutboxStatus.NEEDS_ATTENTION)],
+)
+def test_row_left_mid_send_is_checked_not_blindly_resent(
+    settings: Settings, clock: FixedClock, sent_folder_says: bool | None, expected: str
+) -> None:
+    """A row a crash left in `sending` is settled by the Sent folder, or flagged."""
+    app, _ = _app(settings, clock)
+    _queue(app)
+    with session_scope(app.factory) as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        row.status = OutboxStatus.SENDING
+    app.outbox.sent_checker = lambda _mid: sent_folder_says
+
+    app.outbox.recover()
+
+    assert expected == _status(app)
+
+
+def test_without_a_sent_folder_an_interrupted_send_is_flagged(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """With no way to check, the row goes to a person instead of being sent again."""
+    app, transport = _app(settings, clock)
+    _queue(app)
+    with session_scope(app.factory) as session:
+        session.scalars(select(OutboxMessage)).one().status = OutboxStatus.SENDING
+
+    app.outbox.recover()
+    app.outbox.drain()
+
+    assert OutboxStatus.NEEDS_ATTENTION == _status(app)
+    assert [] == transport.sent
