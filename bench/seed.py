@@ -246,7 +246,7 @@ def _attach(msg: EmailMessage, rng: random.Random) -> None:
     """One attachment (sometimes two): random bytes behind a plausible file type."""
     for _ in range(2 if rng.random() < 0.15 else 1):
         name, maintype, subtype, magic = rng.choice(text.ATTACHMENT_TYPES)
-        raw = min(3_600_000, max(100_000, int(rng.lognormvariate(math.log(400_000), 0.8))))
+        raw = min(3_600_000, max(100_000, int(rng.lognormvariate(math.log(450_000), 0.8))))
         data = magic + rng.randbytes(raw - len(magic))
         msg.add_attachment(data, maintype=maintype, subtype=subtype,
                            filename=name.format(n=rng.randint(1, 999)))

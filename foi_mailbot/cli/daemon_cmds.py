@@ -1,6 +1,8 @@
-"""Commands that run the service: `run`, `once`, `check-config`, `db upgrade`, `outbox send`."""
+"""Commands that run the service: `run`, `once`, `check-config`, `db upgrade`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -12,16 +14,21 @@ from foi_mailbot.settings import load_settings
 from foi_mailbot.sources import MailSource
 
 
+def _with_mailbox(config: Path | None) -> tuple[App, MailSource]:
+    """Settings, logging and the application with its mail source connected."""
+    settings = settings_from(config)
+    configure()
+    app_ = build(settings, with_source=True)
+    if app_.source is None:
+        fail("no mailbox is configured")
+    return app_, app_.source
+
+
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: watch the mailbox, process mail, send acknowledgements, run schedules."""
-    settings = settings_from(config)
-    configure()
     with friendly_errors():
-        app_ = build(settings, with_source=True)
-        if app_.source is None:
-            fail("no mailbox is configured")
-        _serve(app_, app_.source)
+        _serve(*_with_mailbox(config))
 
 
 def _serve(app_: App, source: MailSource) -> None:
@@ -62,14 +69,14 @@ def _serve(app_: App, source: MailSource) -> None:
 def once(config: ConfigOption = None) -> None:
     """Run one cycle (fetch, process, send) and exit; for cron or a first try."""
     from foi_mailbot.daemon import Daemon
+    from foi_mailbot.leader import acquire_leadership
 
-    settings = settings_from(config)
-    configure()
     with friendly_errors():
-        app_ = build(settings, with_source=True)
-        if app_.source is None:
-            fail("no mailbox is configured")
-        Daemon(app_, app_.source).run_until_idle()
+        app_, source = _with_mailbox(config)
+        daemon = Daemon(app_, source)
+        with acquire_leadership(app_.engine, stop=daemon.stop):
+            app_.outbox.recover()
+            daemon.run_until_idle()
         app_.close()
 
 
