@@ -18,12 +18,14 @@ import math
 import multiprocessing
 import random
 import statistics
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
 from imapclient import IMAPClient
 
@@ -31,6 +33,7 @@ from bench import mailtext as text
 from bench.mailtext import Person
 
 FULL_SIZE = 10_000
+CORPUS_VERSION = 1  # bump when the mix changes, so cached copies are rebuilt
 MAILBOX = "foi@example.gov.uk"
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 APPLICANTS = 2_500
@@ -302,6 +305,14 @@ class Corpus:
     kinds: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
+    def add(self, kind: str, raw: bytes) -> None:
+        """Count one message of the mix."""
+        self.count += 1
+        self.total_bytes += len(raw)
+        self.sizes.append(len(raw))
+        self.kinds[kind] += 1
+        self.with_attachments += b"filename=" in raw
+
     def summary(self) -> str:
         """One paragraph describing the mix."""
         median = statistics.median(self.sizes) if self.sizes else 0
@@ -323,22 +334,44 @@ def generate(seed: int, count: int, workers: int = 2) -> Iterator[tuple[int, byt
         yield from pool.imap(_built, jobs, chunksize=8)
 
 
-def seed_folder(client: IMAPClient, folder: str, seed: int, count: int) -> Corpus:
-    """Append the mix to `folder` in index order (MULTIAPPEND in groups of a few MB)."""
-    import time
+def messages(seed: int, count: int, cache_dir: Path | None) -> Iterator[tuple[int, bytes]]:
+    """The mix in index order, read from `cache_dir` when an earlier run saved it there.
 
+    Building takes minutes for the full mix (the email package is slow at writing MIME), and
+    the bytes never change for a (seed, count), so they are kept as length-prefixed records.
+    """
+    if cache_dir is None:
+        yield from generate(seed, count)
+        return
+    path = cache_dir / f"mix-seed{seed}-n{count}-v{CORPUS_VERSION}.bin"
+    if path.is_file():
+        with path.open("rb") as handle:
+            for index in range(count):
+                size = int.from_bytes(handle.read(8), "big")
+                yield index, handle.read(size)
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as handle:
+        for index, raw in generate(seed, count):
+            handle.write(len(raw).to_bytes(8, "big"))
+            handle.write(raw)
+            yield index, raw
+    partial.replace(path)
+
+
+def seed_folder(
+    client: IMAPClient, folder: str, seed: int, count: int, cache_dir: Path | None = None
+) -> Corpus:
+    """Append the mix to `folder` in index order (MULTIAPPEND in groups of a few MB)."""
     started = time.perf_counter()
     corpus = Corpus()
     if not client.folder_exists(folder):
         client.create_folder(folder)
     group: list[dict[str, object]] = []
     pending = 0
-    for index, raw in generate(seed, count):
-        corpus.count += 1
-        corpus.total_bytes += len(raw)
-        corpus.sizes.append(len(raw))
-        corpus.kinds[identity(seed, index).kind] += 1
-        corpus.with_attachments += b"Content-Disposition: attachment" in raw
+    for index, raw in messages(seed, count, cache_dir):
+        corpus.add(identity(seed, index).kind, raw)
         group.append({"msg": raw, "date": arrival(index)})
         pending += len(raw)
         if pending >= APPEND_GROUP_BYTES or len(group) >= 100:

@@ -25,6 +25,7 @@ from foi_mailbot.errors import ConfigError
 
 ENV_PREFIX = "FOI_MAILBOT_"
 CONFIG_ENV = "FOI_MAILBOT_CONFIG"
+DEFAULT_SECRET = "change-me-reference-secret"
 
 
 class _Section(BaseModel):
@@ -54,7 +55,7 @@ class OrganisationSettings(_Section):
 
     name: str = "Example Council"
     reference_prefix: str = Field(default="IC", pattern=r"^[A-Z]{1,6}$")
-    reference_secret: SecretStr = SecretStr("change-me-reference-secret")
+    reference_secret: SecretStr = SecretStr(DEFAULT_SECRET)
     mailbox_address: str = "foi@example.gov.uk"
     other_mailbox_addresses: list[str] = []
     staff_domains: list[str] = []

@@ -10,7 +10,7 @@ from foi_mailbot.bootstrap import App, build
 from foi_mailbot.cli.common import ConfigOption, app, db_app, fail, friendly_errors, settings_from
 from foi_mailbot.errors import ConfigError
 from foi_mailbot.logconfig import configure
-from foi_mailbot.settings import load_settings
+from foi_mailbot.settings import DEFAULT_SECRET, load_settings
 from foi_mailbot.sources import MailSource
 
 
@@ -101,6 +101,9 @@ def check_config(config: ConfigOption = None) -> None:
         typer.echo(f"template: {problem}", err=True)
     if problems:
         raise typer.Exit(2)
+    if settings.organisation.reference_secret.get_secret_value() == DEFAULT_SECRET:
+        typer.echo("warning: organisation.reference_secret is the example value; set your own "
+                   "before opening real cases, or references can be guessed", err=True)
     typer.echo("Configuration and templates are valid.")
 
 
