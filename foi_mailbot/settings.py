@@ -25,7 +25,7 @@ from foi_mailbot.errors import ConfigError
 
 ENV_PREFIX = "FOI_MAILBOT_"
 CONFIG_ENV = "FOI_MAILBOT_CONFIG"
-DEFAULT_SECRET = "change-me-reference-secret"
+DEFAULT_SECRET = "change-me-reference-secret"  # noqa: S105 - the example value, to warn about
 
 
 class _Section(BaseModel):

@@ -61,7 +61,8 @@ def test_sigterm_finishes_work_and_exits_zero_and_logs_hold_no_body_or_secret(
     daemon.start()
     raw = fixture_mail("new_request_plain_foia.eml")
     dovecot.append("INBOX", raw)
-    smtp_sink.wait_for(1, timeout=30)
+    wait_until(lambda: any("m.okafor@gmail.com" in d.rcpt_tos for d in smtp_sink.messages),
+               30, "the acknowledgement")
 
     started = time.monotonic()
     code = daemon.terminate(timeout=20)
