@@ -11,16 +11,19 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Final
 
 import structlog
 
 from foi_mailbot.bootstrap import App
-from foi_mailbot.errors import TransientError
+from foi_mailbot.errors import FoiMailbotError, TransientError
 from foi_mailbot.ingest import store
 from foi_mailbot.sources import MailSource
 from foi_mailbot.storage.state import record
 
 log = structlog.get_logger(__name__)
+
+ERROR_BACKOFF_FIRST_SECONDS: Final = 1.0
 
 
 @dataclass
@@ -86,11 +89,18 @@ class Daemon:
         """Loop until stopped."""
         self.app.outbox.recover()
         log.info("daemon.started", source=self.source.name)
+        failures = 0
         while not self.stop.is_set():
             if self.leadership_lost is not None and self.leadership_lost():
                 log.error("daemon.leadership_lost")
                 break
-            self.run_once()
+            try:
+                self.run_once()
+            except Exception as exc:  # noqa: BLE001 - e.g. the database gone mid-cycle
+                failures += 1
+                self._cycle_failed(exc, failures)
+                continue
+            failures = 0
             if self.stop.is_set():
                 break
             try:
@@ -100,3 +110,17 @@ class Daemon:
                 self.stop.wait(1.0)
         self.source.close()
         log.info("daemon.stopped")
+
+    def _cycle_failed(self, exc: Exception, failures: int) -> None:
+        """Log a failed cycle and back off, so a lasting fault is retried, not spun on.
+
+        Whatever the cycle had committed stays committed; mail not yet stored stays on the
+        server and is fetched again.
+        """
+        self.errors += 1
+        delay = min(self.wait_seconds, ERROR_BACKOFF_FIRST_SECONDS * 2 ** (failures - 1))
+        # Library errors may quote SQL parameters (applicant text): only the class is logged.
+        error = str(exc) if isinstance(exc, FoiMailbotError) else exc.__class__.__name__
+        log.error("daemon.cycle_failed", error=error, failures=failures,
+                  retry_in_seconds=round(delay, 1))
+        self.stop.wait(delay)

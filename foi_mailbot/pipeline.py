@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.cases.matching import Match, find_thread, resolve
@@ -27,6 +29,10 @@ from foi_mailbot.storage.models import InboundMessage, MessageStatus, OutboxMess
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 3
+# Failures of the database rather than of a message: SQLite BUSY, LOCKED, IOERR and FULL;
+# PostgreSQL connection exceptions, insufficient resources (disk full) and operator shutdown.
+_SQLITE_UNAVAILABLE: Final = frozenset({5, 6, 10, 13})
+_SQLSTATES_UNAVAILABLE: Final = ("08", "53", "57P")
 PENDING = (MessageStatus.STORED, MessageStatus.PARSED, MessageStatus.CLASSIFIED)
 
 
@@ -71,7 +77,9 @@ class Pipeline:
         with structlog.contextvars.bound_contextvars(message_pk=message_pk):
             try:
                 return self._process(message_pk)
-            except Exception as exc:  # noqa: BLE001 - one bad message must never stop the loop
+            except Exception as exc:  # one bad message must never stop the loop
+                if _database_unavailable(exc):
+                    raise  # not the message's fault: no attempt is counted, the loop retries
                 self._failed(message_pk, exc)
                 return None
 
@@ -130,7 +138,9 @@ class Pipeline:
 
     def _failed(self, message_pk: int, exc: Exception) -> None:
         error = f"{exc.__class__.__name__}: {exc}"[:2000]
-        log.exception("message.failed", error_type=exc.__class__.__name__)
+        # The class only: exception text can quote headers or SQL parameters (applicant data);
+        # the full error is stored on the message for a person to read.
+        log.error("message.failed", error_type=exc.__class__.__name__)
         with session_scope(self.factory) as session:
             row = session.get(InboundMessage, message_pk)
             if row is None:
@@ -147,6 +157,19 @@ class Pipeline:
         for message_pk in ids:
             self.process(message_pk)
         return len(ids)
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """True when the database itself failed: connection lost, disk full, out of resources."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return (sqlite_code & 0xFF) in _SQLITE_UNAVAILABLE  # extended codes keep the primary low
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_SQLSTATES_UNAVAILABLE)
 
 
 def _give_up(row: InboundMessage, error: str) -> None:

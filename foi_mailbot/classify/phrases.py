@@ -338,7 +338,24 @@ def normalise(text: str) -> str:
 
 def matches(text: str, phrases: Iterable[str]) -> list[str]:
     """The phrases found in already-normalised text, in list order, without repeats."""
-    return [p for p in dict.fromkeys(phrases) if p and _pattern(p).search(text)]
+    return [p for p in dict.fromkeys(phrases) if p and _found(_pattern(p), text)]
+
+
+def _found(pattern: re.Pattern[str], text: str) -> bool:
+    """True if `pattern` matches where no word character comes just before it.
+
+    The boundary is checked here rather than by a leading lookbehind: a pattern that opens with
+    a literal word lets `re` skip ahead to that word, where a lookbehind makes it try every
+    position (about 25 times slower on a 20 KB message, and classification reads hundreds of
+    phrases per message).
+    """
+    pos = 0
+    while (match := pattern.search(text, pos)) is not None:
+        start = match.start()
+        if start == 0 or not _WORD_CHAR.match(text, start - 1):
+            return True
+        pos = start + 1
+    return False
 
 
 def starts_with(text: str, phrases: Iterable[str]) -> str | None:
@@ -349,10 +366,14 @@ def starts_with(text: str, phrases: Iterable[str]) -> str | None:
     return None
 
 
+_WORD_CHAR: Final = re.compile(r"\w")
+
+
 @lru_cache(maxsize=1024)
 def _pattern(phrase: str) -> re.Pattern[str]:
+    """The phrase's words, any run of whitespace between them, an optional plural ending."""
     words = r"\s+".join(re.escape(w) for w in normalise(phrase).split())
-    return re.compile(rf"(?<![\w]){words}(?:s|es)?(?![\w])")
+    return re.compile(rf"{words}(?:s|es)?(?![\w])")
 
 
 @lru_cache(maxsize=256)

@@ -61,8 +61,12 @@ def _serve(app_: App, source: MailSource) -> None:
         scheduler.shutdown(wait=True)
         if health is not None:
             health.stop()
+        lost = leadership.lost()
         leadership.release()
         app_.close()
+    if lost:
+        # Non-zero, so a supervisor with Restart=on-failure brings it back to wait its turn.
+        fail("the database lock was lost (database restarted?); exiting to start again", 3)
 
 
 @app.command()

@@ -2,20 +2,24 @@
 
 A row is unique on its `key` (case and purpose), and its Message-ID is minted at enqueue, so a
 crash anywhere never produces a second copy: a row left in `sending` is checked against the
-mailbox's Sent folder before any resend, and flagged for a person when that cannot tell.
+mailbox's Sent folder before any resend, and flagged for a person when that cannot tell. When
+only the database connection drops, the process still knows what happened to the rows it
+claimed, and writes that down before it claims any more.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import structlog
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.clock import Clock, as_utc
@@ -93,6 +97,14 @@ def automatic_replies_since(session: Session, to_email: str, since: datetime) ->
 SentChecker = Callable[[str], bool | None]
 """Given a Message-ID, True/False if the Sent folder shows it was (not) sent, None if unknown."""
 
+RowChange = Callable[[OutboxMessage], None]
+"""What happened to a claimed row, as a change to make to it."""
+
+
+def _release(row: OutboxMessage) -> None:
+    """Nothing was sent: the row is due again."""
+    row.status = OutboxStatus.PENDING
+
 
 @dataclass
 class Outbox:
@@ -106,6 +118,9 @@ class Outbox:
     copy_to_sent: Callable[[bytes], None] | None = None
     on_failure: Callable[[str], None] | None = None
     on_success: Callable[[], None] | None = None
+    # Rows this process claimed whose outcome could not be written (database gone), by id.
+    _owed: dict[int, RowChange] = field(default_factory=dict, init=False, repr=False)
+    _owed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def recover(self) -> int:
         """Settle rows a crash left in `sending`: sent if the Sent folder shows them, else flag."""
@@ -131,6 +146,7 @@ class Outbox:
 
     def _claim(self, limit: int) -> list[int]:
         """Mark due rows `sending`; a conditional UPDATE so two senders never claim one row."""
+        self._settle()
         now = self.clock.now()
         claimed: list[int] = []
         with session_scope(self.factory) as session:
@@ -177,11 +193,15 @@ class Outbox:
         return sent
 
     def _send_one(self, row_id: int) -> bool:
-        with session_scope(self.factory) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None:
-                return False
-            raw, key = row.raw, row.key
+        try:
+            with session_scope(self.factory) as session:
+                row = session.get(OutboxMessage, row_id)
+                if row is None:
+                    return False
+                raw, key = row.raw, row.key
+        except SQLAlchemyError:
+            self._owe(row_id, _release)
+            raise
         message = message_from_bytes(raw, _class=EmailMessage, policy=policy.SMTP)
         try:
             self.transport.send(message)
@@ -194,12 +214,13 @@ class Outbox:
         # The Sent copy goes in before the row is marked sent: a crash between the two leaves
         # a row in `sending` whose copy `recover` finds, so it is not sent twice.
         copied = self._copy(row_id, raw)
-        with session_scope(self.factory) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is not None:
-                row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
-                row.copied_to_sent = copied
         log.info("outbox.sent", outbox_id=row_id, key=key)
+        sent_at = self.clock.now()
+
+        def mark_sent(row: OutboxMessage) -> None:
+            row.status, row.sent_at, row.copied_to_sent = OutboxStatus.SENT, sent_at, copied
+
+        self._write(row_id, mark_sent)
         if self.on_success:
             self.on_success()
         return True
@@ -216,10 +237,8 @@ class Outbox:
 
     def _failed(self, row_id: int, error: str, *, permanent: bool) -> None:
         now = self.clock.now()
-        with session_scope(self.factory) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None:
-                return
+
+        def record_failure(row: OutboxMessage) -> None:
             row.last_error = error[:2000]
             if permanent or now >= as_utc(row.retry_until):
                 row.status = OutboxStatus.NEEDS_ATTENTION
@@ -227,9 +246,41 @@ class Outbox:
             else:
                 row.status = OutboxStatus.PENDING
                 row.next_attempt_at = now + self.retry.delay(row.attempts)
-                log.info("outbox.retry_later", outbox_id=row_id, attempts=row.attempts)
+                # Debug only: the outage itself is logged once, by the alerter.
+                log.debug("outbox.retry_later", outbox_id=row_id, attempts=row.attempts)
+
+        self._write(row_id, record_failure)
         if self.on_failure and not permanent:
             self.on_failure(error)
+
+    def _write(self, row_id: int, change: RowChange) -> None:
+        """Apply `change` to a row this process claimed; if that fails, owe it and re-raise."""
+        try:
+            with session_scope(self.factory) as session:
+                row = session.get(OutboxMessage, row_id)
+                # Not `sending` any more: a write reported as failed had in fact committed.
+                if row is not None and row.status == OutboxStatus.SENDING:
+                    change(row)
+        except SQLAlchemyError:
+            self._owe(row_id, change)
+            raise
+
+    def _owe(self, row_id: int, change: RowChange) -> None:
+        # Until this is written the row stays `sending`: no sender claims it, so none resends it.
+        with self._owed_lock:
+            first = row_id not in self._owed
+            self._owed[row_id] = change
+        if first:
+            log.warning("outbox.outcome_not_recorded", outbox_id=row_id)
+
+    def _settle(self) -> None:
+        """Write the outcomes owed by earlier failed writes; raises while the database is gone."""
+        while True:
+            with self._owed_lock:
+                if not self._owed:
+                    return
+                row_id, change = self._owed.popitem()
+            self._write(row_id, change)
 
     def backlog(self) -> int:
         """Rows not yet sent and not given up on."""

@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from tests.integration.daemon_process import DaemonProcess
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp_sink import Delivery, SmtpSink
 
@@ -64,6 +66,24 @@ def acknowledgements(sink: SmtpSink) -> list[Delivery]:
     return [d for d in sink.messages if any(r.endswith(REQUESTER_DOMAIN) for r in d.rcpt_tos)]
 
 
+class Daemons:
+    """`foi-mailbot run` processes started by one test; any left running are killed after it."""
+
+    def __init__(self) -> None:
+        self.started: list[DaemonProcess] = []
+
+    def new(self, config: Path, log: Path) -> DaemonProcess:
+        """A daemon for this configuration, logging to `log` (not started)."""
+        daemon = DaemonProcess(config, log)
+        self.started.append(daemon)
+        return daemon
+
+    def kill_all(self) -> None:
+        """SIGKILL every daemon still running."""
+        for daemon in self.started:
+            daemon.kill9()
+
+
 # -- the daemon's log --------------------------------------------------------------------------
 
 
@@ -93,7 +113,7 @@ def wait_for_event(log: Path, event: str, *, times: int = 1, timeout: float = 20
     while time.monotonic() < deadline:
         if count(log, event) >= times:
             return time.monotonic()
-        time.sleep(0.05)
+        time.sleep(0.02)
     seen = Counter(entry["event"] for entry in events(log))
     msg = f"{event!r} not logged {times} time(s) within {timeout}s; logged so far: {dict(seen)}"
     raise TimeoutError(msg)
@@ -153,15 +173,19 @@ def terminate_sessions(admin_url: str, application_name: str, *, spare_lock: boo
 
 @contextlib.contextmanager
 def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """Mount a tmpfs of `size` (e.g. "3m") on `path`; yields None-free path, unmounts after.
+    """Mount a tmpfs of `size` (e.g. "3m") on `path`, yield `path`, and unmount it after.
 
     Raises PermissionError when mounting is not allowed here (not root, or no CAP_SYS_ADMIN).
     """
     path.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
-        capture_output=True, text=True, check=False, timeout=30,
-    )
+    try:
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+            capture_output=True, text=True, check=False, timeout=30,
+        )
+    except FileNotFoundError as exc:
+        msg = "cannot mount a tmpfs: there is no mount command"
+        raise PermissionError(msg) from exc
     if result.returncode != 0:
         msg = f"cannot mount a tmpfs on {path}: {result.stderr.strip() or result.returncode}"
         raise PermissionError(msg)
@@ -172,23 +196,39 @@ def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False, timeout=30)
 
 
-def fill(path: Path, *, leave: int = 0, chunk: int = 64 * 1024) -> int:
-    """Write `path` until the filesystem is full (then give back `leave` bytes); returns size."""
+def fill(path: Path) -> int:
+    """Write `path` until the filesystem has not one free block left; returns its size."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     written = 0
-    with path.open("wb") as handle:
-        block = b"\0" * chunk
-        while True:
-            try:
-                handle.write(block)
-                handle.flush()
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                break
-            written += chunk
-        if leave:
-            handle.truncate(max(0, written - leave))
-    return path.stat().st_size
+    try:
+        for chunk in (1 << 20, 1 << 16, 1 << 12, 1 << 9):  # down to less than a page
+            block = b"\0" * chunk
+            while True:
+                try:
+                    written += os.write(fd, block)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    break
+    finally:
+        os.close(fd)
+    return written
+
+
+def truncate_wal(database: Path, attempts: int = 20) -> None:
+    """Checkpoint a SQLite database and empty its write-ahead log, so that the next write
+    needs new disk space rather than reusing the log's old pages."""
+    for _ in range(attempts):
+        conn = sqlite3.connect(database, timeout=30)
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.close()
+        if not busy:
+            return
+        time.sleep(0.2)  # a reader in the daemon holds an old snapshot; it will let go
+    msg = f"the write-ahead log of {database} could not be emptied"
+    raise AssertionError(msg)
 
 
 # -- the end state ---------------------------------------------------------------------------------
@@ -206,7 +246,9 @@ def check_once_each(db: str, sink: SmtpSink, dovecot: Dovecot, numbers: Iterable
             unfinished = conn.scalar(text(
                 "SELECT count(*) FROM inbound_message WHERE status NOT IN ('applied', 'duplicate')"
             ))
-            unsent = conn.scalar(text("SELECT count(*) FROM outbox_message WHERE status <> 'sent'"))
+            unsent = conn.execute(text(
+                "SELECT purpose, status, attempts, last_error FROM outbox_message "
+                "WHERE status <> 'sent'")).all()
     finally:
         engine.dispose()
     assert wanted == set(senders), "a request was not stored, or something else was"
@@ -214,7 +256,7 @@ def check_once_each(db: str, sink: SmtpSink, dovecot: Dovecot, numbers: Iterable
     assert wanted == set(applicants), "a request did not open a case"
     assert {1} == set(applicants.values()), "a request opened two cases"
     assert 0 == unfinished, "a stored message was not processed"
-    assert 0 == unsent, "an outgoing message was not sent"
+    assert [] == [tuple(row) for row in unsent], "an outgoing message was not sent"
     recipients = Counter(r for d in acknowledgements(sink) for r in d.rcpt_tos)
     assert wanted == set(recipients), "a requester got no acknowledgement"
     assert {1} == set(recipients.values()), "a requester got two acknowledgements"

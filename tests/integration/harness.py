@@ -105,7 +105,7 @@ def body_text(message: EmailMessage) -> str:
     """The plain-text body of a delivered message."""
     part = message.get_body(("plain",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 def reference_in(text: str) -> str:

@@ -83,17 +83,19 @@ def test_kill_between_request_and_acknowledgement_sends_exactly_one(
     config = write_config(tmp_path / "c.toml", db=db, dovecot=dovecot, sink=smtp_sink,
                           data_dir=tmp_path / "data")
     daemon = DaemonProcess(config, tmp_path / "daemon.log")
-    daemon.start()
-    wait_until((tmp_path / "db.sqlite").exists, 20, "the database")
-    time.sleep(1.0)
-    dovecot.append("INBOX", request(1))
-    time.sleep(delay)
-    daemon.kill9()
+    try:
+        daemon.start()
+        wait_until((tmp_path / "db.sqlite").exists, 20, "the database")
+        time.sleep(1.0)
+        dovecot.append("INBOX", request(1))
+        time.sleep(delay)
+        daemon.kill9()
 
-    daemon.start()
-    wait_until(lambda: _acks(smtp_sink) >= 1, 30, "the acknowledgement")
-    time.sleep(1.5)
-    daemon.kill9()
+        daemon.start()
+        wait_until(lambda: _acks(smtp_sink) >= 1, 30, "the acknowledgement")
+        time.sleep(1.5)
+    finally:
+        daemon.kill9()
 
     assert (1, 1) == _counts(db)
     _check_once_each(db, smtp_sink, 1)
@@ -112,15 +114,18 @@ def test_repeated_kill9_during_a_500_message_ingest_loses_and_doubles_nothing(
     config = write_config(tmp_path / "c.toml", db=db, dovecot=dovecot, sink=smtp_sink,
                           data_dir=tmp_path / "data")
     daemon = DaemonProcess(config, tmp_path / "daemon.log")
-    for _ in range(10):
-        daemon.start()
-        time.sleep(rng.uniform(0.8, 2.5))
-        daemon.kill9()
+    try:
+        for _ in range(10):
+            daemon.start()
+            time.sleep(rng.uniform(0.8, 2.5))
+            daemon.kill9()
 
-    daemon.start()
-    wait_until(lambda: _acks(smtp_sink) >= n, 180, "every acknowledgement")
-    wait_until(lambda: _counts(db) == (n, n), 60, "every message stored and every case opened")
-    time.sleep(1.0)
-    daemon.terminate()
+        daemon.start()
+        wait_until(lambda: _acks(smtp_sink) >= n, 180, "every acknowledgement")
+        wait_until(lambda: _counts(db) == (n, n), 60, "every message stored and every case opened")
+        time.sleep(1.0)
+        daemon.terminate()
+    finally:
+        daemon.kill9()
 
     _check_once_each(db, smtp_sink, n)

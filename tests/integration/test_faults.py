@@ -6,25 +6,36 @@ nothing is left behind in the inbox or the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
+from tests.conftest import PG_URL
 from tests.integration.daemon_process import DaemonProcess, wait_until, write_config
 from tests.integration.faults_support import (
+    Daemons,
     acknowledgements,
     check_once_each,
     count,
     deliver,
+    events,
+    fill,
     request,
     silent_listener,
+    small_tmpfs,
+    terminate_sessions,
+    truncate_wal,
     wait_for_event,
+    with_application_name,
 )
 from tests.integration.harness import Harness, imap_settings
 from tests.servers.dovecot import Dovecot
@@ -33,15 +44,25 @@ from tests.servers.smtp_sink import SmtpSink
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+# What the daemon logs when a cut database session interrupts work it then retries.
+INTERRUPTED = ("daemon.cycle_failed", "job.failed")
 
 
-def _sqlite_daemon(tmp_path: Path, dovecot: Dovecot, sink: SmtpSink, **extra: object) -> tuple[
-    DaemonProcess, str
-]:
+@pytest.fixture
+def daemons() -> Iterator[Daemons]:
+    """Daemon processes for one test, killed afterwards if a failure left them running."""
+    started = Daemons()
+    yield started
+    started.kill_all()
+
+
+def _sqlite_daemon(
+    daemons: Daemons, tmp_path: Path, dovecot: Dovecot, sink: SmtpSink, **extra: Any
+) -> tuple[DaemonProcess, str]:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     config = write_config(tmp_path / "c.toml", db=db, dovecot=dovecot, sink=sink,
                           data_dir=tmp_path / "data", **extra)
-    return DaemonProcess(config, tmp_path / "daemon.log"), db
+    return daemons.new(config, tmp_path / "daemon.log"), db
 
 
 def _wait_for_acks(sink: SmtpSink, n: int, timeout: float) -> None:
@@ -49,10 +70,10 @@ def _wait_for_acks(sink: SmtpSink, n: int, timeout: float) -> None:
 
 
 def test_imap_outages_during_idle_are_logged_once_each_and_mail_after_them_is_processed(
-    dovecot: Dovecot, smtp_sink: SmtpSink, tmp_path: Path
+    dovecot: Dovecot, smtp_sink: SmtpSink, tmp_path: Path, daemons: Daemons
 ) -> None:
     """Dovecot stopped, then killed, under an idle daemon: it reconnects and misses nothing."""
-    daemon, db = _sqlite_daemon(tmp_path, dovecot, smtp_sink)
+    daemon, db = _sqlite_daemon(daemons, tmp_path, dovecot, smtp_sink)
     daemon.start()
     deliver(dovecot, [1])
     _wait_for_acks(smtp_sink, 1, 30)
@@ -75,12 +96,12 @@ def test_imap_outages_during_idle_are_logged_once_each_and_mail_after_them_is_pr
 
 
 def test_imap_crash_during_a_batch_fetch_loses_and_doubles_nothing(
-    dovecot: Dovecot, smtp_sink: SmtpSink, tmp_path: Path
+    dovecot: Dovecot, smtp_sink: SmtpSink, tmp_path: Path, daemons: Daemons
 ) -> None:
-    """Dovecot killed while 150 messages are being fetched; after its restart all go through once."""
-    n = 150
+    """Dovecot killed while 120 messages are being fetched; after its restart all go through once."""
+    n = 120
     deliver(dovecot, range(n))
-    daemon, db = _sqlite_daemon(tmp_path, dovecot, smtp_sink, mailbox={"batch_size": 10})
+    daemon, db = _sqlite_daemon(daemons, tmp_path, dovecot, smtp_sink, mailbox={"batch_size": 10})
     daemon.start()
     wait_for_event(daemon.log, "message.stored", times=10, timeout=30)
     dovecot.kill()
@@ -147,3 +168,77 @@ def test_smtp_refusing_then_silent_then_deferring_delays_each_acknowledgement_wi
     finally:
         h.close()
     check_once_each(db, smtp_sink, dovecot, numbers)
+
+
+@pytest.mark.postgres
+def test_database_sessions_cut_repeatedly_mid_run_leave_the_daemon_working(
+    pg_url: str, dovecot: Dovecot, smtp_sink: SmtpSink, tmp_path: Path, daemons: Daemons
+) -> None:
+    """The daemon's PostgreSQL sessions are ended again and again as mail flows; it carries on."""
+    name = f"foi-daemon-{uuid.uuid4().hex[:12]}"
+    config = write_config(tmp_path / "c.toml", db=with_application_name(pg_url, name),
+                          dovecot=dovecot, sink=smtp_sink, data_dir=tmp_path / "data")
+    daemon = daemons.new(config, tmp_path / "daemon.log")
+    daemon.start()
+    wait_for_event(daemon.log, "daemon.started", timeout=30)
+    ended = 0
+    for first in range(0, 30, 10):
+        deliver(dovecot, range(first, first + 10))
+        for _ in range(4):
+            time.sleep(0.3)
+            ended += terminate_sessions(PG_URL, name, spare_lock=True)
+    _wait_for_acks(smtp_sink, 30, 60)
+    wait_until(lambda: [] == dovecot.list_uids("INBOX"), 30, "the inbox to be emptied")
+    interrupted = sum(count(daemon.log, event) for event in INTERRUPTED)
+
+    assert ended >= 4 and interrupted >= 1, "no session was cut in the middle of work"
+    assert 0 == count(daemon.log, "message.failed"), "a message was blamed for the database"
+    assert daemon.alive()
+    assert 1 == count(daemon.log, "daemon.started")
+    assert 0 == daemon.terminate()
+    check_once_each(pg_url, smtp_sink, dovecot, range(30))
+
+
+@pytest.fixture
+def small_data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB tmpfs as the data directory (skipped where mounting is not allowed)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            path = stack.enter_context(small_tmpfs(tmp_path / "data", "3m"))
+        except PermissionError as exc:
+            pytest.skip(str(exc))
+        yield path
+
+
+def test_a_full_disk_keeps_mail_on_the_server_until_space_returns(
+    dovecot: Dovecot, smtp_sink: SmtpSink, tmp_path: Path, small_data_dir: Path,
+    daemons: Daemons,
+) -> None:
+    """SQLite on a full disk: nothing is moved off the server, no crash loop, then all goes."""
+    db = f"sqlite:///{small_data_dir / 'db.sqlite'}"
+    config = write_config(tmp_path / "c.toml", db=db, dovecot=dovecot, sink=smtp_sink,
+                          data_dir=small_data_dir)
+    daemon = daemons.new(config, tmp_path / "daemon.log")
+    daemon.start()
+    deliver(dovecot, [0])
+    _wait_for_acks(smtp_sink, 1, 30)
+    time.sleep(1.0)  # idle: no transaction open
+    truncate_wal(small_data_dir / "db.sqlite")
+    filler = small_data_dir / "filler"
+    fill(filler)
+
+    deliver(dovecot, [1, 2, 3], attachment_bytes=100_000)
+    wait_for_event(daemon.log, "daemon.cycle_failed", times=2, timeout=20)
+    assert 1 == count(daemon.log, "message.stored")
+    assert 3 == len(dovecot.list_uids("INBOX"))
+    assert daemon.alive()
+    filler.unlink()
+    _wait_for_acks(smtp_sink, 4, 30)
+    wait_until(lambda: [] == dovecot.list_uids("INBOX"), 30, "the inbox to be emptied")
+
+    backoff = [e["retry_in_seconds"] for e in events(daemon.log)
+               if e["event"] == "daemon.cycle_failed"]
+    assert [1.0, 2.0] == backoff[:2] and len(backoff) <= 4, "not backing off"
+    assert 1 == count(daemon.log, "daemon.started")
+    assert 0 == daemon.terminate()
+    check_once_each(db, smtp_sink, dovecot, range(4))
