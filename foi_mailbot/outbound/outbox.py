@@ -123,7 +123,9 @@ class Outbox:
     _owed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def recover(self) -> int:
-        """Settle rows a crash left in `sending`: sent if the Sent folder shows them, else flag."""
+        """Settle rows a crash left in `sending`: sent if the Sent folder shows them (a provider
+        that files what it relays, or our copy), due again if it does not, flagged when it
+        cannot tell. Then make the Sent copies a crash left out."""
         settled = 0
         with session_scope(self.factory) as session:
             stuck = session.scalars(
@@ -142,6 +144,7 @@ class Outbox:
                     )
                 log.warning("outbox.recovered", outbox_id=row.id, status=row.status)
                 settled += 1
+        self.copy_missing()
         return settled
 
     def _claim(self, limit: int) -> list[int]:
@@ -211,19 +214,47 @@ class Outbox:
         except PermanentError as exc:
             self._failed(row_id, str(exc), permanent=True)
             return False
-        # The Sent copy goes in before the row is marked sent: a crash between the two leaves
-        # a row in `sending` whose copy `recover` finds, so it is not sent twice.
-        copied = self._copy(row_id, raw)
+        # Marked sent first, one local commit after the server accepted: the narrowest window
+        # in which a kill could leave the row `sending`. The Sent copy follows; `recover` makes
+        # any copy a crash left out.
         log.info("outbox.sent", outbox_id=row_id, key=key)
         sent_at = self.clock.now()
 
         def mark_sent(row: OutboxMessage) -> None:
-            row.status, row.sent_at, row.copied_to_sent = OutboxStatus.SENT, sent_at, copied
+            row.status, row.sent_at = OutboxStatus.SENT, sent_at
 
         self._write(row_id, mark_sent)
         if self.on_success:
             self.on_success()
+        if self._copy(row_id, raw):
+            self._mark_copied(row_id)
         return True
+
+    def _mark_copied(self, row_id: int) -> None:
+        with session_scope(self.factory) as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is not None:
+                row.copied_to_sent = True
+
+    def copy_missing(self, since: timedelta = timedelta(days=1)) -> int:
+        """Put Sent copies a crash left out (of mail sent recently) into the Sent folder."""
+        if self.copy_to_sent is None:
+            return 0
+        cutoff = self.clock.now() - since
+        with session_scope(self.factory) as session:
+            rows = session.execute(
+                select(OutboxMessage.id, OutboxMessage.raw).where(
+                    OutboxMessage.status == OutboxStatus.SENT,
+                    OutboxMessage.copied_to_sent.is_(False),
+                    OutboxMessage.sent_at >= cutoff,
+                )
+            ).all()
+        copied = 0
+        for row_id, raw in rows:
+            if self._copy(row_id, raw):
+                self._mark_copied(row_id)
+                copied += 1
+        return copied
 
     def _copy(self, row_id: int, raw: bytes) -> bool:
         if self.copy_to_sent is None:
