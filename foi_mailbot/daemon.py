@@ -53,6 +53,8 @@ class Daemon:
         stored = 0
         for mail in self.source.fetch_new():
             result = store(self.app.factory, mail, self.app.clock)
+            if result.created:
+                self.app.pipeline.note_stored(result.message_pk)
             self.source.mark_done(mail)
             stored += 1
             log.info("message.stored", source_key=mail.source_key,

@@ -6,7 +6,7 @@ and, after `MAX_ATTEMPTS`, hands it to a person. Nothing here loops or sleeps: t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
@@ -60,6 +60,15 @@ class Pipeline:
     services: Services
     clock: Clock
     base_context: ClassifyContext
+    # Messages this process stored and has not yet tried: their first attempt was counted
+    # when they were stored. Any other pending message is a retry (perhaps after a crash
+    # while processing it), so its attempt is counted in a commit of its own first: a
+    # message that kills the process is handed to a person after MAX_ATTEMPTS restarts.
+    fresh: set[int] = field(default_factory=set)
+
+    def note_stored(self, message_pk: int) -> None:
+        """Tell the pipeline this process just stored the message (attempt 1 is counted)."""
+        self.fresh.add(message_pk)
 
     def pending(self, limit: int = 500) -> list[int]:
         """Stored messages not yet applied, oldest first."""
@@ -83,7 +92,17 @@ class Pipeline:
                 self._failed(message_pk, exc)
                 return None
 
+    def _count_attempt(self, message_pk: int) -> None:
+        if message_pk in self.fresh:
+            self.fresh.discard(message_pk)
+            return
+        with session_scope(self.factory) as session:
+            row = session.get(InboundMessage, message_pk)
+            if row is not None and row.status in PENDING:
+                row.attempts += 1
+
     def _process(self, message_pk: int) -> str | None:
+        self._count_attempt(message_pk)
         with session_scope(self.factory) as session:
             row = session.get(InboundMessage, message_pk, with_for_update=True)
             if row is None or row.status not in PENDING:
@@ -148,8 +167,6 @@ class Pipeline:
             row.last_error = error
             if row.attempts >= MAX_ATTEMPTS:
                 _give_up(row, error)
-            else:
-                row.attempts += 1
 
     def run_pending(self, limit: int = 500) -> int:
         """Process every pending message once; returns how many were looked at."""

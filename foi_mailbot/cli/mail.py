@@ -34,6 +34,8 @@ def ingest(
     with typer.progressbar(length=total, label="Storing", hidden=not _tty()) as bar:
         for mail in iter_paths(paths):
             result = store(app_.factory, mail, app_.clock)
+            if result.created:
+                app_.pipeline.note_stored(result.message_pk)
             created += result.created
             duplicates += not result.created
             bar.update(1)
