@@ -110,15 +110,16 @@ class Pipeline:
             if row.attempts > MAX_ATTEMPTS:
                 _give_up(row, row.last_error or "failed repeatedly")
                 return None
-            raw = row.raw or b""
-            mail = parse(raw)
-            _record_parse(row, mail)
             if _is_our_own(session, row):
-                # Our acknowledgement's copy in the Sent folder, or our mail looping back.
+                # Our acknowledgement's copy in the Sent folder, or our mail looping back:
+                # known by the Message-ID we minted, so not even parsed.
                 row.kind, row.rule = Kind.AUTO_REPLY.value, "our_own_message"
                 row.reasons = ["its Message-ID is one we minted for our own outgoing mail"]
                 row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
                 return row.kind
+            raw = row.raw or b""
+            mail = parse(raw)
+            _record_parse(row, mail)
             thread = find_thread(session, mail, staff=self._is_staff(mail, row))
             ctx = self._context(row, thread.case.reference if thread.case else None,
                                 bool(thread.case and thread.case.is_review))

@@ -259,12 +259,16 @@ class Outbox:
     def _copy(self, row_id: int, raw: bytes) -> bool:
         if self.copy_to_sent is None:
             return False
-        try:
-            self.copy_to_sent(raw)
-        except TransientError as exc:
-            log.warning("outbox.copy_to_sent_failed", outbox_id=row_id, error=str(exc))
-            return False
-        return True
+        for attempt in (1, 2):
+            try:
+                self.copy_to_sent(raw)
+            except TransientError as exc:
+                # A kept connection the server dropped fails once; the second try reconnects.
+                if attempt == 2:
+                    log.warning("outbox.copy_to_sent_failed", outbox_id=row_id, error=str(exc))
+            else:
+                return True
+        return False
 
     def _failed(self, row_id: int, error: str, *, permanent: bool) -> None:
         now = self.clock.now()

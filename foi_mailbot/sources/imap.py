@@ -202,8 +202,10 @@ class ImapSource:
         """Store a copy of a message we sent (e.g. an acknowledgement) in a folder."""
         with self._session.side_connection("append") as client:
             name = self._session.server_name(folder)
-            if not client.folder_exists(name):
-                client.create_folder(name)
+            if name not in self._session.side_folders:
+                if not client.folder_exists(name):
+                    client.create_folder(name)
+                self._session.side_folders.add(name)
             client.append(name, raw, flags=tuple(flags))
 
     def has_message_id(self, folder: str, message_id: str) -> bool:

@@ -142,6 +142,12 @@ class ImapSession:
         self._delimiter: str | None = "/"
         self._backoff = Backoff()
         self._outage_since: float | None = None
+        # One second connection, kept open for appends and searches: logging in for each
+        # acknowledgement's Sent copy cost more than sending it. The lock serialises the
+        # daemon loop and the scheduler's sender, which may both use it.
+        self._side: IMAPClient | None = None
+        self._side_lock = threading.Lock()
+        self.side_folders: set[str] = set()
         if settings.security == "none" and not _is_loopback(settings.host or ""):
             log.warning("imap.plaintext_connection", mailbox=name)
 
@@ -202,7 +208,12 @@ class ImapSession:
         return current
 
     def close(self) -> None:
-        """Log out of the watching connection, if open."""
+        """Log out of both connections, if open."""
+        with self._side_lock:
+            if self._side is not None:
+                with contextlib.suppress(Exception):
+                    self._side.logout()
+            self._drop_side()
         client, self.client = self.client, None
         self.selected = None
         if client is not None:
@@ -213,13 +224,23 @@ class ImapSession:
 
     @contextlib.contextmanager
     def side_connection(self, purpose: str) -> Iterator[IMAPClient]:
-        """A short-lived second connection, so callers never disturb the IDLE session."""
-        try:
-            with self._open() as client:
-                yield client
-        except (*DROPS, IMAPClientError) as exc:
-            msg = f"IMAP {purpose} on {self.name} failed: {describe(exc)}"
-            raise TransientError(msg) from exc
+        """The second connection, so callers never disturb the IDLE session; one at a time."""
+        with self._side_lock:
+            try:
+                if self._side is None:
+                    self._side = self._open()
+                yield self._side
+            except (*DROPS, IMAPClientError) as exc:
+                self._drop_side()
+                msg = f"IMAP {purpose} on {self.name} failed: {describe(exc)}"
+                raise TransientError(msg) from exc
+
+    def _drop_side(self) -> None:
+        client, self._side = self._side, None
+        self.side_folders.clear()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.shutdown()
 
     def server_name(self, folder: str) -> str:
         """Settings write nested folders with "/"; the server may use another separator."""
