@@ -222,6 +222,15 @@ def build(seed: int, index: int) -> bytes:
     return msg.as_bytes()
 
 
+def new_request(seed: int, index: int) -> bytes:
+    """A new FOIA request from applicant `index` (distinct for each index below APPLICANTS)."""
+    rng = _rng(seed, -1 - index)
+    person, topic = applicant(index), rng.randrange(len(text.TOPICS))
+    body = text.request_text(rng, text.TOPICS[topic], person.name, text.body_size(rng))
+    draft = Draft(person, request_subject(topic), body, alternative=rng.random() < 0.5)
+    return _assemble(draft, seed, -1 - index, rng).as_bytes()
+
+
 def _assemble(draft: Draft, seed: int, index: int, rng: random.Random) -> EmailMessage:
     msg = EmailMessage()
     domain = draft.sender.email.split("@")[1]

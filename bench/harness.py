@@ -1,0 +1,194 @@
+"""What both mail benchmarks share: the Dovecot they read, quiet production logging, settings,
+an instant transport, RSS readings, and a timer around the daemon's stages.
+
+Nothing here measures on its own; `bench.bench_ingest` and `bench.bench_latency` use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import resource
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from imapclient import IMAPClient
+
+from tests.servers.dovecot import Dovecot
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where the private Dovecot listens, as plain values a child process can receive."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    @classmethod
+    def of(cls, dovecot: Dovecot) -> Server:
+        """The address and login of a running Dovecot."""
+        return cls(dovecot.host, dovecot.port, dovecot.user, dovecot.password)
+
+    def client(self) -> IMAPClient:
+        """A logged-in client with imaplib's per-response repr() switched off (PERF.md trap 1)."""
+        client = IMAPClient(self.host, port=self.port, ssl=False, timeout=60)
+        client._imap.debug = 0
+        client.login(self.user, self.password)
+        return client
+
+
+
+
+def rss_bytes() -> int:
+    """This process's resident set size now."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+def peak_rss_bytes() -> int:
+    """The highest RSS this process has had (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class RssSampler:
+    """Samples RSS in a thread, so each round can report its own peak."""
+
+    def __init__(self, every: float = 0.02) -> None:
+        self.peak = 0
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self.peak = max(self.peak, rss_bytes())
+
+    def reset(self) -> None:
+        """Start a new peak from the current RSS."""
+        self.peak = rss_bytes()
+
+    def stop(self) -> None:
+        """End sampling."""
+        self._stop.set()
+        self._thread.join()
+
+
+def quiet_logging() -> None:
+    """The daemon's production logging (JSON lines, INFO), written to /dev/null.
+
+    The cost of building every log line stays in the figures; the benchmark's output does not
+    drown in them.
+    """
+    from foi_mailbot.logconfig import configure
+
+    configure(level="INFO", json=True)
+    sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sink)
+
+
+def daemon_settings(server: Server, data_dir: Path, **sections: dict[str, Any]) -> Any:
+    """Settings for a daemon on this Dovecot: data in `data_dir`, SQLite, defaults elsewhere."""
+    from foi_mailbot.settings import Settings
+
+    base: dict[str, dict[str, Any]] = {
+        "organisation": {"name": "Example Council", "reference_secret": "bench-secret",
+                         "mailbox_address": "foi@example.gov.uk",
+                         "staff_domains": ["example.gov.uk"]},
+        "paths": {"data_dir": str(data_dir)},
+        "mailbox": {"host": server.host, "port": server.port, "username": server.user,
+                    "password": server.password, "security": "none", "timeout_seconds": 60.0},
+        "health": {"enabled": False, "port": 0},
+    }
+    for name, values in sections.items():
+        base[name] = {**base.get(name, {}), **values}
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+
+
+class InstantTransport:
+    """See `Transport`: accepts every message at once and keeps only a count."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, msg: EmailMessage) -> None:
+        """See `Transport.send`."""
+        self.sent += 1
+
+
+
+
+# Entry points of the daemon's stages, timed by `PhaseTimer` (nested: parse runs inside _process).
+PHASES = (
+    ("foi_mailbot.daemon", "Daemon.sync", "sync: fetch + store, per cycle"),
+    ("foi_mailbot.daemon", "store", "  store (one commit per message)"),
+    ("foi_mailbot.pipeline", "Pipeline._process", "process, per message"),
+    ("foi_mailbot.pipeline", "parse", "  parse"),
+    ("foi_mailbot.pipeline", "classify", "  classify"),
+    ("foi_mailbot.pipeline", "find_thread", "  find_thread"),
+    ("foi_mailbot.pipeline", "apply", "  apply (case, deadline, ack)"),
+    ("foi_mailbot.outbound.outbox", "Outbox._send_one", "send, per outbox row"),
+    ("foi_mailbot.outbound.outbox", "Outbox._copy", "  copy to Sent (IMAP APPEND)"),
+)
+
+
+class PhaseTimer:
+    """Wall time inside the daemon's stages, by wrapping their entry points in this process."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.calls: Counter[str] = Counter()
+        self.missing: list[str] = []
+        for module_name, dotted, label in PHASES:
+            self._wrap(module_name, dotted, label)
+
+    def _wrap(self, module_name: str, dotted: str, label: str) -> None:
+        owner: Any = importlib.import_module(module_name)
+        *path, name = dotted.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        original = getattr(owner, name, None) if owner is not None else None
+        if original is None:
+            self.missing.append(dotted)  # renamed since this benchmark was written
+            return
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+                self.calls[label] += 1
+
+        setattr(owner, name, timed)
+
+    def reset(self) -> None:
+        """Forget what was timed so far."""
+        self.seconds.clear()
+        self.calls.clear()
+
+    def table(self, wall: float) -> str:
+        """Seconds, calls, milliseconds per call and share of `wall` for each stage."""
+        lines = [f"    {'stage':<34} {'s':>8} {'calls':>7} {'ms/call':>8} {'of wall':>8}"]
+        for _module, _dotted, label in PHASES:
+            if self.calls[label]:
+                total, calls = self.seconds[label], self.calls[label]
+                lines.append(f"    {label:<34} {total:8.1f} {calls:7,} {total / calls * 1e3:8.2f} "
+                             f"{total / wall:8.0%}")
+        if self.missing:
+            lines.append(f"    (not found, not timed: {', '.join(self.missing)})")
+        return "\n".join(lines)
