@@ -5,9 +5,6 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -15,26 +12,11 @@ from sqlalchemy import create_engine, func, select, text
 
 from foi_mailbot.storage.models import Case, InboundMessage
 from tests.integration.daemon_process import DaemonProcess, wait_until, write_config
+from tests.integration.faults_support import acknowledgements, deliver, request
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp_sink import SmtpSink
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
-
-
-def request(n: int) -> bytes:
-    """A distinct, realistic new request from requester n."""
-    msg = EmailMessage()
-    msg["From"] = f"Requester {n} <requester{n}@example.org>"
-    msg["To"] = "foi@example.gov.uk"
-    msg["Subject"] = f"Information request {n}: library opening hours"
-    msg["Date"] = format_datetime(datetime(2026, 1, 12, 9, 0, tzinfo=UTC))
-    msg["Message-ID"] = f"<req-{n}@example.org>"
-    msg.set_content(
-        f"Dear Sir or Madam,\n\nPlease provide the number of hours library {n} was open in "
-        "each month of 2025, and the staffing cost for each month.\n\nYours faithfully,\n"
-        f"Requester {n}\n"
-    )
-    return msg.as_bytes()
 
 
 def _counts(db: str) -> tuple[int, int]:
@@ -49,7 +31,7 @@ def _counts(db: str) -> tuple[int, int]:
 
 
 def _acks(sink: SmtpSink) -> int:
-    return sum(1 for d in sink.messages for r in d.rcpt_tos if r.startswith("requester"))
+    return len(acknowledgements(sink))
 
 
 def _check_once_each(db: str, sink: SmtpSink, n: int) -> None:
@@ -67,9 +49,7 @@ def _check_once_each(db: str, sink: SmtpSink, n: int) -> None:
     assert n == len(applicants) and {1} == set(applicants.values())
     assert 0 == pending
     # Only what went to requesters: the weekly digest to the officer may go out as well.
-    recipients = Counter(
-        r for d in sink.messages for r in d.rcpt_tos if r.startswith("requester")
-    )
+    recipients = Counter(r for d in acknowledgements(sink) for r in d.rcpt_tos)
     assert n == len(recipients)
     assert {1} == set(recipients.values())
 
@@ -108,9 +88,7 @@ def test_repeated_kill9_during_a_500_message_ingest_loses_and_doubles_nothing(
     n = 500
     rng = random.Random(20261122)
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    with dovecot.client() as imap:
-        for i in range(n):
-            imap.append("INBOX", request(i))
+    deliver(dovecot, range(n))
     config = write_config(tmp_path / "c.toml", db=db, dovecot=dovecot, sink=smtp_sink,
                           data_dir=tmp_path / "data")
     daemon = DaemonProcess(config, tmp_path / "daemon.log")
