@@ -88,7 +88,9 @@ class Pipeline:
                 return self._process(message_pk)
             except Exception as exc:  # one bad message must never stop the loop
                 if _database_unavailable(exc):
-                    raise  # not the message's fault: no attempt is counted, the loop retries
+                    # Not the message's fault: the next pass counts no attempt for it.
+                    self.fresh.add(message_pk)
+                    raise
                 self._failed(message_pk, exc)
                 return None
 
@@ -234,13 +236,16 @@ def _duplicate_of_applied(session: Session, row: InboundMessage, mail: ParsedMai
     """A message with the same Message-ID and sender already applied (re-delivered, re-encoded)."""
     if not row.message_id:
         return False
-    stmt = select(InboundMessage.id).where(
+    # Only the Message-ID is in the WHERE clause: with the status there too, SQLite picks the
+    # status index and visits every applied message for each new one (quadratic in a backlog).
+    stmt = select(InboundMessage.status, InboundMessage.from_email).where(
         InboundMessage.message_id == row.message_id,
         InboundMessage.id != row.id,
-        InboundMessage.status == MessageStatus.APPLIED,
-        InboundMessage.from_email == row.from_email,
     )
-    return session.scalars(stmt).first() is not None
+    return any(
+        status == MessageStatus.APPLIED and from_email == row.from_email
+        for status, from_email in session.execute(stmt)
+    )
 
 
 __all__ = ["MAX_ATTEMPTS", "Match", "Pipeline", "classify_context"]
