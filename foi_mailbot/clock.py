@@ -13,7 +13,9 @@ LONDON = ZoneInfo("Europe/London")
 class Clock(Protocol):
     """Source of the current instant, always timezone-aware UTC."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The current instant, aware UTC."""
+        ...
 
 
 class SystemClock:

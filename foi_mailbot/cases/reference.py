@@ -1,4 +1,4 @@
-"""Case references `IC-NNNNNN-XXXX`: minting, and finding them in free text (pure).
+"""Case references like `IC-000123-N1W5`: minting, and finding them in free text (pure).
 
 The number is a never-reused sequence; the suffix (letter-digit-letter-digit) is a keyed hash of
 prefix and number, so references can't be guessed and a mistyped one is caught rather than matched

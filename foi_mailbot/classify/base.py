@@ -68,7 +68,9 @@ class Rule(Protocol):
 
     name: str
 
-    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None: ...
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        """The verdict when this rule decides the message, else None."""
+        ...
 
 
 @dataclass(frozen=True)

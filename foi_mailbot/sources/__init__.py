@@ -33,9 +33,13 @@ class RawMail:
 class CheckpointStore(Protocol):
     """Remembers, per mailbox folder, the UIDVALIDITY and the highest UID fully stored."""
 
-    def get(self, mailbox: str, folder: str) -> tuple[int, int] | None: ...
+    def get(self, mailbox: str, folder: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID) for a folder, or None before its first message."""
+        ...
 
-    def set(self, mailbox: str, folder: str, uidvalidity: int, last_uid: int) -> None: ...
+    def set(self, mailbox: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+        """Remember that every UID up to `last_uid` is stored."""
+        ...
 
 
 class MailSource(Protocol):
