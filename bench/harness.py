@@ -13,6 +13,7 @@ import resource
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -125,7 +126,7 @@ class InstantTransport:
     def __init__(self) -> None:
         self.sent = 0
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
         """See `Transport.send`."""
         self.sent += 1
 

@@ -6,6 +6,7 @@ need from here and reach for no globals.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,11 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from foi_mailbot.cases.reference import ReferenceCodec
 from foi_mailbot.cases.register import Calendars
 from foi_mailbot.cases.service import Services
-from foi_mailbot.clock import Clock, SystemClock
+from foi_mailbot.clock import Clock, SystemClock, local_date
+from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.deadlines.statutory import ClockPolicy
 from foi_mailbot.outbound.acks import Acknowledger
 from foi_mailbot.outbound.outbox import Outbox, RetryPolicy
-from foi_mailbot.outbound.render import make_environment
+from foi_mailbot.outbound.render import check_templates, make_environment
 from foi_mailbot.outbound.transport import Transport, make_transport
 from foi_mailbot.pipeline import Pipeline, classify_context
 from foi_mailbot.settings import Settings
@@ -62,12 +64,31 @@ class App:
     outbox: Outbox
     source: MailSource | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    quick_engine: Engine | None = None
+    # Held by the mail loop for a whole cycle, and by the scheduler's outbox sweep, which
+    # skips its turn while the loop is busy: the loop sends at the end of every cycle, and two
+    # threads writing at once only make each other wait on the database.
+    mail_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def warm_up(self) -> None:
+        """Build the working-day calendars and compile the templates before any mail is handled.
+
+        Both are lazy and cost about a second together. Paid inside the first message's
+        transaction, that second holds SQLite's write lock and widens the window in which a
+        restart loop (`kill -9`, OOM) would be blamed on an innocent message.
+        """
+        today = local_date(self.clock.now())
+        for law in Law:
+            self.services.calendars.for_law(law).fingerprint(today=today)
+        check_templates(self.services.acks.env)
 
     def close(self) -> None:
         """Release connections."""
         if self.source is not None:
             self.source.close()
         self.engine.dispose()
+        if self.quick_engine is not None:
+            self.quick_engine.dispose()
 
 
 def build(
@@ -80,10 +101,12 @@ def build(
 ) -> App:
     """Build the application; `with_source` connects the mailbox (the daemon wants it)."""
     clock = clock or SystemClock()
-    engine = make_engine(settings.database.resolved_url(settings.paths))
+    url = settings.database.resolved_url(settings.paths)
+    engine = make_engine(url)
     if migrate:
         upgrade(engine)
     factory = make_session_factory(engine)
+    quick_engine = make_engine(url, fsync=False) if engine.dialect.name == "sqlite" else None
     env = make_environment(settings.paths.template_dir)
     services = Services(
         settings=settings,
@@ -99,9 +122,11 @@ def build(
         transport=transport,
         clock=clock,
         retry=RetryPolicy(give_up_after=_hours(settings.smtp.retry_for_hours)),
+        quick_factory=make_session_factory(quick_engine) if quick_engine else None,
     )
     _wire_sent_folder(settings, outbox, source)
-    return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source)
+    return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source,
+               quick_engine=quick_engine)
 
 
 def _hours(value: float) -> Any:

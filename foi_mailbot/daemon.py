@@ -24,6 +24,7 @@ from foi_mailbot.storage.state import record
 log = structlog.get_logger(__name__)
 
 ERROR_BACKOFF_FIRST_SECONDS: Final = 1.0
+PENDING_BATCH: Final = 500
 
 
 @dataclass
@@ -67,6 +68,10 @@ class Daemon:
 
     def run_once(self) -> None:
         """One cycle: sync, process, send. Errors are logged; the loop goes on."""
+        with self.app.mail_lock:
+            self._cycle()
+
+    def _cycle(self) -> None:
         try:
             self.sync()
         except TransientError as exc:
@@ -77,7 +82,10 @@ class Daemon:
         else:
             if self.on_sync:
                 self.on_sync(None)
-        self.app.pipeline.run_pending()
+        # A full batch may have left more behind: the wait that follows could last minutes.
+        while self.app.pipeline.run_pending(PENDING_BATCH) == PENDING_BATCH:
+            if self.stop.is_set():
+                break
         self.app.outbox.drain(stop=self.stop.is_set)
 
     def run_until_idle(self, max_cycles: int = 20) -> None:

@@ -63,9 +63,9 @@ def store_raw(session: Session, mail: RawMail, *, now_clock: Clock) -> Stored:
             size=len(mail.raw),
             raw=mail.raw,
             status=MessageStatus.STORED,
-            # The first processing pass counts as attempt 1 without a commit of its own;
-            # a crash during it is seen as a failed attempt on restart.
-            attempts=1,
+            # Counted when tried (see `Pipeline`): a message stored by a process that died
+            # before trying it has not failed anything.
+            attempts=0,
         )
         session.add(row)
         session.flush()

@@ -60,14 +60,16 @@ class Pipeline:
     services: Services
     clock: Clock
     base_context: ClassifyContext
-    # Messages this process stored and has not yet tried: their first attempt was counted
-    # when they were stored. Any other pending message is a retry (perhaps after a crash
-    # while processing it), so its attempt is counted in a commit of its own first: a
-    # message that kills the process is handed to a person after MAX_ATTEMPTS restarts.
+    # Messages this process stored and has not yet tried. Their first try costs no commit of
+    # its own: its attempt is written with its outcome. Any other pending message is counted
+    # in a commit of its own before it is tried, so a message that keeps killing the process
+    # is handed to a person after MAX_ATTEMPTS counted tries (one uncounted try before them,
+    # if the process that stored it died on it). A message merely stored by a process that
+    # died is never blamed.
     fresh: set[int] = field(default_factory=set)
 
     def note_stored(self, message_pk: int) -> None:
-        """Tell the pipeline this process just stored the message (attempt 1 is counted)."""
+        """Tell the pipeline this process just stored the message (its first try is free)."""
         self.fresh.add(message_pk)
 
     def pending(self, limit: int = 500) -> list[int]:
@@ -133,6 +135,7 @@ class Pipeline:
                 return verdict.kind.value
             outcome = apply(session, self.services, row, mail, verdict, match, self.clock.now())
             _record_outcome(row, outcome, self.clock.now())
+            row.attempts = max(row.attempts, 1)
             ref = outcome.case.reference if outcome.case else None
             log.info("message.applied", kind=verdict.kind.value, rule=verdict.rule,
                      case_ref=ref, needs_person=row.needs_person)
@@ -168,6 +171,8 @@ class Pipeline:
             if row is None:
                 return
             row.last_error = error
+            # A first try by the process that stored the message was not counted beforehand.
+            row.attempts = max(row.attempts, 1)
             if row.attempts >= MAX_ATTEMPTS:
                 _give_up(row, error)
 

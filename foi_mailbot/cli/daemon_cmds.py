@@ -51,6 +51,7 @@ def _serve(app_: App, source: MailSource) -> None:
     )
     daemon.leadership_lost = leadership.lost
     health = HealthServer(app_) if app_.settings.health.enabled else None
+    app_.warm_up()
     scheduler = make_scheduler(app_, stop_event=daemon.stop)
     try:
         if health is not None:
@@ -79,6 +80,7 @@ def once(config: ConfigOption = None) -> None:
         app_, source = _with_mailbox(config)
         daemon = Daemon(app_, source)
         with acquire_leadership(app_.engine, stop=daemon.stop):
+            app_.warm_up()
             app_.outbox.recover()
             daemon.run_until_idle()
         app_.close()

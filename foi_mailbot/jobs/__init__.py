@@ -54,7 +54,12 @@ class ScheduledJob:
 
 
 def _send_outbox(app: App, _now: datetime, stop: threading.Event) -> object:
-    return app.outbox.drain(stop=stop.is_set)
+    if not app.mail_lock.acquire(blocking=False):
+        return 0  # the mail loop is mid-cycle and sends the outbox when it ends
+    try:
+        return app.outbox.drain(stop=stop.is_set)
+    finally:
+        app.mail_lock.release()
 
 
 def _remind(app: App, now: datetime, _stop: threading.Event) -> object:

@@ -14,7 +14,7 @@ import os
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -29,11 +29,19 @@ _ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
+Accepted = Callable[[], None]
+"""Told that the server (or folder) has taken the message."""
+
+
 class Transport(Protocol):
     """Delivers one message, raising `TransientError` or `PermanentError` when it cannot."""
 
-    def send(self, msg: EmailMessage) -> None:
-        """Deliver `msg` to every recipient in its To, Cc and Bcc headers."""
+    def send(self, msg: EmailMessage, on_accepted: Accepted | None = None) -> None:
+        """Deliver `msg` to every recipient in its To, Cc and Bcc headers.
+
+        `on_accepted` is called the moment the message is taken, before any goodbye to the
+        server, so the caller can record it while a kill would do the least harm.
+        """
         ...
 
 
@@ -105,11 +113,15 @@ class SmtpTransport:
             password = self.settings.password.get_secret_value() if self.settings.password else ""
             client.login(self.settings.username, password)
 
-    def _submit(self, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    def _submit(
+        self, msg: EmailMessage, on_accepted: Accepted | None
+    ) -> dict[str, tuple[int, bytes]]:
         client = self._connect()
         try:
             self._login(client)
             refused = client.send_message(msg, from_addr=self.settings.from_address)
+            if on_accepted is not None and not refused:
+                on_accepted()  # before QUIT: its round trip is not spent in the window
         except BaseException:
             client.close()
             raise
@@ -120,10 +132,10 @@ class SmtpTransport:
             client.close()
         return refused
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: EmailMessage, on_accepted: Accepted | None = None) -> None:
         """See `Transport.send`."""
         try:
-            refused = self._submit(msg)
+            refused = self._submit(msg, on_accepted)
         except smtplib.SMTPRecipientsRefused as exc:
             raise _refused(exc.recipients, len(exc.recipients)) from exc
         except smtplib.SMTPSenderRefused as exc:
@@ -179,18 +191,19 @@ class FolderTransport:
             stamp = "00000000T000000Z"
         return self.folder / f"{stamp}-{_safe_name(message_id)}.eml"
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: EmailMessage, on_accepted: Accepted | None = None) -> None:
         """See `Transport.send`."""
         target = self.path_for(msg)
-        if target.exists():
-            return
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            _write_atomically(target, msg.as_bytes())
-        except self.transient_exceptions as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            error = f"cannot write to {self.folder}: {reason}"
-            raise TransientError(error) from exc
+        if not target.exists():
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                _write_atomically(target, msg.as_bytes())
+            except self.transient_exceptions as exc:
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                error = f"cannot write to {self.folder}: {reason}"
+                raise TransientError(error) from exc
+        if on_accepted is not None:
+            on_accepted()
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,19 +19,27 @@ from foi_mailbot.errors import ConfigError, TransientError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers (the CLI, health checks) run beside the daemon; FULL makes each
-    # commit durable, which "nothing lost" needs; busy_timeout rides out short write locks.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets readers (the CLI, health checks) run beside the daemon; FULL makes each
+        # commit durable, which "nothing lost" needs; busy_timeout rides out short write locks.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return on_connect
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for a SQLAlchemy URL; SQLite files get their directory and pragmas."""
+def make_engine(url: str, *, fsync: bool = True) -> Engine:
+    """An engine for a SQLAlchemy URL; SQLite files get their directory and pragmas.
+
+    `fsync=False` (SQLite only) gives commits that survive the process being killed but not
+    a power cut: WAL with synchronous=NORMAL, about ten times quicker. Only for records that
+    must be written at once and can be redone after a power cut (see `Outbox`).
+    """
     try:
         parsed = make_url(url)
     except Exception as exc:
@@ -43,7 +51,7 @@ def make_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas("FULL" if fsync else "NORMAL"))
         return engine
     return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
 

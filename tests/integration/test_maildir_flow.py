@@ -6,8 +6,10 @@ from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from foi_mailbot import daemon as daemon_module
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.daemon import Daemon
@@ -104,3 +106,20 @@ def test_every_kind_of_bad_input_is_stored_and_the_loop_goes_on(
         states = {r.status for r in rows}
     assert len(bad) + 2 == len(rows)
     assert states <= {"applied", "needs_attention", "duplicate"}
+
+
+def test_one_cycle_processes_a_backlog_larger_than_a_batch(
+    settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages beyond the first batch are not left waiting for the next wake-up."""
+    monkeypatch.setattr(daemon_module, "PENDING_BATCH", 2)
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:5]):
+        _drop(maildir, f"{n}.eml", fixture.read_bytes())
+
+    daemon.run_once()
+
+    assert not app.pipeline.pending()
+    with session_scope(app.factory) as session:
+        assert 5 == len(list(session.scalars(select(Case))))

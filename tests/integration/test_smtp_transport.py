@@ -186,3 +186,16 @@ def test_folder_transport_names_hostile_message_ids_safely(tmp_path: Path) -> No
     names = [p.name for p in tmp_path.iterdir()]
     assert 2 == len(names)
     assert all("/" not in n and n.endswith(".eml") for n in names)
+
+
+def test_acceptance_is_reported_while_the_server_holds_the_message(smtp_sink: SmtpSink) -> None:
+    """`on_accepted` runs once the server has taken the message, and never on a refusal."""
+    seen: list[int] = []
+    transport = _transport(smtp_sink)
+
+    transport.send(_message(), on_accepted=lambda: seen.append(len(smtp_sink.messages)))
+    smtp_sink.fail_next(code=550, times=1, command="DATA")  # type: ignore[arg-type]
+    with pytest.raises(PermanentError):
+        transport.send(_message("ack-2@foi.example.gov.uk"), on_accepted=lambda: seen.append(-1))
+
+    assert [1] == seen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -24,11 +25,13 @@ class Recorder:
         self.sent: list[EmailMessage] = []
         self.fail_with: list[Exception] = []
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
         """See `Transport.send`."""
         if self.fail_with:
             raise self.fail_with.pop(0)
         self.sent.append(msg)
+        if on_accepted is not None:
+            on_accepted()
 
 
 def _app(settings: Settings, clock: FixedClock) -> tuple[App, Recorder]:
@@ -137,3 +140,27 @@ def test_without_a_sent_folder_an_interrupted_send_is_flagged(
 
     assert OutboxStatus.NEEDS_ATTENTION == _status(app)
     assert [] == transport.sent
+
+
+class DiesAfterAcceptance(Recorder):
+    """The server takes the message, then the process dies before the goodbye."""
+
+    def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
+        """See `Transport.send`."""
+        super().send(msg, on_accepted)
+        raise SystemExit(137)
+
+
+def test_a_send_is_recorded_the_moment_the_server_accepts_it(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Dying between acceptance and the end of the SMTP session leaves the row sent."""
+    transport = DiesAfterAcceptance()
+    app = build(settings, clock=clock, transport=transport)
+    _queue(app)
+
+    with pytest.raises(SystemExit):
+        app.outbox.drain()
+
+    assert OutboxStatus.SENT == _status(app)
+    assert 0 == app.outbox.recover()

@@ -59,7 +59,7 @@ def test_failing_message_is_handed_to_a_person_after_three_attempts(
     assert 3 == row.attempts
 
 
-def test_message_that_kills_the_process_is_given_up_after_three_restarts(
+def test_message_that_kills_the_process_is_given_up_after_three_counted_restarts(
     settings: Settings,
 ) -> None:
     """Each restart counts an attempt before trying, so a crash loop ends with a person."""
@@ -68,7 +68,7 @@ def test_message_that_kills_the_process_is_given_up_after_three_restarts(
     with session_scope(app.factory) as session:
         row = session.get(InboundMessage, pk)
         assert row is not None
-        row.attempts = 3  # stored (1) and two restarts that died while processing it
+        row.attempts = 3  # three restarts that died while processing it
 
     restarted = Pipeline(app.factory, app.services, app.clock, app.pipeline.base_context)
     restarted.run_pending()  # the third restart: attempt 4 is over the limit
@@ -88,3 +88,36 @@ def test_message_stored_by_this_process_is_processed_with_one_attempt(
     row = _row(app, pk)
     assert "applied" == row.status
     assert 1 == row.attempts
+
+
+def test_message_stored_by_a_process_that_died_before_trying_it_is_not_blamed(
+    settings: Settings,
+) -> None:
+    """Dying between storing a message and trying it counts nothing against the message."""
+    app = build(settings, clock=FixedClock(NOW))
+    pk = _stored(app)
+    assert 0 == _row(app, pk).attempts
+
+    restarted = Pipeline(app.factory, app.services, app.clock, app.pipeline.base_context)
+    restarted.run_pending()
+
+    row = _row(app, pk)
+    assert "applied" == row.status
+    assert 1 == row.attempts
+
+
+def test_message_in_hand_at_two_crashes_is_still_processed(settings: Settings) -> None:
+    """Two kills while it was being processed leave a message short of the limit."""
+    app = build(settings, clock=FixedClock(NOW))
+    pk = _stored(app)
+    with session_scope(app.factory) as session:
+        row = session.get(InboundMessage, pk)
+        assert row is not None
+        row.attempts = 2  # the storing process's try (uncounted) and two counted restarts
+
+    restarted = Pipeline(app.factory, app.services, app.clock, app.pipeline.base_context)
+    restarted.run_pending()
+
+    row = _row(app, pk)
+    assert "applied" == row.status
+    assert 3 == row.attempts

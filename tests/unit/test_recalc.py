@@ -33,7 +33,7 @@ class MemoryTransport:
     def __init__(self) -> None:
         self.sent: list[EmailMessage] = []
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
         """See `Transport.send`."""
         self.sent.append(message)
 
