@@ -168,5 +168,6 @@ def _wire_sent_folder(settings: Settings, outbox: Outbox, source: MailSource | N
             return None
 
     outbox.sent_checker = check
+    imap.ours = outbox.own_message_ids
     if settings.smtp.append_to_sent:
         outbox.copy_to_sent = lambda raw: imap.append(folder, raw)

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.clock import Clock
+from foi_mailbot.parsing.headers import header_message_id
 from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import InboundMessage, MessageStatus, SourceCopy
-
-_HEADERS = BytesHeaderParser(policy=compat32)
 
 
 @dataclass(frozen=True)
@@ -25,19 +22,6 @@ class Stored:
 
     message_pk: int
     created: bool
-
-
-def header_message_id(raw: bytes) -> str | None:
-    """The Message-ID from the header block alone (cheap; never raises)."""
-    try:
-        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        value = _HEADERS.parsebytes(head).get("Message-ID")
-    except Exception:  # noqa: BLE001 - a broken header block just has no usable Message-ID
-        return None
-    if not value:
-        return None
-    cleaned = "".join(str(value).split()).strip("<>")
-    return cleaned[:990] or None
 
 
 def store_raw(session: Session, mail: RawMail, *, now_clock: Clock) -> Stored:

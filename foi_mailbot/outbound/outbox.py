@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -329,6 +329,16 @@ class Outbox:
                     return
                 row_id, change = self._owed.popitem()
             self._write(row_id, change)
+
+    def own_message_ids(self, message_ids: Collection[str]) -> set[str]:
+        """Those of the Message-IDs that we minted for mail in the outbox."""
+        if not message_ids:
+            return set()
+        with session_scope(self.factory) as session:
+            stmt = select(OutboxMessage.message_id).where(
+                OutboxMessage.message_id.in_(list(message_ids))
+            )
+            return set(session.scalars(stmt))
 
     def backlog(self) -> int:
         """Rows not yet sent and not given up on."""

@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Iterable
 from email.errors import MessageError
 from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import getaddresses
 
 from foi_mailbot.parsing.parsed import Address
@@ -160,3 +162,19 @@ def addresses_from_header(value: str | None) -> tuple[Address, ...]:
 def format_addresses(addresses: Iterable[Address]) -> str:
     """Addresses as one header-style line, for the headers map."""
     return ", ".join(f"{a.name} <{a.email}>" if a.name else a.email for a in addresses)
+
+
+_HEADER_BLOCK = BytesHeaderParser(policy=compat32)
+
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID from the header block alone (cheap; never raises)."""
+    try:
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        value = _HEADER_BLOCK.parsebytes(head).get("Message-ID")
+    except Exception:  # noqa: BLE001 - a broken header block just has no usable Message-ID
+        return None
+    if not value:
+        return None
+    cleaned = "".join(str(value).split()).strip("<>")
+    return cleaned[:990] or None

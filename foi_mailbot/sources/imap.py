@@ -15,7 +15,7 @@ import imaplib
 import select
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -26,6 +26,7 @@ from imapclient.exceptions import IMAPClientError
 
 from foi_mailbot.clock import Clock, SystemClock, as_utc
 from foi_mailbot.errors import ConfigError, TransientError
+from foi_mailbot.parsing.headers import header_message_id
 from foi_mailbot.settings import MailboxSettings
 from foi_mailbot.sources import CheckpointStore, Direction, RawMail
 from foi_mailbot.sources.imap_session import (
@@ -49,6 +50,7 @@ log = structlog.get_logger(__name__)
 STORED_KEYWORD: Final = "$FoiMailbotStored"
 MAX_IDLE_FAILURES: Final = 3
 FETCH_ITEMS: Final = ("BODY.PEEK[]", "INTERNALDATE", "FLAGS")
+OWN_ID_HEADER: Final = "HEADER.FIELDS (MESSAGE-ID)"
 
 
 
@@ -124,6 +126,9 @@ class ImapSource:
         self.last_sync: datetime | None = None
         self.idling_since: datetime | None = None
         self._session = ImapSession(settings, self.name, self._clock, token_provider)
+        # Given Message-IDs seen in a Sent folder, which are our own outgoing mail: those are
+        # passed over without fetching (see `_own_copies`).
+        self.ours: Callable[[Collection[str]], set[str]] | None = None
 
     # -- MailSource ------------------------------------------------------------------------
 
@@ -268,6 +273,10 @@ class ImapSource:
                 if int(again[b"UIDVALIDITY"]) != cursor.uidvalidity:
                     return
             batch = uids[start : start + size]
+            if direction == "sent" and self.ours is not None:
+                batch = self._without_own_copies(client, folder, cursor, batch, self.ours)
+                if not batch:
+                    continue
             fetched = client.fetch(batch, list(FETCH_ITEMS))
             for uid in batch:
                 data = fetched.get(uid)
@@ -277,6 +286,31 @@ class ImapSource:
                     continue
                 cursor.outstanding.add(uid)
                 yield self._raw_mail(folder, direction, cursor.uidvalidity, uid, data)
+
+    def _without_own_copies(
+        self,
+        client: IMAPClient,
+        folder: str,
+        cursor: _Cursor,
+        batch: list[int],
+        ours: Callable[[Collection[str]], set[str]],
+    ) -> list[int]:
+        """The batch less copies of mail we sent ourselves, which are passed over unfetched.
+
+        Our acknowledgements and reminders are filed in Sent as they go; fetching, storing and
+        processing each again would double the work of a backlog for nothing. Only their
+        Message-ID header is read, and the outbox says which are ours.
+        """
+        heads = client.fetch(batch, [f"BODY.PEEK[{OWN_ID_HEADER}]"])
+        ids = {
+            uid: header_message_id(bytes(data.get(f"BODY[{OWN_ID_HEADER}]".encode(), b"")))
+            for uid, data in heads.items()
+        }
+        own = ours({i for i in ids.values() if i})
+        skipped = {uid for uid in batch if ids.get(uid) in own}
+        if skipped:
+            self._advance(folder, cursor, sorted(skipped))
+        return [uid for uid in batch if uid not in skipped]
 
     def _open_cursor(self, folder: str, uidvalidity: int) -> _Cursor:
         stored = self._checkpoints.get(self.name, folder)

@@ -6,9 +6,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import InboundMessage
 from tests.integration.harness import Harness, body_text, fixture_mail, imap_settings, reference_in
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp_sink import SmtpSink
@@ -74,6 +77,23 @@ def test_new_request_gets_exactly_one_acknowledgement_with_due_date_and_loop_hea
     sent_copies = harness.dovecot.list_uids("Sent")
     assert 1 == len(sent_copies)
     assert [] == harness.dovecot.list_uids("INBOX")
+
+
+def test_our_own_copies_in_sent_are_passed_over_and_staff_mail_there_is_read(
+    harness: Harness,
+) -> None:
+    """The acknowledgement's Sent copy is never fetched or stored; a staff reply beside it is."""
+    reference = _request(harness)
+    harness.cycle()
+    _staff(harness, "staff_actions/clarify_question_quoting_request.eml",
+           f"RE: [{reference}] your request",
+           datetime(2026, 1, 13, 10, tzinfo=UTC), "<staff-q-1@example.gov.uk>")
+
+    with session_scope(harness.app.factory) as session:
+        sent_rows = list(session.scalars(
+            select(InboundMessage.message_id).where(InboundMessage.direction == "sent")))
+    assert ["staff-q-1@example.gov.uk"] == sent_rows
+    assert 2 == len(harness.dovecot.list_uids("Sent"))
 
 
 def test_clarification_question_then_answer_restarts_the_clock(harness: Harness) -> None:
