@@ -114,7 +114,9 @@ def build(
         calendars=Calendars(clock_policy(settings)),
         acks=Acknowledger(settings=settings, env=env),
     )
-    pipeline = Pipeline(factory, services, clock, classify_context(settings, services))
+    quick_factory = make_session_factory(quick_engine) if quick_engine else None
+    pipeline = Pipeline(factory, services, clock, classify_context(settings, services),
+                        quick_factory=quick_factory)
     transport = transport or make_transport(settings)
     source = make_source(settings, factory, clock) if with_source else None
     outbox = Outbox(
@@ -122,7 +124,7 @@ def build(
         transport=transport,
         clock=clock,
         retry=RetryPolicy(give_up_after=_hours(settings.smtp.retry_for_hours)),
-        quick_factory=make_session_factory(quick_engine) if quick_engine else None,
+        quick_factory=quick_factory,
     )
     _wire_sent_folder(settings, outbox, source)
     return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source,

@@ -17,14 +17,16 @@ import structlog
 
 from foi_mailbot.bootstrap import App
 from foi_mailbot.errors import FoiMailbotError, TransientError
-from foi_mailbot.ingest import store
-from foi_mailbot.sources import MailSource
+from foi_mailbot.ingest import store_many
+from foi_mailbot.sources import MailSource, RawMail
 from foi_mailbot.storage.state import record
 
 log = structlog.get_logger(__name__)
 
 ERROR_BACKOFF_FIRST_SECONDS: Final = 1.0
 PENDING_BATCH: Final = 500
+STORE_BATCH: Final = 50
+STORE_BATCH_BYTES: Final = 16 * 2**20
 
 
 @dataclass
@@ -50,21 +52,39 @@ class Daemon:
         signal.signal(signal.SIGINT, handler)
 
     def sync(self) -> int:
-        """Store every new message, marking each done at the source after it committed."""
+        """Store every new message, marking each done at the source after it committed.
+
+        Messages are committed in small batches (one fsync for up to `STORE_BATCH` of them):
+        a backlog is stored several times faster, and nothing is marked done before its commit.
+        """
         stored = 0
+        batch: list[RawMail] = []
+        size = 0
         for mail in self.source.fetch_new():
-            result = store(self.app.factory, mail, self.app.clock)
-            if result.created:
-                self.app.pipeline.note_stored(result.message_pk)
-            self.source.mark_done(mail)
-            stored += 1
-            log.info("message.stored", source_key=mail.source_key,
-                     message_pk=result.message_pk, new=result.created)
+            if batch and batch[-1].folder != mail.folder:
+                stored += self._store(batch)
+                batch, size = [], 0
+            batch.append(mail)
+            size += len(mail.raw)
+            if len(batch) >= STORE_BATCH or size >= STORE_BATCH_BYTES or self.stop.is_set():
+                stored += self._store(batch)
+                batch, size = [], 0
             if self.stop.is_set():
                 break
+        stored += self._store(batch)
         record(self.app.factory, self.app.clock, "last_sync",
                {"at": self.app.clock.now().isoformat(), "stored": stored})
         return stored
+
+    def _store(self, batch: list[RawMail]) -> int:
+        results = store_many(self.app.factory, batch, self.app.clock)
+        for mail, result in zip(batch, results, strict=True):
+            if result.created:
+                self.app.pipeline.note_stored(result.message_pk)
+            self.source.mark_done(mail)
+            log.info("message.stored", source_key=mail.source_key,
+                     message_pk=result.message_pk, new=result.created)
+        return len(results)
 
     def run_once(self) -> None:
         """One cycle: sync, process, send. Errors are logged; the loop goes on."""

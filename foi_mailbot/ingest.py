@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -78,3 +79,19 @@ def store(factory: sessionmaker[Session], mail: RawMail, clock: Clock) -> Stored
     except IntegrityError:
         with session_scope(factory) as session:
             return store_raw(session, mail, now_clock=clock)
+
+
+def store_many(
+    factory: sessionmaker[Session], mails: Sequence[RawMail], clock: Clock
+) -> list[Stored]:
+    """`store_raw` for several messages in one durable transaction (one fsync, not one each).
+
+    On a unique-key collision with another instance the batch is stored one by one instead.
+    """
+    if not mails:
+        return []
+    try:
+        with session_scope(factory) as session:
+            return [store_raw(session, mail, now_clock=clock) for mail in mails]
+    except IntegrityError:
+        return [store(factory, mail, clock) for mail in mails]
