@@ -136,12 +136,13 @@ class InstantTransport:
 # Entry points of the daemon's stages, timed by `PhaseTimer` (nested: parse runs inside _process).
 PHASES = (
     ("foi_mailbot.daemon", "Daemon.sync", "sync: fetch + store, per cycle"),
-    ("foi_mailbot.daemon", "store", "  store (one commit per message)"),
+    ("foi_mailbot.daemon", "store_many", "  store (one commit per batch)"),
     ("foi_mailbot.pipeline", "Pipeline._process", "process, per message"),
     ("foi_mailbot.pipeline", "parse", "  parse"),
     ("foi_mailbot.pipeline", "classify", "  classify"),
     ("foi_mailbot.pipeline", "find_thread", "  find_thread"),
     ("foi_mailbot.pipeline", "apply", "  apply (case, deadline, ack)"),
+    ("foi_mailbot.parse_ahead", "ParseAhead._receive", "wait for the parsing worker"),
     ("foi_mailbot.outbound.outbox", "Outbox._send_one", "send, per outbox row"),
     ("foi_mailbot.outbound.outbox", "Outbox._copy", "  copy to Sent (IMAP APPEND)"),
 )

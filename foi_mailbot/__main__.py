@@ -2,4 +2,5 @@
 
 from foi_mailbot.cli import app
 
-app()
+if __name__ == "__main__":  # not when a worker process imports it
+    app()
