@@ -20,6 +20,7 @@ from foi_mailbot.clock import Clock, SystemClock, local_date
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.deadlines.statutory import ClockPolicy
 from foi_mailbot.outbound.acks import Acknowledger
+from foi_mailbot.outbound.journal import SentJournal
 from foi_mailbot.outbound.outbox import Outbox, RetryPolicy
 from foi_mailbot.outbound.render import check_templates, make_environment
 from foi_mailbot.outbound.transport import Transport, make_transport
@@ -88,6 +89,7 @@ class App:
         if self.source is not None:
             self.source.close()
         self.pipeline.close()
+        self.outbox.close()
         self.engine.dispose()
         if self.quick_engine is not None:
             self.quick_engine.dispose()
@@ -127,6 +129,7 @@ def build(
         clock=clock,
         retry=RetryPolicy(give_up_after=_hours(settings.smtp.retry_for_hours)),
         quick_factory=quick_factory,
+        journal=SentJournal(settings.paths.data_dir / "sent.journal"),
     )
     _wire_sent_folder(settings, outbox, source)
     return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source,

@@ -117,7 +117,8 @@ class Daemon:
 
     def run(self) -> None:
         """Loop until stopped."""
-        self.app.outbox.recover()
+        with self.app.mail_lock:  # the scheduler's outbox sweep waits for it
+            self.app.outbox.recover()
         log.info("daemon.started", source=self.source.name)
         failures = 0
         while not self.stop.is_set():

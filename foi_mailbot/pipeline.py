@@ -85,12 +85,17 @@ class Pipeline:
         self.fresh.add(message_pk)
 
     def pending(self, limit: int = 500) -> list[int]:
-        """Stored messages not yet applied, oldest first."""
+        """Stored messages not yet applied, oldest first; those with failed tries last.
+
+        A message in hand when the process died is tried again after the others: the first
+        message after a restart is the one most often in hand at a second kill, and only a
+        message that really kills the process should be handed to a person for it.
+        """
         with session_scope(self.factory) as session:
             stmt = (
                 select(InboundMessage.id)
                 .where(InboundMessage.status.in_(PENDING))
-                .order_by(InboundMessage.arrived_at, InboundMessage.id)
+                .order_by(InboundMessage.attempts, InboundMessage.arrived_at, InboundMessage.id)
                 .limit(limit)
             )
             return list(session.scalars(stmt))

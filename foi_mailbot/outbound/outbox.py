@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.errors import PermanentError, TransientError
+from foi_mailbot.outbound.journal import SentJournal
 from foi_mailbot.outbound.transport import Transport
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
@@ -118,26 +119,33 @@ class Outbox:
     copy_to_sent: Callable[[bytes], None] | None = None
     on_failure: Callable[[str], None] | None = None
     on_success: Callable[[], None] | None = None
-    # For what happened after a send. Between the server accepting a message and this being
-    # written, a kill would leave the row `sending` and the restart would send it again: on
-    # SQLite these commits skip the fsync (they survive a kill, not a power cut), so that
-    # window is a fraction of a millisecond. The claim before the send is fully durable.
+    # For what happened after a send: on SQLite these commits skip the fsync (they survive a
+    # kill, not a power cut). The claim before the send is fully durable.
     quick_factory: sessionmaker[Session] | None = None
+    # Records each acceptance before the database does (see `journal`).
+    journal: SentJournal | None = None
     # Rows this process claimed whose outcome could not be written (database gone), by id.
     _owed: dict[int, RowChange] = field(default_factory=dict, init=False, repr=False)
     _owed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def recover(self) -> int:
-        """Settle rows a crash left in `sending`: sent if the Sent folder shows them (a provider
-        that files what it relays, or our copy), due again if it does not, flagged when it
-        cannot tell. Then make the Sent copies a crash left out."""
+        """Settle rows a crash left in `sending`: sent if the journal or the Sent folder shows
+        them (a provider that files what it relays, or our copy), due again if it does not,
+        flagged when it cannot tell. Then make the Sent copies a crash left out.
+
+        Run it before anything else sends: it clears the journal when it is done.
+        """
         settled = 0
+        accepted = self.journal.ids() if self.journal else set()
         with session_scope(self.factory) as session:
             stuck = session.scalars(
                 select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING)
             ).all()
             for row in stuck:
-                verdict = self.sent_checker(row.message_id) if self.sent_checker else None
+                if row.id in accepted:
+                    verdict: bool | None = True
+                else:
+                    verdict = self.sent_checker(row.message_id) if self.sent_checker else None
                 if verdict is True:
                     row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
                 elif verdict is False and self.sent_checker is not None:
@@ -149,6 +157,8 @@ class Outbox:
                     )
                 log.warning("outbox.recovered", outbox_id=row.id, status=row.status)
                 settled += 1
+        if self.journal:
+            self.journal.clear()
         self.copy_missing()
         return settled
 
@@ -214,10 +224,12 @@ class Outbox:
         marked = False
 
         def mark_sent() -> None:
-            # One quick local commit the moment the server accepted: the narrowest window in
-            # which a kill could leave the row `sending` (and so send it again). The Sent copy
-            # follows; `recover` makes any copy a crash left out.
+            # The moment the server accepted: the journal first (one write, no lock to wait
+            # for), then the row. The Sent copy follows; `recover` makes any copy a crash
+            # left out.
             nonlocal marked
+            if self.journal:
+                self.journal.record(row_id)
             sent_at = self.clock.now()
 
             def change(row: OutboxMessage) -> None:
@@ -242,6 +254,11 @@ class Outbox:
         if self._copy(row_id, raw):
             self._mark_copied(row_id)
         return True
+
+    def close(self) -> None:
+        """Release the journal file."""
+        if self.journal:
+            self.journal.close()
 
     def _mark_copied(self, row_id: int) -> None:
         with session_scope(self.quick_factory or self.factory) as session:

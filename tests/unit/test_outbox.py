@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.errors import PermanentError, TransientError
+from foi_mailbot.outbound.journal import SentJournal
 from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
@@ -164,3 +166,35 @@ def test_a_send_is_recorded_the_moment_the_server_accepts_it(
 
     assert OutboxStatus.SENT == _status(app)
     assert 0 == app.outbox.recover()
+
+
+def test_a_row_the_journal_saw_accepted_is_settled_as_sent_without_asking(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Killed after the server's acceptance but before the row was marked: sent, not resent."""
+    app, transport = _app(settings, clock)
+    row = _queue(app)
+    assert row is not None and app.outbox.journal is not None
+    with session_scope(app.factory) as session:
+        session.scalars(select(OutboxMessage)).one().status = OutboxStatus.SENDING
+    app.outbox.journal.record(row.id)
+    asked: list[str] = []
+    app.outbox.sent_checker = lambda mid: bool(asked.append(mid))
+
+    app.outbox.recover()
+    app.outbox.drain()
+
+    assert OutboxStatus.SENT == _status(app)
+    assert [] == asked
+    assert [] == transport.sent
+    assert not app.outbox.journal.path.exists()
+
+
+def test_the_journal_ignores_a_line_torn_by_a_kill(tmp_path: Path) -> None:
+    """Only whole lines count: a kill mid-write cannot settle the wrong row."""
+    journal = SentJournal(tmp_path / "sent.journal")
+    journal.record(7)
+    with journal.path.open("a") as handle:
+        handle.write("1")
+
+    assert {7} == journal.ids()

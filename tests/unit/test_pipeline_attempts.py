@@ -121,3 +121,18 @@ def test_message_in_hand_at_two_crashes_is_still_processed(settings: Settings) -
     row = _row(app, pk)
     assert "applied" == row.status
     assert 3 == row.attempts
+
+
+def test_a_message_in_hand_at_a_crash_is_tried_after_the_others(settings: Settings) -> None:
+    """After a restart, messages never tried go first; the one that was in hand goes last."""
+    app = build(settings, clock=FixedClock(NOW))
+    first = _stored(app)
+    later = store(app.factory, RawMail("test:2", "foi@example.gov.uk", "INBOX", None, None, NOW,
+                                       FIXTURE.read_bytes() + b"\n", "inbound"),
+                  app.clock).message_pk
+    with session_scope(app.factory) as session:
+        row = session.get(InboundMessage, first)
+        assert row is not None
+        row.attempts = 1  # a restart took it up and died
+
+    assert [later, first] == app.pipeline.pending()
