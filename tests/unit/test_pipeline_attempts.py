@@ -36,6 +36,18 @@ def _row(app: App, pk: int) -> InboundMessage:
         return row
 
 
+def _set_attempts(app: App, pk: int, attempts: int) -> None:
+    with session_scope(app.factory) as session:
+        row = session.get(InboundMessage, pk)
+        assert row is not None
+        row.attempts = attempts
+
+
+def _restarted(app: App) -> Pipeline:
+    """The pipeline of a new process: it stored nothing itself."""
+    return Pipeline(app.factory, app.services, app.clock, app.pipeline.base_context)
+
+
 def _broken(*_args: object) -> object:
     msg = "classifier blew up"
     raise RuntimeError(msg)
@@ -65,13 +77,9 @@ def test_message_that_kills_the_process_is_given_up_after_three_counted_restarts
     """Each restart counts an attempt before trying, so a crash loop ends with a person."""
     app = build(settings, clock=FixedClock(NOW))
     pk = _stored(app)
-    with session_scope(app.factory) as session:
-        row = session.get(InboundMessage, pk)
-        assert row is not None
-        row.attempts = 3  # three restarts that died while processing it
+    _set_attempts(app, pk, 3)  # three restarts that died while processing it
 
-    restarted = Pipeline(app.factory, app.services, app.clock, app.pipeline.base_context)
-    restarted.run_pending()  # the third restart: attempt 4 is over the limit
+    _restarted(app).run_pending()  # attempt 4 is over the limit
 
     assert "needs_attention" == _row(app, pk).status
 
@@ -90,37 +98,26 @@ def test_message_stored_by_this_process_is_processed_with_one_attempt(
     assert 1 == row.attempts
 
 
-def test_message_stored_by_a_process_that_died_before_trying_it_is_not_blamed(
-    settings: Settings,
+@pytest.mark.parametrize(
+    ("counted_before", "why"),
+    [
+        (0, "its process died after storing it, before trying it: nothing is blamed"),
+        (2, "two restarts died while it was in hand: still short of the limit"),
+    ],
+)
+def test_a_restarted_process_applies_a_message_short_of_the_limit_counting_one_try(
+    settings: Settings, counted_before: int, why: str
 ) -> None:
-    """Dying between storing a message and trying it counts nothing against the message."""
+    """A new process counts its own try and applies the message."""
     app = build(settings, clock=FixedClock(NOW))
     pk = _stored(app)
-    assert 0 == _row(app, pk).attempts
+    _set_attempts(app, pk, counted_before)
 
-    restarted = Pipeline(app.factory, app.services, app.clock, app.pipeline.base_context)
-    restarted.run_pending()
-
-    row = _row(app, pk)
-    assert "applied" == row.status
-    assert 1 == row.attempts
-
-
-def test_message_in_hand_at_two_crashes_is_still_processed(settings: Settings) -> None:
-    """Two kills while it was being processed leave a message short of the limit."""
-    app = build(settings, clock=FixedClock(NOW))
-    pk = _stored(app)
-    with session_scope(app.factory) as session:
-        row = session.get(InboundMessage, pk)
-        assert row is not None
-        row.attempts = 2  # the storing process's try (uncounted) and two counted restarts
-
-    restarted = Pipeline(app.factory, app.services, app.clock, app.pipeline.base_context)
-    restarted.run_pending()
+    _restarted(app).run_pending()
 
     row = _row(app, pk)
-    assert "applied" == row.status
-    assert 3 == row.attempts
+    assert "applied" == row.status, why
+    assert counted_before + 1 == row.attempts
 
 
 def test_a_message_in_hand_at_a_crash_is_tried_after_the_others(settings: Settings) -> None:
@@ -130,9 +127,6 @@ def test_a_message_in_hand_at_a_crash_is_tried_after_the_others(settings: Settin
     later = store(app.factory, RawMail("test:2", "foi@example.gov.uk", "INBOX", None, None, NOW,
                                        FIXTURE.read_bytes() + b"\n", "inbound"),
                   app.clock).message_pk
-    with session_scope(app.factory) as session:
-        row = session.get(InboundMessage, first)
-        assert row is not None
-        row.attempts = 1  # a restart took it up and died
+    _set_attempts(app, first, 1)  # a restart took it up and died
 
     assert [later, first] == app.pipeline.pending()
