@@ -25,7 +25,6 @@ import contextlib
 import io
 import json
 import multiprocessing
-import os
 import sqlite3
 import statistics
 import tempfile
@@ -170,8 +169,6 @@ def ours_round(
     with tempfile.TemporaryDirectory(prefix="foi-bench-") as tmp:
         transport = InstantTransport()
         app = build(daemon_settings(server, Path(tmp)), with_source=True, transport=transport)
-        if os.environ.get("FOI_BENCH_NO_PARSE_AHEAD"):
-            app.pipeline.ahead = None
         assert app.source is not None
         daemon = Daemon(app, app.source)
         profiler = cProfile.Profile() if profile else None
@@ -256,7 +253,6 @@ class OursProcess:
     def __init__(self, server: Server) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        # Not daemonic: the daemon under test starts a parsing worker of its own.
         self._process = context.Process(target=ours_worker, args=(child, server))
         self._process.start()
         self.rss_start: int = self._conn.recv()["rss_start"]

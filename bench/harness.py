@@ -142,7 +142,6 @@ PHASES = (
     ("foi_mailbot.pipeline", "classify", "  classify"),
     ("foi_mailbot.pipeline", "find_thread", "  find_thread"),
     ("foi_mailbot.pipeline", "apply", "  apply (case, deadline, ack)"),
-    ("foi_mailbot.parse_ahead", "ParseAhead._receive", "wait for the parsing worker"),
     ("foi_mailbot.outbound.outbox", "Outbox._send_one", "send, per outbox row"),
     ("foi_mailbot.outbound.outbox", "Outbox._copy", "  copy to Sent (IMAP APPEND)"),
 )

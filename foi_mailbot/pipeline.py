@@ -13,14 +13,13 @@ from typing import Final
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, defer, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.cases.matching import Match, find_thread, resolve
 from foi_mailbot.cases.service import Outcome, Services, apply
 from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import Classification, ClassifyContext, Kind
 from foi_mailbot.clock import Clock
-from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.settings import Settings
@@ -73,9 +72,6 @@ class Pipeline:
     # the outbox's fully durable claim, which makes every earlier commit durable with it.
     quick_factory: sessionmaker[Session] | None = None
 
-    # Parses a backlog's next messages in a second process (see `parse_ahead`).
-    ahead: ParseAhead | None = None
-
     @property
     def _writes(self) -> sessionmaker[Session]:
         return self.quick_factory or self.factory
@@ -100,14 +96,11 @@ class Pipeline:
             )
             return list(session.scalars(stmt))
 
-    def process(self, message_pk: int, parsed: ParsedMail | None = None) -> str | None:
-        """Run one message to `applied` (or `needs_attention`); returns its kind.
-
-        `parsed` is the message already parsed (ahead, elsewhere); else it is parsed here.
-        """
+    def process(self, message_pk: int) -> str | None:
+        """Run one message to `applied` (or `needs_attention`); returns its kind."""
         with structlog.contextvars.bound_contextvars(message_pk=message_pk):
             try:
-                return self._process(message_pk, parsed)
+                return self._process(message_pk)
             except Exception as exc:  # one bad message must never stop the loop
                 if _database_unavailable(exc):
                     # Not the message's fault: the next pass counts no attempt for it.
@@ -125,13 +118,10 @@ class Pipeline:
             if row is not None and row.status in PENDING:
                 row.attempts += 1
 
-    def _process(self, message_pk: int, parsed: ParsedMail | None) -> str | None:
+    def _process(self, message_pk: int) -> str | None:
         self._count_attempt(message_pk)
         with session_scope(self._writes) as session:
-            # Parsed already: the raw bytes are not loaded again.
-            lazy_raw = [defer(InboundMessage.raw)] if parsed is not None else []
-            row = session.get(InboundMessage, message_pk, with_for_update=True,
-                              options=lazy_raw)
+            row = session.get(InboundMessage, message_pk, with_for_update=True)
             if row is None or row.status not in PENDING:
                 return None
             if row.attempts > MAX_ATTEMPTS:
@@ -144,7 +134,7 @@ class Pipeline:
                 row.reasons = ["its Message-ID is one we minted for our own outgoing mail"]
                 row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
                 return row.kind
-            mail = parsed if parsed is not None else parse(row.raw or b"")
+            mail = parse(row.raw or b"")
             _record_parse(row, mail)
             thread = find_thread(session, mail, staff=self._is_staff(mail, row))
             ctx = self._context(row, thread.case.reference if thread.case else None,
@@ -201,18 +191,9 @@ class Pipeline:
     def run_pending(self, limit: int = 500) -> int:
         """Process every pending message once; returns how many were looked at."""
         ids = self.pending(limit)
-        if self.ahead is None or not self.ahead.wanted(len(ids)):
-            for message_pk in ids:
-                self.process(message_pk)
-        else:
-            for message_pk, parsed in self.ahead.parsed(ids):
-                self.process(message_pk, parsed)
+        for message_pk in ids:
+            self.process(message_pk)
         return len(ids)
-
-    def close(self) -> None:
-        """Stop the parsing worker, if one was started."""
-        if self.ahead is not None:
-            self.ahead.close()
 
 
 def _database_unavailable(exc: Exception) -> bool:
