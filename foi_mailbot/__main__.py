@@ -2,5 +2,5 @@
 
 from foi_mailbot.cli import app
 
-if __name__ == "__main__":  # not when a worker process imports it
+if __name__ == "__main__":  # not when merely imported (e.g. by multiprocessing)
     app()

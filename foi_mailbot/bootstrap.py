@@ -108,7 +108,9 @@ def build(
     if migrate:
         upgrade(engine)
     factory = make_session_factory(engine)
-    quick_engine = make_engine(url, fsync=False) if engine.dialect.name == "sqlite" else None
+    # A second engine on the same SQLite file (an in-memory database would be a different one).
+    on_file = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+    quick_engine = make_engine(url, fsync=False) if on_file else None
     env = make_environment(settings.paths.template_dir)
     services = Services(
         settings=settings,

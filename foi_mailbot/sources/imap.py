@@ -127,7 +127,7 @@ class ImapSource:
         self.idling_since: datetime | None = None
         self._session = ImapSession(settings, self.name, self._clock, token_provider)
         # Given Message-IDs seen in a Sent folder, which are our own outgoing mail: those are
-        # passed over without fetching (see `_own_copies`).
+        # passed over without fetching (see `_without_own_copies`).
         self.ours: Callable[[Collection[str]], set[str]] | None = None
 
     # -- MailSource ------------------------------------------------------------------------
