@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from foi_mailbot.storage.models import Case, InboundMessage
+from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
 from tests.integration.daemon_process import DaemonProcess, wait_until, write_config
-from tests.integration.faults_support import acknowledgements, deliver, request
+from tests.integration.faults_support import acknowledgements, deliver, events, request
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp_sink import SmtpSink
 
@@ -34,7 +34,14 @@ def _acks(sink: SmtpSink) -> int:
     return len(acknowledgements(sink))
 
 
-def _check_once_each(db: str, sink: SmtpSink, n: int) -> None:
+def _check_once_each(db: str, sink: SmtpSink, n: int, log: Path | None = None) -> None:
+    """Every message stored once, every case opened once, every acknowledgement sent once.
+
+    With `log`, one exception is allowed and checked: SMTP has no two-phase commit, so a kill
+    after our last byte reached the server and before its reply was read leaves the row
+    `sending`, and the restart cannot know it went. The recovery logs each such row; only those
+    may have reached their recipient twice, and no more than twice.
+    """
     engine = create_engine(db)
     with engine.connect() as conn:
         senders = Counter(conn.scalars(
@@ -44,6 +51,11 @@ def _check_once_each(db: str, sink: SmtpSink, n: int) -> None:
         pending = conn.scalar(text(
             "SELECT count(*) FROM inbound_message WHERE status NOT IN ('applied', 'duplicate')"
         ))
+        caught = {e["outbox_id"] for e in events(log) if e.get("event") == "outbox.recovered"
+                  and e.get("status") == "pending"} if log else set()
+        uncertain = set(conn.scalars(
+            select(OutboxMessage.to_email).where(OutboxMessage.id.in_(caught))
+        )) if caught else set()
     engine.dispose()
     assert n == len(senders), "a message was lost"
     assert [] == _twice(senders), "stored twice"
@@ -53,7 +65,9 @@ def _check_once_each(db: str, sink: SmtpSink, n: int) -> None:
     # Only what went to requesters: the weekly digest to the officer may go out as well.
     recipients = Counter(r for d in acknowledgements(sink) for r in d.rcpt_tos)
     assert n == len(recipients), "an acknowledgement was not sent"
-    assert [] == _twice(recipients), "acknowledged twice"
+    twice = _twice(recipients)
+    assert set(twice) <= uncertain, "acknowledged twice outside the SMTP exchange"
+    assert all(recipients[r] == 2 for r in twice), "acknowledged more than twice"
 
 
 def _twice(counts: Counter[str | None]) -> list[str | None]:
@@ -112,4 +126,4 @@ def test_repeated_kill9_during_a_500_message_ingest_loses_and_doubles_nothing(
     finally:
         daemon.kill9()
 
-    _check_once_each(db, smtp_sink, n)
+    _check_once_each(db, smtp_sink, n, tmp_path / "daemon.log")
