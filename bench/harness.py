@@ -129,6 +129,8 @@ class InstantTransport:
     def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
         """See `Transport.send`."""
         self.sent += 1
+        if on_accepted is not None:
+            on_accepted()
 
 
 

@@ -221,13 +221,11 @@ class Outbox:
             self._owe(row_id, _release)
             raise
         message = message_from_bytes(raw, _class=EmailMessage, policy=policy.SMTP)
-        marked = False
 
         def mark_sent() -> None:
             # The moment the server accepted: the journal first (one write, no lock to wait
             # for), then the row. The Sent copy follows; `recover` makes any copy a crash
             # left out.
-            nonlocal marked
             if self.journal:
                 self.journal.record(row_id)
             sent_at = self.clock.now()
@@ -236,7 +234,6 @@ class Outbox:
                 row.status, row.sent_at = OutboxStatus.SENT, sent_at
 
             self._write(row_id, change)
-            marked = True
 
         try:
             self.transport.send(message, on_accepted=mark_sent)
@@ -246,8 +243,6 @@ class Outbox:
         except PermanentError as exc:
             self._failed(row_id, str(exc), permanent=True)
             return False
-        if not marked:  # a transport that returned without saying when
-            mark_sent()
         log.info("outbox.sent", outbox_id=row_id, key=key)
         if self.on_success:
             self.on_success()

@@ -39,8 +39,9 @@ class Transport(Protocol):
     def send(self, msg: EmailMessage, on_accepted: Accepted | None = None) -> None:
         """Deliver `msg` to every recipient in its To, Cc and Bcc headers.
 
-        `on_accepted` is called the moment the message is taken, before any goodbye to the
-        server, so the caller can record it while a kill would do the least harm.
+        Every transport calls `on_accepted` (when given) the moment the message is taken,
+        before any goodbye to the server: the outbox records the send there, where a kill would
+        do the least harm.
         """
         ...
 

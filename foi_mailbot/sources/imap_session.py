@@ -143,8 +143,8 @@ class ImapSession:
         self._backoff = Backoff()
         self._outage_since: float | None = None
         # One second connection, kept open for appends and searches: logging in for each
-        # acknowledgement's Sent copy cost more than sending it. The lock serialises the
-        # daemon loop and the scheduler's sender, which may both use it.
+        # acknowledgement's Sent copy cost more than sending it. The lock keeps its callers
+        # (the loop's sends, the scheduler's sweep, recovery) from sharing it at once.
         self._side: IMAPClient | None = None
         self._side_lock = threading.Lock()
         self.side_folders: set[str] = set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,21 +29,11 @@ from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, OutboxMessage
 from foi_mailbot.storage.state import put_state
 from tests.conftest import FIXTURES
+from tests.transports import MemoryTransport
 
 LONDON = ZoneInfo("Europe/London")
 OFFICER = "foi-officer@example.gov.uk"
 TODAY = date(2026, 3, 9)  # a Monday; the digest covers Monday 2 to Sunday 8 March 2026
-
-
-class MemoryTransport:
-    """A transport that keeps what it is given."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
-        """See `Transport.send`."""
-        self.sent.append(message)
 
 
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:

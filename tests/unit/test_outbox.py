@@ -18,26 +18,11 @@ from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import OutboxMessage, OutboxStatus
+from tests.transports import MemoryTransport
 
 
-class Recorder:
-    """A transport that records what it is given, failing as told."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-        self.fail_with: list[Exception] = []
-
-    def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
-        """See `Transport.send`."""
-        if self.fail_with:
-            raise self.fail_with.pop(0)
-        self.sent.append(msg)
-        if on_accepted is not None:
-            on_accepted()
-
-
-def _app(settings: Settings, clock: FixedClock) -> tuple[App, Recorder]:
-    transport = Recorder()
+def _app(settings: Settings, clock: FixedClock) -> tuple[App, MemoryTransport]:
+    transport = MemoryTransport()
     return build(settings, clock=clock, transport=transport), transport
 
 
@@ -144,7 +129,7 @@ def test_without_a_sent_folder_an_interrupted_send_is_flagged(
     assert [] == transport.sent
 
 
-class DiesAfterAcceptance(Recorder):
+class DiesAfterAcceptance(MemoryTransport):
     """The server takes the message, then the process dies before the goodbye."""
 
     def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
-from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,21 +20,11 @@ from foi_mailbot.jobs.recalc import CALENDAR_CAUSE, recompute_open_deadlines
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import AuditEntry, Case, OutboxMessage
+from tests.transports import MemoryTransport
 
 LONDON = ZoneInfo("Europe/London")
 RECEIVED = date(2026, 1, 5)  # FOIA due Monday 2 February 2026 on the installed calendar
 PROCLAIMED = [{"date": "2026-01-20", "name": "A proclaimed bank holiday"}]
-
-
-class MemoryTransport:
-    """A transport that keeps what it is given."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
-        """See `Transport.send`."""
-        self.sent.append(message)
 
 
 def at(day: date, hour: int = 10) -> datetime:

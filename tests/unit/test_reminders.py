@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,23 +30,13 @@ from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, OutboxMessage
 from tests.conftest import FIXTURES
+from tests.transports import MemoryTransport
 
 LONDON = ZoneInfo("Europe/London")
 FOIA = WorkingDays.for_law(Law.FOIA)
 RECEIVED = date(2026, 1, 5)  # Monday; FOIA due Monday 2 February 2026
 DUE = date(2026, 2, 2)
 TEAM = "foi-team@example.gov.uk"
-
-
-class MemoryTransport:
-    """A transport that keeps what it is given."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
-        """See `Transport.send`."""
-        self.sent.append(message)
 
 
 @pytest.fixture

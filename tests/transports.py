@@ -1,0 +1,22 @@
+"""A transport for tests that need no SMTP server: it keeps what it is given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+
+
+class MemoryTransport:
+    """See `Transport`: accepts every message at once and keeps it; fails as told first."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.fail_with: list[Exception] = []
+
+    def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
+        """See `Transport.send`."""
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.sent.append(msg)
+        if on_accepted is not None:
+            on_accepted()
