@@ -9,8 +9,9 @@ about 1.4 GB; seeding is not timed), then alternates on the same messages:
 * OURS: the foi-mailbot daemon in this machine's default shape (IMAP source with the Sent
   folder, SQLite, acknowledgements copied to Sent), `Daemon.run_once` until the inbox is empty
   and nothing is pending, with a transport that accepts every message at once. It runs in its
-  own process, so its peak RSS is its own; each round uses a fresh database, and afterwards the
-  messages are moved back from the processed folder and the Sent folder is dropped.
+  own process, so its peak RSS (with its parsing worker's) is its own; each round uses a fresh
+  database, and afterwards the messages are moved back from the processed folder and the Sent
+  folder is dropped.
 
 Prints messages/s and MB/s for both, the ratio, the peak RSS of each round of OURS and the RSS
 after it. `--profile` adds one round under cProfile and prints where the time went.
@@ -304,7 +305,7 @@ def report(bares: list[Result], ours: list[Result], rss_start: int, count: int) 
     print(f"OURS (median of {len(ours)}): {ours_rate:7.1f} msg/s {ours_mb:6.1f} MB/s, "
           f"{ours_seconds:.1f} s for {count:,} messages")
     print(f"OURS / BARE: {figures['ratio']:.0%}   (target >= 80%; whole 10k mix < 90 s)")
-    print(f"OURS peak RSS: {_mb(peak)} (target < 200 MB); child at start {_mb(rss_start)}; "
+    print(f"OURS peak RSS, daemon + parsing worker: {_mb(peak)} (target < 200 MB); child at start {_mb(rss_start)}; "
           f"whole child ru_maxrss {_mb(ours[-1].extra['peak_rss_process'])}")
     print("RSS after each round: " + ", ".join(_mb(a) for a in after))
     figures["headline"] = [

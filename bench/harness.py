@@ -56,13 +56,26 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * PAGE
 
 
+def tree_rss_bytes() -> int:
+    """RSS of this process and its children (the daemon's parsing worker) now."""
+    total = rss_bytes()
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text(encoding="ascii").split():
+            try:
+                statm = Path(f"/proc/{pid}/statm").read_text(encoding="ascii")
+            except OSError:
+                continue  # it ended meanwhile
+            total += int(statm.split()[1]) * PAGE
+    return total
+
+
 def peak_rss_bytes() -> int:
     """The highest RSS this process has had (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class RssSampler:
-    """Samples RSS in a thread, so each round can report its own peak."""
+    """Samples RSS (with children's) in a thread, so each round can report its own peak."""
 
     def __init__(self, every: float = 0.02) -> None:
         self.peak = 0
@@ -73,11 +86,11 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            self.peak = max(self.peak, rss_bytes())
+            self.peak = max(self.peak, tree_rss_bytes())
 
     def reset(self) -> None:
         """Start a new peak from the current RSS."""
-        self.peak = rss_bytes()
+        self.peak = tree_rss_bytes()
 
     def stop(self) -> None:
         """End sampling."""
@@ -144,6 +157,7 @@ PHASES = (
     ("foi_mailbot.pipeline", "classify", "  classify"),
     ("foi_mailbot.pipeline", "find_thread", "  find_thread"),
     ("foi_mailbot.pipeline", "apply", "  apply (case, deadline, ack)"),
+    ("foi_mailbot.parse_ahead", "ParseAhead._receive", "wait for the parsing worker"),
     ("foi_mailbot.outbound.outbox", "Outbox._send_one", "send, per outbox row"),
     ("foi_mailbot.outbound.outbox", "Outbox._copy", "  copy to Sent (IMAP APPEND)"),
 )

@@ -24,6 +24,7 @@ from foi_mailbot.outbound.journal import SentJournal
 from foi_mailbot.outbound.outbox import Outbox, RetryPolicy
 from foi_mailbot.outbound.render import check_templates, make_environment
 from foi_mailbot.outbound.transport import Transport, make_transport
+from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.pipeline import Pipeline, classify_context
 from foi_mailbot.settings import Settings
 from foi_mailbot.sources import MailSource
@@ -87,6 +88,7 @@ class App:
         """Release connections."""
         if self.source is not None:
             self.source.close()
+        self.pipeline.close()
         self.outbox.close()
         self.engine.dispose()
         if self.quick_engine is not None:
@@ -119,8 +121,9 @@ def build(
         acks=Acknowledger(settings=settings, env=env),
     )
     quick_factory = make_session_factory(quick_engine) if quick_engine else None
+    ahead = ParseAhead() if settings.pipeline.parse_worker else None
     pipeline = Pipeline(factory, services, clock, classify_context(settings, services),
-                        quick_factory=quick_factory)
+                        quick_factory=quick_factory, ahead=ahead)
     transport = transport or make_transport(settings)
     source = make_source(settings, factory, clock) if with_source else None
     outbox = Outbox(

@@ -6,6 +6,7 @@ and, after `MAX_ATTEMPTS`, hands it to a person. Nothing here loops or sleeps: t
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -13,13 +14,14 @@ from typing import Final
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from foi_mailbot.cases.matching import Match, find_thread, resolve
 from foi_mailbot.cases.service import Outcome, Services, apply
 from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import Classification, ClassifyContext, Kind
 from foi_mailbot.clock import Clock
+from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.settings import Settings
@@ -71,6 +73,8 @@ class Pipeline:
     # the fsync: the raw message is already durable, and nothing leaves the building before
     # the outbox's fully durable claim, which makes every earlier commit durable with it.
     quick_factory: sessionmaker[Session] | None = None
+    # Parses a backlog's next messages in a second process (see `parse_ahead`).
+    ahead: ParseAhead | None = None
 
     @property
     def _writes(self) -> sessionmaker[Session]:
@@ -96,11 +100,14 @@ class Pipeline:
             )
             return list(session.scalars(stmt))
 
-    def process(self, message_pk: int) -> str | None:
-        """Run one message to `applied` (or `needs_attention`); returns its kind."""
+    def process(self, message_pk: int, parsed: ParsedMail | None = None) -> str | None:
+        """Run one message to `applied` (or `needs_attention`); returns its kind.
+
+        `parsed` is the message parsed already (ahead, elsewhere); else it is parsed here.
+        """
         with structlog.contextvars.bound_contextvars(message_pk=message_pk):
             try:
-                return self._process(message_pk)
+                return self._process(message_pk, parsed)
             except Exception as exc:  # one bad message must never stop the loop
                 if _database_unavailable(exc):
                     # Not the message's fault: the next pass counts no attempt for it.
@@ -118,10 +125,13 @@ class Pipeline:
             if row is not None and row.status in PENDING:
                 row.attempts += 1
 
-    def _process(self, message_pk: int) -> str | None:
+    def _process(self, message_pk: int, parsed: ParsedMail | None) -> str | None:
         self._count_attempt(message_pk)
         with session_scope(self._writes) as session:
-            row = session.get(InboundMessage, message_pk, with_for_update=True)
+            # Parsed already: the raw bytes are not loaded a second time.
+            lazy_raw = [defer(InboundMessage.raw)] if parsed is not None else []
+            row = session.get(InboundMessage, message_pk, with_for_update=True,
+                              options=lazy_raw)
             if row is None or row.status not in PENDING:
                 return None
             if row.attempts > MAX_ATTEMPTS:
@@ -134,7 +144,7 @@ class Pipeline:
                 row.reasons = ["its Message-ID is one we minted for our own outgoing mail"]
                 row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
                 return row.kind
-            mail = parse(row.raw or b"")
+            mail = parsed if parsed is not None else parse(row.raw or b"")
             _record_parse(row, mail)
             thread = find_thread(session, mail, staff=self._is_staff(mail, row))
             ctx = self._context(row, thread.case.reference if thread.case else None,
@@ -191,9 +201,27 @@ class Pipeline:
     def run_pending(self, limit: int = 500) -> int:
         """Process every pending message once; returns how many were looked at."""
         ids = self.pending(limit)
-        for message_pk in ids:
-            self.process(message_pk)
+        if self.ahead is None or not self.ahead.wanted(len(ids)):
+            for message_pk in ids:
+                self.process(message_pk)
+        else:
+            with closing(self.ahead.parsed(ids, self._raw)) as parsed:
+                for message_pk, mail in parsed:
+                    self.process(message_pk, mail)
+            if len(ids) < limit:
+                self.ahead.close()  # the backlog is done: no idle second process
         return len(ids)
+
+    def _raw(self, message_pk: int) -> bytes | None:
+        with session_scope(self.factory) as session:
+            stmt = select(InboundMessage.raw).where(InboundMessage.id == message_pk)
+            raw: bytes | None = session.scalar(stmt)
+            return raw
+
+    def close(self) -> None:
+        """Stop the parsing worker, if one runs."""
+        if self.ahead is not None:
+            self.ahead.close()
 
 
 def _database_unavailable(exc: Exception) -> bool:

@@ -235,6 +235,14 @@ class HealthSettings(_Section):
     ops_address: str | None = None
 
 
+class PipelineSettings(_Section):
+    """How stored messages are processed."""
+
+    # A backlog's next messages are parsed in a second process (about 22 MB) on a multi-core
+    # machine; a lone new message is always parsed in place.
+    parse_worker: bool = True
+
+
 class RetentionSettings(_Section):
     """How long raw message bodies are kept."""
 
@@ -271,6 +279,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = DigestSettings()
     health: HealthSettings = HealthSettings()
     retention: RetentionSettings = RetentionSettings()
+    pipeline: PipelineSettings = PipelineSettings()
 
     @field_validator(*_SECRETS, mode="before")
     @classmethod

@@ -1,0 +1,101 @@
+"""Parsing ahead in a second process gives the same parsed mail, and survives losing its worker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from foi_mailbot.bootstrap import App, build
+from foi_mailbot.clock import FixedClock
+from foi_mailbot.ingest import store_many
+from foi_mailbot.parse_ahead import ParseAhead
+from foi_mailbot.parsing import parse
+from foi_mailbot.settings import Settings
+from foi_mailbot.sources import RawMail
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import InboundMessage
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+NOW = datetime(2026, 1, 12, 10, tzinfo=UTC)
+SAMPLES = sorted(FIXTURES.glob("*.eml"))[:7]
+
+
+def _raws() -> dict[int, bytes | None]:
+    return {index: path.read_bytes() for index, path in enumerate(SAMPLES)}
+
+
+def _stored(app: App) -> list[int]:
+    mails = [RawMail(f"k{i}", "foi@example.gov.uk", "INBOX", None, None, NOW, p.read_bytes(),
+                     "inbound") for i, p in enumerate(SAMPLES)]
+    return [r.message_pk for r in store_many(app.factory, mails, app.clock)]
+
+
+def test_the_worker_parses_each_message_as_it_would_be_parsed_in_place() -> None:
+    """Same ids, same order, same ParsedMail; a message with no raw bytes comes back unparsed."""
+    raws = _raws()
+    raws[3] = None
+    ahead = ParseAhead(window=2)
+    try:
+        results = list(ahead.parsed(list(raws), raws.get))
+    finally:
+        ahead.close()
+
+    assert [pk for pk, _ in results] == list(raws)
+    expected = [parse(raw) if raw is not None else None for raw in raws.values()]
+    assert [mail for _, mail in results] == expected
+
+
+def test_losing_the_worker_leaves_the_rest_to_be_parsed_in_place() -> None:
+    """A worker that dies mid-batch costs nothing but speed: later messages come back unparsed."""
+    raws = _raws()
+    ahead = ParseAhead()
+    results = []
+    for message_pk, mail in ahead.parsed(list(raws), raws.get):
+        results.append((message_pk, mail))
+        if len(results) == 1:
+            assert ahead._worker is not None
+            ahead._worker.process.kill()
+            ahead._worker.process.wait()
+
+    assert [pk for pk, _ in results] == list(raws)
+    assert results[0][1] is not None
+    assert results[-1][1] is None
+    assert ahead._worker is None
+
+
+def test_leaving_a_batch_early_stops_the_worker() -> None:
+    """Results sent ahead for messages no longer in hand are never read as someone else's."""
+    raws = _raws()
+    ahead = ParseAhead()
+    parsed = ahead.parsed(list(raws), raws.get)
+    next(parsed)
+    worker = ahead._worker
+    parsed.close()
+
+    assert ahead._worker is None
+    assert worker is not None and worker.process.poll() is not None
+
+
+def test_a_backlog_through_the_pipeline_with_the_worker_is_applied(settings: Settings) -> None:
+    """Every message of a backlog is applied when parsed ahead, and the worker is stopped after."""
+    app = build(settings, clock=FixedClock(NOW))
+    ids = _stored(app)
+    ahead = app.pipeline.ahead
+    assert ahead is not None and ahead.wanted(len(ids))
+    started: list[object] = []
+    original = ahead._start
+
+    def start() -> object:
+        started.append(original())
+        return started[-1]
+
+    ahead._start = start  # type: ignore[method-assign]
+    app.pipeline.run_pending()
+    app.close()
+
+    with session_scope(app.factory) as session:
+        rows = [session.get(InboundMessage, pk) for pk in ids]
+    assert {row.status for row in rows if row} <= {"applied", "needs_attention"}
+    assert all(row and row.kind for row in rows)
+    assert len(started) == 1 and started[0] is not None
+    assert ahead._worker is None
