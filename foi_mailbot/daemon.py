@@ -18,6 +18,7 @@ import structlog
 from foi_mailbot.bootstrap import App
 from foi_mailbot.errors import FoiMailbotError, TransientError
 from foi_mailbot.ingest import store_many
+from foi_mailbot.memory import return_large_blocks
 from foi_mailbot.sources import MailSource, RawMail
 from foi_mailbot.storage.state import record
 
@@ -40,6 +41,10 @@ class Daemon:
     errors: int = 0
     on_sync: Callable[[str | None], None] | None = None
     leadership_lost: Callable[[], bool] | None = None
+
+    def __post_init__(self) -> None:
+        # A long-running process that holds messages of megabytes, one after another.
+        return_large_blocks()
 
     def install_signal_handlers(self) -> None:
         """Make SIGTERM and SIGINT ask the loop to finish and exit."""

@@ -48,7 +48,7 @@ class _Worker:
 class ParseAhead:
     """Yields pending messages with their parsed form, parsed ahead by a worker process."""
 
-    window: int = 4
+    window: int = 2
     """Messages sent ahead of the one in hand (bounds the raw bytes held in the pipe)."""
     timeout: float = 120.0
     """Seconds to wait for one result before giving up on the worker."""

@@ -18,12 +18,14 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.errors import PermanentError, TransientError
+from foi_mailbot.outbound import claims
+from foi_mailbot.outbound.claims import Claimed, RowChange
 from foi_mailbot.outbound.journal import SentJournal
 from foi_mailbot.outbound.transport import Transport
 from foi_mailbot.storage.db import session_scope
@@ -98,15 +100,6 @@ def automatic_replies_since(session: Session, to_email: str, since: datetime) ->
 SentChecker = Callable[[str], bool | None]
 """Given a Message-ID, True/False if the Sent folder shows it was (not) sent, None if unknown."""
 
-RowChange = Callable[[OutboxMessage], None]
-"""What happened to a claimed row, as a change to make to it."""
-
-
-def _release(row: OutboxMessage) -> None:
-    """Nothing was sent: the row is due again."""
-    row.status = OutboxStatus.PENDING
-
-
 @dataclass
 class Outbox:
     """Sends due rows through a transport; the daemon and the CLI call `send_due`."""
@@ -162,39 +155,33 @@ class Outbox:
         self.copy_missing()
         return settled
 
-    def _claim(self, limit: int) -> list[int]:
-        """Mark due rows `sending`; a conditional UPDATE so two senders never claim one row."""
-        self._settle()
+    def _claim(self, limit: int) -> list[Claimed]:
+        """Write what is owed, then mark due rows `sending`, in one durable commit.
+
+        The UPDATE is conditional, so two senders never claim one row. The outcomes owed are
+        mostly the marks of rows just sent (see `_send_one`): they ride on this commit.
+        """
+        owed = self._take_owed()
         now = self.clock.now()
-        claimed: list[int] = []
-        with session_scope(self.factory) as session:
-            candidates = session.scalars(
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.status == OutboxStatus.PENDING,
-                    OutboxMessage.next_attempt_at <= now,
-                )
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-            ).all()
-            for row_id in candidates:
-                result = session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
-                    .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1)
-                )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append(row_id)
-        return claimed
+        try:
+            with session_scope(self.factory) as session:
+                claims.apply_changes(session, owed)
+                return claims.claim(session, now, limit)
+        except SQLAlchemyError:
+            self._give_back(owed)
+            raise
 
     def send_due(self, limit: int = 50, stop: Callable[[], bool] | None = None) -> int:
         """Send every row that is due; returns how many were accepted by the transport."""
         sent = 0
-        for row_id in self._claim(limit):
-            if self._send_one(row_id):
-                sent += 1
+        claimed = self._claim(limit)
+        for index, item in enumerate(claimed):
+            sent += self._send_one(item)
             if stop is not None and stop():
+                for untried in claimed[index + 1 :]:
+                    self._defer(untried.id, claims.release)
                 break
+        self._settle()
         return sent
 
     def drain(self, stop: Callable[[], bool] | None = None, batch: int = 1) -> int:
@@ -203,37 +190,28 @@ class Outbox:
         One row is claimed at a time, so a stop leaves no claimed row behind unsent.
         """
         sent = 0
-        while ids := self._claim(batch):
-            for row_id in ids:
-                sent += self._send_one(row_id)
+        while claimed := self._claim(batch):
+            for item in claimed:
+                sent += self._send_one(item)
             if stop is not None and stop():
                 break
+        self._settle()
         return sent
 
-    def _send_one(self, row_id: int) -> bool:
-        try:
-            with session_scope(self.factory) as session:
-                row = session.get(OutboxMessage, row_id)
-                if row is None:
-                    return False
-                raw, key = row.raw, row.key
-        except SQLAlchemyError:
-            self._owe(row_id, _release)
-            raise
-        message = message_from_bytes(raw, _class=EmailMessage, policy=policy.SMTP)
+    def _send_one(self, item: Claimed) -> bool:
+        row_id = item.id
+        message = message_from_bytes(item.raw, _class=EmailMessage, policy=policy.SMTP)
+        accepted: list[datetime] = []
 
         def mark_sent() -> None:
-            # The moment the server accepted: the journal first (one write, no lock to wait
-            # for), then the row. The Sent copy follows; `recover` makes any copy a crash
-            # left out.
-            if self.journal:
-                self.journal.record(row_id)
-            sent_at = self.clock.now()
-
-            def change(row: OutboxMessage) -> None:
-                row.status, row.sent_at = OutboxStatus.SENT, sent_at
-
-            self._write(row_id, change)
+            # The moment the server accepted. With a journal, one write there (no lock to wait
+            # for) and the row is marked with the next claim's commit, or by `recover` after a
+            # crash; without one, the row is marked now.
+            if self.journal is None:
+                self._write(row_id, claims.sent(self.clock.now(), copied=False))
+                return
+            self.journal.record(row_id)
+            accepted.append(self.clock.now())
 
         try:
             self.transport.send(message, on_accepted=mark_sent)
@@ -243,10 +221,13 @@ class Outbox:
         except PermanentError as exc:
             self._failed(row_id, str(exc), permanent=True)
             return False
-        log.info("outbox.sent", outbox_id=row_id, key=key)
+        log.info("outbox.sent", outbox_id=row_id, key=item.key)
         if self.on_success:
             self.on_success()
-        if self._copy(row_id, raw):
+        copied = self._copy(row_id, item.raw)
+        if accepted:
+            self._defer(row_id, claims.sent(accepted[0], copied=copied))
+        elif copied:
             self._mark_copied(row_id)
         return True
 
@@ -333,14 +314,32 @@ class Outbox:
         if first:
             log.warning("outbox.outcome_not_recorded", outbox_id=row_id)
 
+    def _defer(self, row_id: int, change: RowChange) -> None:
+        """Owe a change on purpose: it is written with the next claim (or `_settle`)."""
+        with self._owed_lock:
+            self._owed[row_id] = change
+
+    def _take_owed(self) -> dict[int, RowChange]:
+        with self._owed_lock:
+            owed, self._owed = self._owed, {}
+        return owed
+
+    def _give_back(self, owed: dict[int, RowChange]) -> None:
+        with self._owed_lock:
+            for row_id, change in owed.items():
+                self._owed.setdefault(row_id, change)
+
     def _settle(self) -> None:
-        """Write the outcomes owed by earlier failed writes; raises while the database is gone."""
-        while True:
-            with self._owed_lock:
-                if not self._owed:
-                    return
-                row_id, change = self._owed.popitem()
-            self._write(row_id, change)
+        """Write the outcomes owed, in one commit; raises while the database is gone."""
+        owed = self._take_owed()
+        if not owed:
+            return
+        try:
+            with session_scope(self.quick_factory or self.factory) as session:
+                claims.apply_changes(session, owed)
+        except SQLAlchemyError:
+            self._give_back(owed)
+            raise
 
     def own_message_ids(self, message_ids: Collection[str]) -> set[str]:
         """Those of the Message-IDs that we minted for mail in the outbox."""

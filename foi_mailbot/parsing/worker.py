@@ -15,6 +15,7 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
+from foi_mailbot.memory import return_large_blocks
 from foi_mailbot.parsing import parse
 
 _GONE = (EOFError, OSError)
@@ -44,6 +45,7 @@ def main(argv: list[str]) -> int:
     """Entry point: serve the socket whose descriptor is the only argument."""
     # A Ctrl-C at a terminal reaches the whole process group; the daemon decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return_large_blocks()
     serve(Connection(int(argv[0])))
     return 0
 

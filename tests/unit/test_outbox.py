@@ -141,16 +141,56 @@ class DiesAfterAcceptance(MemoryTransport):
 def test_a_send_is_recorded_the_moment_the_server_accepts_it(
     settings: Settings, clock: FixedClock
 ) -> None:
-    """Dying between acceptance and the end of the SMTP session leaves the row sent."""
+    """Dying between acceptance and the end of the SMTP session: the restart knows it went."""
     transport = DiesAfterAcceptance()
     app = build(settings, clock=clock, transport=transport)
-    _queue(app)
+    row = _queue(app)
 
     with pytest.raises(SystemExit):
         app.outbox.drain()
 
+    assert app.outbox.journal is not None and row is not None
+    assert {row.id} == app.outbox.journal.ids()
+    assert 1 == app.outbox.recover()
+    app.outbox.drain()
     assert OutboxStatus.SENT == _status(app)
-    assert 0 == app.outbox.recover()
+    assert 1 == len(transport.sent)
+
+
+def test_a_sent_row_is_marked_with_the_next_claim_and_at_the_end_of_a_drain(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The mark of a sent row rides on the next claim's commit; the last one is written too."""
+    app, transport = _app(settings, clock)
+    _queue(app, "case:1:acknowledgement")
+    _queue(app, "case:2:acknowledgement")
+
+    assert 2 == app.outbox.drain()
+
+    with session_scope(app.factory) as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [OutboxStatus.SENT, OutboxStatus.SENT] == [row.status for row in rows]
+        assert all(row.sent_at is not None for row in rows)
+    assert 2 == len(transport.sent)
+
+
+def test_a_stop_releases_the_claimed_rows_not_yet_tried(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """send_due claims a batch; stopping after the first leaves the others due, uncounted."""
+    app, transport = _app(settings, clock)
+    for number in range(3):
+        _queue(app, f"case:{number}:acknowledgement")
+
+    assert 1 == app.outbox.send_due(stop=lambda: True)
+
+    with session_scope(app.factory) as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [OutboxStatus.SENT, OutboxStatus.PENDING, OutboxStatus.PENDING] == [
+            row.status for row in rows
+        ]
+        assert [1, 0, 0] == [row.attempts for row in rows]
+    assert 1 == len(transport.sent)
 
 
 def test_a_row_the_journal_saw_accepted_is_settled_as_sent_without_asking(
