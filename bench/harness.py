@@ -15,7 +15,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +138,7 @@ class InstantTransport:
     def __init__(self) -> None:
         self.sent = 0
 
-    def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
+    def send(self, raw: bytes, on_accepted: Callable[[], None] | None = None) -> None:
         """See `Transport.send`."""
         self.sent += 1
         if on_accepted is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,44 +28,62 @@ class Stored:
 
 def store_raw(session: Session, mail: RawMail, *, now_clock: Clock) -> Stored:
     """Record one copy of a message; a second delivery of the same bytes becomes one record."""
-    copy = session.get(SourceCopy, mail.source_key)
-    if copy is not None:
-        return Stored(copy.message_pk, created=False)
-    digest = hashlib.sha256(mail.raw).hexdigest()
-    now = now_clock.now()
-    existing = session.scalars(
-        select(InboundMessage.id).where(InboundMessage.content_hash == digest)
-    ).first()
-    created = existing is None
-    if existing is None:
-        row = InboundMessage(
-            mailbox=mail.mailbox,
-            folder=mail.folder,
-            direction=mail.direction,
-            arrived_at=mail.arrived_at,
-            stored_at=now,
-            content_hash=digest,
-            message_id=header_message_id(mail.raw),
-            size=len(mail.raw),
-            raw=mail.raw,
-            status=MessageStatus.STORED,
-            # Counted when tried (see `Pipeline`): a message stored by a process that died
-            # before trying it has not failed anything.
-            attempts=0,
-        )
-        session.add(row)
-        session.flush()
-        existing = row.id
-    session.add(
-        SourceCopy(
-            source_key=mail.source_key,
-            message_pk=existing,
-            uidvalidity=mail.uidvalidity,
-            uid=mail.uid,
-            seen_at=now,
-        )
+    return _store_batch(session, [mail], now_clock)[0]
+
+
+def _store_batch(session: Session, mails: Sequence[RawMail], clock: Clock) -> list[Stored]:
+    """Record each copy, looking up known copies and known bytes once for the whole batch."""
+    keys = {mail.source_key for mail in mails}
+    copies: dict[str, int] = dict(session.execute(
+        select(SourceCopy.source_key, SourceCopy.message_pk).where(SourceCopy.source_key.in_(keys))
+    ).all())
+    digests = {m.source_key: hashlib.sha256(m.raw).hexdigest() for m in mails
+               if m.source_key not in copies}
+    known: dict[str, int] = dict(session.execute(
+        select(InboundMessage.content_hash, InboundMessage.id)
+        .where(InboundMessage.content_hash.in_(set(digests.values())))
+    ).all()) if digests else {}
+    now = clock.now()
+    new_rows: dict[str, InboundMessage] = {}
+    for mail in mails:
+        digest = digests.get(mail.source_key)
+        if digest is not None and digest not in known and digest not in new_rows:
+            new_rows[digest] = _row(mail, digest, now)
+    session.add_all(new_rows.values())
+    session.flush()  # one INSERT for the batch; the rows get their ids
+    known.update({digest: row.id for digest, row in new_rows.items()})
+    stored: list[Stored] = []
+    for mail in mails:
+        if mail.source_key in copies:
+            stored.append(Stored(copies[mail.source_key], created=False))
+            continue
+        digest = digests[mail.source_key]
+        message_pk = known[digest]
+        # Only the first copy of bytes new to us created their row.
+        created = new_rows.pop(digest, None) is not None
+        copies[mail.source_key] = message_pk
+        session.add(SourceCopy(source_key=mail.source_key, message_pk=message_pk,
+                               uidvalidity=mail.uidvalidity, uid=mail.uid, seen_at=now))
+        stored.append(Stored(message_pk, created=created))
+    return stored
+
+
+def _row(mail: RawMail, digest: str, now: datetime) -> InboundMessage:
+    return InboundMessage(
+        mailbox=mail.mailbox,
+        folder=mail.folder,
+        direction=mail.direction,
+        arrived_at=mail.arrived_at,
+        stored_at=now,
+        content_hash=digest,
+        message_id=header_message_id(mail.raw),
+        size=len(mail.raw),
+        raw=mail.raw,
+        status=MessageStatus.STORED,
+        # Counted when tried (see `Pipeline`): a message stored by a process that died
+        # before trying it has not failed anything.
+        attempts=0,
     )
-    return Stored(existing, created=created)
 
 
 def store(factory: sessionmaker[Session], mail: RawMail, clock: Clock) -> Stored:
@@ -92,6 +111,6 @@ def store_many(
         return []
     try:
         with session_scope(factory) as session:
-            return [store_raw(session, mail, now_clock=clock) for mail in mails]
+            return _store_batch(session, mails, clock)
     except IntegrityError:
         return [store(factory, mail, clock) for mail in mails]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 
@@ -13,10 +14,10 @@ class MemoryTransport:
         self.sent: list[EmailMessage] = []
         self.fail_with: list[Exception] = []
 
-    def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
-        """See `Transport.send`."""
+    def send(self, raw: bytes, on_accepted: Callable[[], None] | None = None) -> None:
+        """See `Transport.send`; keeps the message parsed, for the tests to read."""
         if self.fail_with:
             raise self.fail_with.pop(0)
-        self.sent.append(msg)
+        self.sent.append(message_from_bytes(raw, _class=EmailMessage, policy=policy.SMTP))
         if on_accepted is not None:
             on_accepted()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
+from email import policy
 from email.message import EmailMessage
 
 import structlog
@@ -200,7 +200,6 @@ class Outbox:
 
     def _send_one(self, item: Claimed) -> bool:
         row_id = item.id
-        message = message_from_bytes(item.raw, _class=EmailMessage, policy=policy.SMTP)
         accepted: list[datetime] = []
 
         def mark_sent() -> None:
@@ -214,7 +213,7 @@ class Outbox:
             accepted.append(self.clock.now())
 
         try:
-            self.transport.send(message, on_accepted=mark_sent)
+            self.transport.send(item.raw, on_accepted=mark_sent)
         except TransientError as exc:
             self._failed(row_id, str(exc), permanent=False)
             return False

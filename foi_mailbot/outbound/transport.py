@@ -15,8 +15,10 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable, Mapping
-from email.message import EmailMessage
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -36,14 +38,48 @@ Accepted = Callable[[], None]
 class Transport(Protocol):
     """Delivers one message, raising `TransientError` or `PermanentError` when it cannot."""
 
-    def send(self, msg: EmailMessage, on_accepted: Accepted | None = None) -> None:
-        """Deliver `msg` to every recipient in its To, Cc and Bcc headers.
+    def send(self, raw: bytes, on_accepted: Accepted | None = None) -> None:
+        """Deliver the message `raw` (as the outbox holds it) to everyone in its To and Cc.
 
         Every transport calls `on_accepted` (when given) the moment the message is taken,
         before any goodbye to the server: the outbox records the send there, where a kill would
         do the least harm.
         """
         ...
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a transport reads from a message's header block: who, and which message."""
+
+    sender: str | None
+    recipients: tuple[str, ...]
+    message_id: str | None
+    date: str | None
+    blind_copies: bool
+
+
+def _text(value: str) -> str:
+    # Header bytes are read as ASCII with surrogates; an internationalised address is UTF-8.
+    return value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+
+
+def read_envelope(raw: bytes) -> Envelope:
+    """The envelope of a whole message, from its header block alone (the body is not parsed)."""
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+
+    def addresses(*names: str) -> tuple[str, ...]:
+        values = [_text(str(v)) for name in names for v in headers.get_all(name, [])]
+        return tuple(email for _name, email in getaddresses(values) if email)
+
+    senders = addresses("From")
+    return Envelope(
+        sender=senders[0] if senders else None,
+        recipients=tuple(dict.fromkeys(addresses("To", "Cc"))),
+        message_id=headers.get("Message-ID"),
+        date=headers.get("Date"),
+        blind_copies="Bcc" in headers,
+    )
 
 
 def _redact(reply: bytes | str) -> str:
@@ -114,13 +150,19 @@ class SmtpTransport:
             password = self.settings.password.get_secret_value() if self.settings.password else ""
             client.login(self.settings.username, password)
 
-    def _submit(
-        self, msg: EmailMessage, on_accepted: Accepted | None
-    ) -> dict[str, tuple[int, bytes]]:
+    def _submit(self, raw: bytes, on_accepted: Accepted | None) -> dict[str, tuple[int, bytes]]:
+        envelope = read_envelope(raw)
+        if envelope.blind_copies:
+            # Sent as it is held, a Bcc header would show every recipient to every other one.
+            msg = "a message with a Bcc header cannot be sent as it is stored"
+            raise PermanentError(msg)
+        sender = self.settings.from_address or envelope.sender or ""
+        everyone = (sender, *envelope.recipients)
+        options = () if all(address.isascii() for address in everyone) else ("SMTPUTF8",)
         client = self._connect()
         try:
             self._login(client)
-            refused = client.send_message(msg, from_addr=self.settings.from_address)
+            refused = client.sendmail(sender, list(envelope.recipients), raw, options)
             if on_accepted is not None and not refused:
                 on_accepted()  # before QUIT: its round trip is not spent in the window
         except BaseException:
@@ -133,10 +175,10 @@ class SmtpTransport:
             client.close()
         return refused
 
-    def send(self, msg: EmailMessage, on_accepted: Accepted | None = None) -> None:
+    def send(self, raw: bytes, on_accepted: Accepted | None = None) -> None:
         """See `Transport.send`."""
         try:
-            refused = self._submit(msg, on_accepted)
+            refused = self._submit(raw, on_accepted)
         except smtplib.SMTPRecipientsRefused as exc:
             raise _refused(exc.recipients, len(exc.recipients)) from exc
         except smtplib.SMTPSenderRefused as exc:
@@ -154,7 +196,7 @@ class SmtpTransport:
             error = f"the message cannot be sent: {type(exc).__name__} {_redact(str(exc))}"
             raise PermanentError(error) from exc
         if refused:
-            total = len(refused) + 1  # send_message returns normally only if one was accepted
+            total = len(refused) + 1  # sendmail returns normally only if one was accepted
             raise _refused(refused, total)
 
 
@@ -180,25 +222,26 @@ class FolderTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def path_for(self, msg: EmailMessage) -> Path:
-        """Where `msg` is (or would be) written."""
-        message_id = normalise_message_id(msg["Message-ID"])
+    def path_for(self, raw: bytes) -> Path:
+        """Where the message `raw` is (or would be) written."""
+        envelope = read_envelope(raw)
+        message_id = normalise_message_id(envelope.message_id)
         if message_id is None:
             error = "a message without a Message-ID cannot be written to the outgoing folder"
             raise PermanentError(error)
         try:
-            stamp = as_utc(parsedate_to_datetime(str(msg["Date"]))).strftime("%Y%m%dT%H%M%SZ")
+            stamp = as_utc(parsedate_to_datetime(str(envelope.date))).strftime("%Y%m%dT%H%M%SZ")
         except (TypeError, ValueError):
             stamp = "00000000T000000Z"
         return self.folder / f"{stamp}-{_safe_name(message_id)}.eml"
 
-    def send(self, msg: EmailMessage, on_accepted: Accepted | None = None) -> None:
+    def send(self, raw: bytes, on_accepted: Accepted | None = None) -> None:
         """See `Transport.send`."""
-        target = self.path_for(msg)
+        target = self.path_for(raw)
         if not target.exists():
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                _write_atomically(target, msg.as_bytes())
+                _write_atomically(target, raw)
             except self.transient_exceptions as exc:
                 reason = getattr(exc, "strerror", None) or type(exc).__name__
                 error = f"cannot write to {self.folder}: {reason}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,7 +18,12 @@ from foi_mailbot.settings import PathSettings, Settings, SmtpSettings
 from tests.servers.smtp_sink import SmtpSink, free_port
 
 
-def _message(message_id: str = "ack-1@foi.example.gov.uk") -> EmailMessage:
+def _message(message_id: str = "ack-1@foi.example.gov.uk") -> bytes:
+    """A composed acknowledgement as the outbox stores it."""
+    return _composed(message_id).as_bytes(policy=policy.SMTP)
+
+
+def _composed(message_id: str) -> EmailMessage:
     return compose(
         from_addr="foi@example.gov.uk",
         from_name="Example Council",
@@ -60,11 +65,10 @@ def test_smtp_transport_delivers_with_auto_reply_headers(smtp_sink: SmtpSink) ->
 
 
 def test_a_message_stored_as_bytes_is_sent_byte_for_byte(smtp_sink: SmtpSink) -> None:
-    """The outbox keeps raw bytes and re-parses them; what arrives is exactly what was stored."""
-    stored = _message().as_bytes(policy=policy.SMTP)
-    reloaded = message_from_bytes(stored, _class=EmailMessage, policy=policy.SMTP)
+    """The outbox keeps raw bytes and sends them as they are: what arrives is what was stored."""
+    stored = _message()
 
-    _transport(smtp_sink).send(reloaded)
+    _transport(smtp_sink).send(stored)
 
     [delivery] = smtp_sink.messages
     assert stored == delivery.raw
@@ -173,7 +177,7 @@ def test_folder_transport_writes_each_message_once(tmp_path: Path) -> None:
         "20210614T090000Z-other@foi.example.gov.uk.eml",
     ] == names
     written = (tmp_path / "out" / names[0]).read_bytes()
-    assert message.as_bytes() == written
+    assert message == written
 
 
 def test_folder_transport_names_hostile_message_ids_safely(tmp_path: Path) -> None:
@@ -199,3 +203,26 @@ def test_acceptance_is_reported_while_the_server_holds_the_message(smtp_sink: Sm
         transport.send(_message("ack-2@foi.example.gov.uk"), on_accepted=lambda: seen.append(-1))
 
     assert [1] == seen
+
+
+def test_the_envelope_is_read_from_the_header_block(smtp_sink: SmtpSink) -> None:
+    """To and Cc recipients (each once) get the message; the sender comes from the settings."""
+    raw = (b"From: =?utf-8?q?Caf=C3=A9?= <foi@example.gov.uk>\r\n"
+           b"To: A <a@example.org>, b@example.org\r\nCc: a@example.org, c@example.org\r\n"
+           b"Subject: x\r\nMessage-ID: <m-1@foi.example.gov.uk>\r\n\r\nbody\r\n")
+
+    _transport(smtp_sink, from_address="bounces@example.gov.uk").send(raw)
+
+    [delivery] = smtp_sink.messages
+    assert ("a@example.org", "b@example.org", "c@example.org") == delivery.rcpt_tos
+    assert "bounces@example.gov.uk" == delivery.envelope_from
+
+
+def test_a_stored_message_with_a_bcc_header_is_refused_not_leaked(smtp_sink: SmtpSink) -> None:
+    """Sent as stored, a Bcc header would reach every recipient: a person decides instead."""
+    raw = _message().replace(b"\r\nSubject:", b"\r\nBcc: hidden@example.org\r\nSubject:", 1)
+
+    with pytest.raises(PermanentError, match="Bcc"):
+        _transport(smtp_sink).send(raw)
+
+    assert [] == smtp_sink.messages

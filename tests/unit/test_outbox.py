@@ -132,9 +132,9 @@ def test_without_a_sent_folder_an_interrupted_send_is_flagged(
 class DiesAfterAcceptance(MemoryTransport):
     """The server takes the message, then the process dies before the goodbye."""
 
-    def send(self, msg: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
+    def send(self, raw: bytes, on_accepted: Callable[[], None] | None = None) -> None:
         """See `Transport.send`."""
-        super().send(msg, on_accepted)
+        super().send(raw, on_accepted)
         raise SystemExit(137)
 
 
