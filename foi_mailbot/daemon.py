@@ -108,7 +108,8 @@ class Daemon:
             if self.on_sync:
                 self.on_sync(None)
         # A full batch may have left more behind: the wait that follows could last minutes.
-        while self.app.pipeline.run_pending(PENDING_BATCH) == PENDING_BATCH:
+        pending = self.app.pipeline.run_pending
+        while pending(PENDING_BATCH, stop=self.stop.is_set) == PENDING_BATCH:
             if self.stop.is_set():
                 break
         self.app.outbox.drain(stop=self.stop.is_set)

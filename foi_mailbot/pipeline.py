@@ -6,6 +6,7 @@ and, after `MAX_ATTEMPTS`, hands it to a person. Nothing here loops or sleeps: t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -198,18 +199,22 @@ class Pipeline:
             if row.attempts >= MAX_ATTEMPTS:
                 _give_up(row, error)
 
-    def run_pending(self, limit: int = 500) -> int:
-        """Process every pending message once; returns how many were looked at."""
+    def run_pending(self, limit: int = 500, stop: Callable[[], bool] | None = None) -> int:
+        """Process every pending message once (until `stop`); returns how many were looked at."""
         ids = self.pending(limit)
         if self.ahead is None or not self.ahead.wanted(len(ids)):
-            for message_pk in ids:
-                self.process(message_pk)
+            parsed: Generator[tuple[int, ParsedMail | None], None, None] = (
+                (pk, None) for pk in ids
+            )
         else:
-            with closing(self.ahead.parsed(ids, self._raw)) as parsed:
-                for message_pk, mail in parsed:
-                    self.process(message_pk, mail)
-            if len(ids) < limit:
-                self.ahead.close()  # the backlog is done: no idle second process
+            parsed = self.ahead.parsed(ids, self._raw)
+        with closing(parsed):
+            for message_pk, mail in parsed:
+                self.process(message_pk, mail)
+                if stop is not None and stop():
+                    break
+        if self.ahead is not None and len(ids) < limit:
+            self.ahead.close()  # the backlog is done: no idle second process
         return len(ids)
 
     def _raw(self, message_pk: int) -> bytes | None:

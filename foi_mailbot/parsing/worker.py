@@ -43,8 +43,10 @@ def serve(conn: Connection) -> None:
 
 def main(argv: list[str]) -> int:
     """Entry point: serve the socket whose descriptor is the only argument."""
-    # A Ctrl-C at a terminal reaches the whole process group; the daemon decides when we stop.
+    # A Ctrl-C at a terminal, or systemd stopping the service, reaches every process of the
+    # daemon: it finishes the message in hand, and we stop when it closes our socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return_large_blocks()
     serve(Connection(int(argv[0])))
     return 0

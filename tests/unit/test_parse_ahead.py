@@ -99,3 +99,23 @@ def test_a_backlog_through_the_pipeline_with_the_worker_is_applied(settings: Set
     assert all(row and row.kind for row in rows)
     assert len(started) == 1 and started[0] is not None
     assert ahead._worker is None
+
+
+def test_a_stop_ends_a_backlog_after_the_message_in_hand(settings: Settings) -> None:
+    """SIGTERM mid-backlog: the message in hand is finished, the rest wait for the next start."""
+    app = build(settings, clock=FixedClock(NOW))
+    ids = _stored(app)
+    handled: list[int] = []
+    original = app.pipeline.process
+
+    def process(message_pk: int, parsed: object = None) -> str | None:
+        handled.append(message_pk)
+        return original(message_pk, parsed)  # type: ignore[arg-type]
+
+    app.pipeline.process = process  # type: ignore[method-assign]
+    app.pipeline.run_pending(stop=lambda: len(handled) == 2)
+    app.close()
+
+    assert 2 == len(handled)
+    assert len(ids) - 2 == len(app.pipeline.pending())
+    assert app.pipeline.ahead is not None and app.pipeline.ahead._worker is None
