@@ -180,4 +180,4 @@ def _wire_sent_folder(settings: Settings, outbox: Outbox, source: MailSource | N
     outbox.sent_checker = check
     imap.ours = outbox.own_message_ids
     if settings.smtp.append_to_sent:
-        outbox.copy_to_sent = lambda raw: imap.append(folder, raw)
+        outbox.copy_to_sent = lambda raws: imap.append_many(folder, raws)

@@ -48,8 +48,10 @@ class _Worker:
 class ParseAhead:
     """Yields pending messages with their parsed form, parsed ahead by a worker process."""
 
-    window: int = 2
-    """Messages sent ahead of the one in hand (bounds the raw bytes held in the pipe)."""
+    window: int = 4
+    """Messages sent ahead of the one in hand: enough to ride over a slow one."""
+    window_bytes: int = 8 * 2**20
+    """Raw bytes in flight at most (past the message in hand): a few large attachments."""
     timeout: float = 120.0
     """Seconds to wait for one result before giving up on the worker."""
     _worker: _Worker | None = field(default=None, init=False, repr=False)
@@ -65,7 +67,7 @@ class ParseAhead:
         """Each id in order with its parsed message, or None where it is to be parsed in place."""
         if self._worker is None:
             self._start()
-        in_flight: deque[bool] = deque()  # for each message sent: had it anything to parse
+        in_flight: deque[int | None] = deque()  # the size of each message sent (None: no raw)
         done = 0
         try:
             for index, message_pk in enumerate(ids):
@@ -73,7 +75,7 @@ class ParseAhead:
                 mail = self._receive() if self._worker is not None and in_flight else None
                 if self._worker is None:
                     in_flight.clear()  # lost: the rest of the batch is parsed in place
-                elif not in_flight.popleft():
+                elif in_flight.popleft() is None:
                     mail = None
                 yield message_pk, mail
                 done += 1
@@ -81,12 +83,14 @@ class ParseAhead:
             if done < len(ids):
                 self.close()  # its remaining results are for messages no longer in hand
 
-    def _fill(self, ids: Sequence[int], load: RawLoader, in_flight: deque[bool]) -> None:
+    def _fill(self, ids: Sequence[int], load: RawLoader, in_flight: deque[int | None]) -> None:
         for message_pk in ids:
+            if in_flight and sum(size or 0 for size in in_flight) >= self.window_bytes:
+                return
             raw = load(message_pk)
             if not self._send(raw):
                 return
-            in_flight.append(raw is not None)
+            in_flight.append(len(raw) if raw is not None else None)
 
     def close(self) -> None:
         """Stop the worker (the next backlog starts another)."""

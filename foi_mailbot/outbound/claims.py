@@ -7,7 +7,7 @@ change twice (a commit reported as failed that had in fact committed) is harmles
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,12 +45,21 @@ def sent(sent_at: datetime, *, copied: bool) -> RowChange:
     return change
 
 
-def apply_changes(session: Session, changes: dict[int, RowChange]) -> None:
-    """Make each change to its row, if the row is still `sending`."""
+def apply_changes(
+    session: Session, changes: dict[int, RowChange], copied: Collection[int] = ()
+) -> None:
+    """Make each change to its row if the row is still `sending`; note the `copied` rows'
+    copies in the Sent folder, whatever their state."""
     for row_id, change in changes.items():
         row = session.get(OutboxMessage, row_id)
         if row is not None and row.status == OutboxStatus.SENDING:
             change(row)
+    if copied:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(copied)))
+            .values(copied_to_sent=True)
+        )
 
 
 def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:

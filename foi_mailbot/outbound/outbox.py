@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import policy
@@ -97,6 +97,9 @@ def automatic_replies_since(session: Session, to_email: str, since: datetime) ->
     return int(session.scalar(stmt) or 0)
 
 
+COPY_BATCH = 20
+"""Sent messages filed in the Sent folder together (one IMAP command, one index update)."""
+
 SentChecker = Callable[[str], bool | None]
 """Given a Message-ID, True/False if the Sent folder shows it was (not) sent, None if unknown."""
 
@@ -109,7 +112,8 @@ class Outbox:
     clock: Clock
     retry: RetryPolicy = RetryPolicy()
     sent_checker: SentChecker | None = None
-    copy_to_sent: Callable[[bytes], None] | None = None
+    # Files copies of sent messages in the Sent folder, several at a time (one IMAP MULTIAPPEND).
+    copy_to_sent: Callable[[Sequence[bytes]], None] | None = None
     on_failure: Callable[[str], None] | None = None
     on_success: Callable[[], None] | None = None
     # For what happened after a send: on SQLite these commits skip the fsync (they survive a
@@ -120,6 +124,8 @@ class Outbox:
     # Rows this process claimed whose outcome could not be written (database gone), by id.
     _owed: dict[int, RowChange] = field(default_factory=dict, init=False, repr=False)
     _owed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Rows whose Sent copy was filed and not yet recorded (written with the owed changes).
+    _copied: set[int] = field(default_factory=set, init=False, repr=False)
 
     def recover(self) -> int:
         """Settle rows a crash left in `sending`: sent if the journal or the Sent folder shows
@@ -161,28 +167,30 @@ class Outbox:
         The UPDATE is conditional, so two senders never claim one row. The outcomes owed are
         mostly the marks of rows just sent (see `_send_one`): they ride on this commit.
         """
-        owed = self._take_owed()
+        owed, copied = self._take_owed()
         now = self.clock.now()
         try:
             with session_scope(self.factory) as session:
-                claims.apply_changes(session, owed)
+                claims.apply_changes(session, owed, copied)
                 return claims.claim(session, now, limit)
         except SQLAlchemyError:
-            self._give_back(owed)
+            self._give_back(owed, copied)
             raise
 
     def send_due(self, limit: int = 50, stop: Callable[[], bool] | None = None) -> int:
         """Send every row that is due; returns how many were accepted by the transport."""
-        sent = 0
+        accepted: list[Claimed] = []
         claimed = self._claim(limit)
         for index, item in enumerate(claimed):
-            sent += self._send_one(item)
+            if self._send_one(item):
+                accepted.append(item)
             if stop is not None and stop():
                 for untried in claimed[index + 1 :]:
                     self._defer(untried.id, claims.release)
                 break
+        self._copy(accepted)
         self._settle()
-        return sent
+        return len(accepted)
 
     def drain(self, stop: Callable[[], bool] | None = None, batch: int = 1) -> int:
         """Send due rows until none is due (or `stop`); returns how many went.
@@ -190,11 +198,17 @@ class Outbox:
         One row is claimed at a time, so a stop leaves no claimed row behind unsent.
         """
         sent = 0
+        accepted: list[Claimed] = []
         while claimed := self._claim(batch):
-            for item in claimed:
-                sent += self._send_one(item)
+            accepted += [item for item in claimed if self._send_one(item)]
+            if len(accepted) >= COPY_BATCH:
+                sent += len(accepted)
+                self._copy(accepted)
+                accepted = []
             if stop is not None and stop():
                 break
+        sent += len(accepted)
+        self._copy(accepted)
         self._settle()
         return sent
 
@@ -223,23 +237,14 @@ class Outbox:
         log.info("outbox.sent", outbox_id=row_id, key=item.key)
         if self.on_success:
             self.on_success()
-        copied = self._copy(row_id, item.raw)
         if accepted:
-            self._defer(row_id, claims.sent(accepted[0], copied=copied))
-        elif copied:
-            self._mark_copied(row_id)
+            self._defer(row_id, claims.sent(accepted[0], copied=False))
         return True
 
     def close(self) -> None:
         """Release the journal file."""
         if self.journal:
             self.journal.close()
-
-    def _mark_copied(self, row_id: int) -> None:
-        with session_scope(self.quick_factory or self.factory) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is not None:
-                row.copied_to_sent = True
 
     def copy_missing(self, since: timedelta = timedelta(days=1)) -> int:
         """Put Sent copies a crash left out (of mail sent recently) into the Sent folder."""
@@ -248,30 +253,35 @@ class Outbox:
         cutoff = self.clock.now() - since
         with session_scope(self.factory) as session:
             rows = session.execute(
-                select(OutboxMessage.id, OutboxMessage.raw).where(
+                select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.raw).where(
                     OutboxMessage.status == OutboxStatus.SENT,
                     OutboxMessage.copied_to_sent.is_(False),
                     OutboxMessage.sent_at >= cutoff,
                 )
             ).all()
+        missing = [Claimed(row_id, key, raw) for row_id, key, raw in rows]
         copied = 0
-        for row_id, raw in rows:
-            if self._copy(row_id, raw):
-                self._mark_copied(row_id)
-                copied += 1
+        for start in range(0, len(missing), COPY_BATCH):
+            batch = missing[start : start + COPY_BATCH]
+            copied += len(batch) if self._copy(batch) else 0
+        self._settle()
         return copied
 
-    def _copy(self, row_id: int, raw: bytes) -> bool:
-        if self.copy_to_sent is None:
+    def _copy(self, items: list[Claimed]) -> bool:
+        """File copies of these sent rows in the Sent folder; False if that failed."""
+        if self.copy_to_sent is None or not items:
             return False
         for attempt in (1, 2):
             try:
-                self.copy_to_sent(raw)
+                self.copy_to_sent([item.raw for item in items])
             except TransientError as exc:
                 # A kept connection the server dropped fails once; the second try reconnects.
                 if attempt == 2:
-                    log.warning("outbox.copy_to_sent_failed", outbox_id=row_id, error=str(exc))
+                    log.warning("outbox.copy_to_sent_failed", outbox_ids=[i.id for i in items],
+                                error=str(exc))
             else:
+                with self._owed_lock:
+                    self._copied.update(item.id for item in items)
                 return True
         return False
 
@@ -318,26 +328,28 @@ class Outbox:
         with self._owed_lock:
             self._owed[row_id] = change
 
-    def _take_owed(self) -> dict[int, RowChange]:
+    def _take_owed(self) -> tuple[dict[int, RowChange], set[int]]:
         with self._owed_lock:
             owed, self._owed = self._owed, {}
-        return owed
+            copied, self._copied = self._copied, set()
+        return owed, copied
 
-    def _give_back(self, owed: dict[int, RowChange]) -> None:
+    def _give_back(self, owed: dict[int, RowChange], copied: set[int]) -> None:
         with self._owed_lock:
             for row_id, change in owed.items():
                 self._owed.setdefault(row_id, change)
+            self._copied |= copied
 
     def _settle(self) -> None:
         """Write the outcomes owed, in one commit; raises while the database is gone."""
-        owed = self._take_owed()
-        if not owed:
+        owed, copied = self._take_owed()
+        if not owed and not copied:
             return
         try:
             with session_scope(self.quick_factory or self.factory) as session:
-                claims.apply_changes(session, owed)
+                claims.apply_changes(session, owed, copied)
         except SQLAlchemyError:
-            self._give_back(owed)
+            self._give_back(owed, copied)
             raise
 
     def own_message_ids(self, message_ids: Collection[str]) -> set[str]:

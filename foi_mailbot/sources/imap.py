@@ -205,13 +205,26 @@ class ImapSource:
 
     def append(self, folder: str, raw: bytes, flags: Sequence[str] = (r"\Seen",)) -> None:
         """Store a copy of a message we sent (e.g. an acknowledgement) in a folder."""
+        self.append_many(folder, [raw], flags)
+
+    def append_many(
+        self, folder: str, raws: Sequence[bytes], flags: Sequence[str] = (r"\Seen",)
+    ) -> None:
+        """Store copies of messages we sent in a folder: one MULTIAPPEND where the server has it
+        (RFC 3502: all or none), else one APPEND each."""
+        if not raws:
+            return
         with self._session.side_connection("append") as client:
             name = self._session.server_name(folder)
             if name not in self._session.side_folders:
                 if not client.folder_exists(name):
                     client.create_folder(name)
                 self._session.side_folders.add(name)
-            client.append(name, raw, flags=tuple(flags))
+            if len(raws) > 1 and client.has_capability("MULTIAPPEND"):
+                client.multiappend(name, [{"msg": raw, "flags": tuple(flags)} for raw in raws])
+                return
+            for raw in raws:
+                client.append(name, raw, flags=tuple(flags))
 
     def has_message_id(self, folder: str, message_id: str) -> bool:
         """True if a message with this Message-ID header is in the folder."""

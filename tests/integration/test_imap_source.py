@@ -421,6 +421,21 @@ def test_append_stores_a_copy_and_has_message_id_finds_it(
 
 
 @needs_dovecot
+def test_append_many_files_every_copy_in_one_go(
+    dovecot: Dovecot, make_source: Callable[..., ImapSource]
+) -> None:
+    """Several copies at once (MULTIAPPEND on Dovecot): all of them filed, each seen."""
+    source = make_source(dovecot)
+    copies = [STAFF_REPLY.replace(b"staff-reply-0107@", f"copy-{n}@".encode()) for n in range(3)]
+
+    source.append_many("Sent", copies)
+
+    for n in range(3):
+        assert source.has_message_id("Sent", f"<copy-{n}@example.gov.uk>")
+    assert [True] * 3 == [b"\\Seen" in flags for flags in dovecot.flags("Sent").values()]
+
+
+@needs_dovecot
 def test_imaplib_debug_level_is_zero_after_connect(
     dovecot: Dovecot, make_source: Callable[..., ImapSource]
 ) -> None:

@@ -223,3 +223,46 @@ def test_the_journal_ignores_a_line_torn_by_a_kill(tmp_path: Path) -> None:
         handle.write("1")
 
     assert {7} == journal.ids()
+
+
+def test_sent_copies_are_filed_in_batches_and_recorded(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """25 acknowledgements: their copies go to Sent in two commands, and every row says so."""
+    app, _transport = _app(settings, clock)
+    filed: list[int] = []
+    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
+    for number in range(25):
+        _queue(app, f"case:{number}:acknowledgement")
+
+    assert 25 == app.outbox.drain()
+
+    assert [20, 5] == filed
+    with session_scope(app.factory) as session:
+        rows = session.scalars(select(OutboxMessage)).all()
+        assert all(row.copied_to_sent and row.status == OutboxStatus.SENT for row in rows)
+
+
+def test_a_failed_sent_copy_is_filed_at_the_next_start(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The Sent folder refusing twice leaves the rows sent but uncopied; recovery files them."""
+    app, transport = _app(settings, clock)
+    filed: list[int] = []
+
+    def refuse(raws: object) -> None:
+        raise TransientError("NO [SERVERBUG]")
+
+    app.outbox.copy_to_sent = refuse
+    for number in range(3):
+        _queue(app, f"case:{number}:acknowledgement")
+    app.outbox.drain()
+    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
+
+    app.outbox.recover()
+
+    assert [3] == filed
+    with session_scope(app.factory) as session:
+        rows = session.scalars(select(OutboxMessage)).all()
+        assert all(row.copied_to_sent and row.status == OutboxStatus.SENT for row in rows)
+    assert 3 == len(transport.sent)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.ingest import store_many
@@ -30,11 +32,17 @@ def _stored(app: App) -> list[int]:
     return [r.message_pk for r in store_many(app.factory, mails, app.clock)]
 
 
-def test_the_worker_parses_each_message_as_it_would_be_parsed_in_place() -> None:
-    """Same ids, same order, same ParsedMail; a message with no raw bytes comes back unparsed."""
+@pytest.mark.parametrize(("window", "window_bytes"), [(2, 2**30), (4, 1)])
+def test_the_worker_parses_each_message_as_it_would_be_parsed_in_place(
+    window: int, window_bytes: int
+) -> None:
+    """Same ids, same order, same ParsedMail; a message with no raw bytes comes back unparsed.
+
+    However far ahead it may run, by count or by bytes.
+    """
     raws = _raws()
     raws[3] = None
-    ahead = ParseAhead(window=2)
+    ahead = ParseAhead(window=window, window_bytes=window_bytes)
     try:
         results = list(ahead.parsed(list(raws), raws.get))
     finally:
