@@ -1,9 +1,13 @@
-"""Outbound stage, second step: build the `EmailMessage` an outbox row will send.
+"""Outbound stage, second step: build the message an outbox row will send.
 
 Takes rendered bodies and plain values, never parsed mail objects, so the message is the same
 whether it is built at enqueue time or rebuilt for a retry. Every header value that may carry
 applicant text goes through `strip_header_text`, so no subject or display name can add a header.
 Automatic replies carry the RFC 3834 markers that stop other robots answering them.
+
+Built with the email package's `compat32` classes: the message is assembled from values we
+checked, so the modern API's parsing of each header as it is set (most of the cost of a
+reply) buys nothing here. `WIRE` is the policy its bytes are written with.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from email import policy
+from email import charset, policy
+from email.header import Header
 from email.headerregistry import Address as HeaderAddress
-from email.message import EmailMessage
-from email.utils import format_datetime
-from typing import Final
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr
+from typing import Any, Final
 
 from foi_mailbot.clock import as_utc
 from foi_mailbot.errors import ConfigError, PermanentError
@@ -26,6 +33,11 @@ from foi_mailbot.parsing.parsed import Address
 MAX_SUBJECT: Final = 200
 # RFC 5322 3.6.4 lets a long References list be trimmed; keep the thread's root and the newest.
 MAX_REFERENCES: Final = 20
+WIRE: Final = policy.compat32.clone(linesep="\r\n")
+"""How a composed message is written for the outbox and SMTP (CRLF line ends)."""
+# Quoted-printable keeps non-ASCII text safe through relays that do not offer 8BITMIME.
+_UTF8_QP: Final = charset.Charset("utf-8")
+_UTF8_QP.body_encoding = charset.QP
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})*$")
 # Reply markers in the languages our applicants' mail clients most often use.
 _REPLY_PREFIXES = re.compile(
@@ -62,15 +74,29 @@ def reply_subject(reference: str, original: str) -> str:
     return subject
 
 
-def _address(name: str, email: str, role: str) -> HeaderAddress:
+def _address(name: str, email: str, role: str) -> str:
     email = email.strip()
     if "@" in email:
         try:
-            return HeaderAddress(display_name=strip_header_text(name), addr_spec=email)
+            checked = HeaderAddress(display_name=strip_header_text(name), addr_spec=email)
         except (ValueError, IndexError):
             pass
+        else:
+            # One encoded word for a name: receivers split a folded phrase at its folds.
+            return formataddr((checked.display_name, checked.addr_spec), charset="utf-8")
     msg = f"the {role} address is not a valid email address"
     raise PermanentError(msg)
+
+
+def _header_text(name: str, value: str) -> str | Header:
+    # A Header is folded into encoded words, lines of 78 at most, by the generator.
+    return value if value.isascii() else Header(value, "utf-8", header_name=name)
+
+
+def _text_part(text: str, subtype: str) -> Message:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, _UTF8_QP)
+    return part
 
 
 def _thread_ids(in_reply_to: str | None, references: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -101,16 +127,21 @@ def compose(
     references: Sequence[str],
     automatic: bool = True,
     date: datetime,
-) -> EmailMessage:
+) -> Message:
     """A ready-to-send message; `message_id` and the thread ids are given without brackets."""
     own_id = normalise_message_id(message_id)
     if own_id is None:
         msg = "an outgoing message needs a Message-ID"
         raise PermanentError(msg)
-    message = EmailMessage(policy=policy.SMTP)
+    body = _text_part(text, "plain")
+    if html is not None:
+        body = MIMEMultipart("alternative", _subparts=[body, _text_part(html, "html")])
+    # Header values may be `Header` objects (folded when written); typeshed's parameters for a
+    # compat32 message allow str only.
+    message: Message[Any, Any] = body
     message["From"] = _address(from_name, from_addr, "sender")
     message["To"] = _address(to.name, to.email, "recipient")
-    message["Subject"] = strip_header_text(subject)
+    message["Subject"] = _header_text("Subject", strip_header_text(subject))
     message["Date"] = format_datetime(as_utc(date))
     message["Message-ID"] = f"<{own_id}>"
     parent, thread = _thread_ids(in_reply_to, references)
@@ -122,8 +153,4 @@ def compose(
         message["Auto-Submitted"] = "auto-replied"
         message["X-Auto-Response-Suppress"] = "All"
         message["Precedence"] = "auto_reply"
-    # Quoted-printable keeps non-ASCII text safe through relays that do not offer 8BITMIME.
-    message.set_content(text, cte="quoted-printable")
-    if html is not None:
-        message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message

@@ -14,8 +14,7 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email import policy
-from email.message import EmailMessage
+from email.message import Message
 
 import structlog
 from sqlalchemy import func, select
@@ -26,6 +25,7 @@ from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.errors import PermanentError, TransientError
 from foi_mailbot.outbound import claims
 from foi_mailbot.outbound.claims import Claimed, RowChange
+from foi_mailbot.outbound.compose import WIRE
 from foi_mailbot.outbound.journal import SentJournal
 from foi_mailbot.outbound.transport import Transport
 from foi_mailbot.storage.db import session_scope
@@ -53,7 +53,7 @@ def enqueue(
     session: Session,
     *,
     key: str,
-    message: EmailMessage,
+    message: Message,
     message_id: str,
     to_email: str,
     purpose: str,
@@ -74,7 +74,7 @@ def enqueue(
         message_id=message_id,
         to_email=to_email.lower(),
         automatic=automatic,
-        raw=message.as_bytes(policy=policy.SMTP),
+        raw=message.as_bytes(policy=WIRE),
         status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=now,

@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from foi_mailbot.errors import ConfigError, PermanentError
-from foi_mailbot.outbound.compose import MAX_SUBJECT, compose, mint_message_id, reply_subject
+from foi_mailbot.outbound.compose import (
+    MAX_SUBJECT,
+    WIRE,
+    compose,
+    mint_message_id,
+    reply_subject,
+)
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import Address
 
@@ -166,6 +172,23 @@ def test_non_ascii_names_and_subjects_survive_the_round_trip() -> None:
     body = received.get_body(("plain",))
     assert body is not None
     assert "Dear Zoë," == body.get_content().rstrip()
+
+
+def test_long_non_ascii_headers_are_folded_into_short_lines() -> None:
+    """A long accented subject is folded into lines of 78 at most; it and a long name read back
+    whole."""
+    subject = f"[{REF}] Ceisteanna faoi bhuiséad na comhairle — Zoë Ní Bhriain " * 3
+    name = "Zoë Ní Bhriain-Ó Súilleabháin, Oifig an Chláraitheora " * 2
+    message = _compose(subject=subject, to=Address(name=name, email="zoe@example.ie"))
+
+    wire = message.as_bytes(policy=WIRE)
+    received = _reparsed(message)
+
+    subject_lines = wire.split(b"\r\nDate:")[0].split(b"Subject:")[1].split(b"\r\n")
+    assert len(subject_lines) > 1
+    assert max(len(line) for line in [b"Subject:" + subject_lines[0], *subject_lines[1:]]) <= 78
+    assert " ".join(subject.split()) == received["Subject"]
+    assert name.strip() == received["To"].addresses[0].display_name
 
 
 def test_date_header_is_the_given_instant() -> None:
