@@ -50,7 +50,7 @@ class ParseAhead:
 
     window: int = 4
     """Messages sent ahead of the one in hand: enough to ride over a slow one."""
-    window_bytes: int = 8 * 2**20
+    window_bytes: int = 4 * 2**20
     """Raw bytes in flight at most (past the message in hand): a few large attachments."""
     timeout: float = 120.0
     """Seconds to wait for one result before giving up on the worker."""

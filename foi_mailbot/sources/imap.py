@@ -51,6 +51,8 @@ STORED_KEYWORD: Final = "$FoiMailbotStored"
 MAX_IDLE_FAILURES: Final = 3
 FETCH_ITEMS: Final = ("BODY.PEEK[]", "INTERNALDATE", "FLAGS")
 OWN_ID_HEADER: Final = "HEADER.FIELDS (MESSAGE-ID)"
+FETCH_BYTES: Final = 8 * 2**20
+"""Bytes of messages fetched in one command at most (sizes are asked first)."""
 
 
 
@@ -280,25 +282,35 @@ class ImapSource:
         uids = sorted(uid for uid in client.search(criteria) if uid > cursor.last)
         size = self._settings.batch_size
         for start in range(0, len(uids), size):
-            # A caller that marks mail done late may have selected another folder meanwhile.
-            if self._session.selected != (folder, readonly):
-                again = self._select(client, folder, readonly=readonly)
-                if int(again[b"UIDVALIDITY"]) != cursor.uidvalidity:
-                    return
+            if not self._still_selected(client, folder, readonly, cursor):
+                return
             batch = uids[start : start + size]
             if direction == "sent" and self.ours is not None:
                 batch = self._without_own_copies(client, folder, cursor, batch, self.ours)
                 if not batch:
                     continue
-            fetched = client.fetch(batch, list(FETCH_ITEMS))
-            for uid in batch:
-                data = fetched.get(uid)
-                if data is None or b"BODY[]" not in data:
-                    continue  # expunged by someone else since the search
-                if flagging and _is_stored(data.get(b"FLAGS", ())):
-                    continue
-                cursor.outstanding.add(uid)
-                yield self._raw_mail(folder, direction, cursor.uidvalidity, uid, data)
+            for part in _by_size(batch, client.fetch(batch, ["RFC822.SIZE"])):
+                if not self._still_selected(client, folder, readonly, cursor):
+                    return
+                fetched = client.fetch(part, list(FETCH_ITEMS))
+                for uid in part:
+                    data = fetched.pop(uid, None)
+                    if data is None or b"BODY[]" not in data:
+                        continue  # expunged by someone else since the search
+                    if flagging and _is_stored(data.get(b"FLAGS", ())):
+                        continue
+                    cursor.outstanding.add(uid)
+                    yield self._raw_mail(folder, direction, cursor.uidvalidity, uid, data)
+
+    def _still_selected(
+        self, client: IMAPClient, folder: str, readonly: bool, cursor: _Cursor
+    ) -> bool:
+        """Select the folder again if a caller marking mail done late selected another; False
+        if it is no longer the folder the cursor belongs to (a new UIDVALIDITY)."""
+        if self._session.selected == (folder, readonly):
+            return True
+        again = self._select(client, folder, readonly=readonly)
+        return int(again[b"UIDVALIDITY"]) == cursor.uidvalidity
 
     def _without_own_copies(
         self,
@@ -460,6 +472,22 @@ class ImapSource:
             if _has_news(responses):
                 break
         client.idle_done()
+
+
+def _by_size(batch: list[int], sizes: dict[int, dict[bytes, Any]]) -> Iterator[list[int]]:
+    """The batch cut into fetches of at most `FETCH_BYTES` (but one message at least), so a run
+    of large attachments is never held in memory all at once."""
+    part: list[int] = []
+    total = 0
+    for uid in batch:
+        size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
+        if part and total + size > FETCH_BYTES:
+            yield part
+            part, total = [], 0
+        part.append(uid)
+        total += size
+    if part:
+        yield part
 
 
 def _is_stored(flags: Sequence[bytes | str]) -> bool:
