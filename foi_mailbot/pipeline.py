@@ -146,14 +146,10 @@ class Pipeline:
                 row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
                 return row.kind
             mail = parsed if parsed is not None else parse(row.raw or b"")
-            _record_parse(row, mail)
-            thread = find_thread(session, mail, staff=self._is_staff(mail, row))
-            ctx = self._context(row, thread.case.reference if thread.case else None,
-                                bool(thread.case and thread.case.is_review))
-            verdict = classify(mail, ctx)
-            _record_verdict(row, verdict)
-            match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF)
-            if _duplicate_of_applied(session, row, mail):
+            # Deciding reads other rows only: this row's changes wait to go in one UPDATE.
+            with session.no_autoflush:
+                verdict, match, duplicate = self._decide(session, row, mail)
+            if duplicate:
                 row.status, row.effect = MessageStatus.DUPLICATE, "second copy of a message"
                 return verdict.kind.value
             outcome = apply(session, self.services, row, mail, verdict, match, self.clock.now())
@@ -163,6 +159,19 @@ class Pipeline:
             log.info("message.applied", kind=verdict.kind.value, rule=verdict.rule,
                      case_ref=ref, needs_person=row.needs_person)
             return verdict.kind.value
+
+    def _decide(
+        self, session: Session, row: InboundMessage, mail: ParsedMail
+    ) -> tuple[Classification, Match, bool]:
+        """Thread, classification and match recorded on the row; True if a second copy."""
+        _record_parse(row, mail)
+        thread = find_thread(session, mail, staff=self._is_staff(mail, row))
+        ctx = self._context(row, thread.case.reference if thread.case else None,
+                            bool(thread.case and thread.case.is_review))
+        verdict = classify(mail, ctx)
+        _record_verdict(row, verdict)
+        match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF)
+        return verdict, match, _duplicate_of_applied(session, row, mail)
 
     def _is_staff(self, mail: ParsedMail, row: InboundMessage) -> bool:
         if row.direction == "sent" or mail.from_addr is None:
@@ -218,7 +227,7 @@ class Pipeline:
         return len(ids)
 
     def _raw(self, message_pk: int) -> bytes | None:
-        with session_scope(self.factory) as session:
+        with self.factory() as session:  # a read: nothing to commit
             stmt = select(InboundMessage.raw).where(InboundMessage.id == message_pk)
             raw: bytes | None = session.scalar(stmt)
             return raw
