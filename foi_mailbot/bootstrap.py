@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -121,7 +122,9 @@ def build(
         acks=Acknowledger(settings=settings, env=env),
     )
     quick_factory = make_session_factory(quick_engine) if quick_engine else None
-    ahead = ParseAhead() if settings.pipeline.parse_worker else None
+    # On a SQLite file the worker reads the stored messages there itself.
+    database = Path(engine.url.database or "") if on_file else None
+    ahead = ParseAhead(database=database) if settings.pipeline.parse_worker else None
     pipeline = Pipeline(factory, services, clock, classify_context(settings, services),
                         quick_factory=quick_factory, ahead=ahead)
     transport = transport or make_transport(settings)

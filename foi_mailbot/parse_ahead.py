@@ -6,32 +6,38 @@ process does. With a backlog the two overlap on two cores. A lone new message is
 place: handing it over would only add latency.
 
 The worker (`foi_mailbot.parsing.worker`) imports the parser alone, so it costs about 22 MB.
-It is sent the raw bytes of the next few messages and sends back their parsed form in order.
-It holds no state: if it dies (a message that crashes the parser, the OOM killer) or stalls,
-the rest of the batch is parsed in place, where the pipeline's attempt counting catches a
-message that keeps killing a process, and the next backlog starts a new worker.
+It is sent the next few messages and sends back their parsed form in order: on SQLite their
+ids, and it reads the stored bytes from the database file itself (the daemon neither loads
+nor copies them); on other databases, the raw bytes. It holds no state: if it dies (a message
+that crashes the parser, the OOM killer) or stalls, the rest of the batch is parsed in place,
+where the pipeline's attempt counting catches a message that keeps killing a process, and the
+next backlog starts a new worker.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import struct
 import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Final
 
 import structlog
 
 from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.parsing.worker import ID_FORMAT
 
 log = structlog.get_logger(__name__)
 
 MIN_BACKLOG: Final = 4
 """Fewer pending messages than this are parsed in place."""
+
 _GONE: Final = (EOFError, OSError)
 
 RawLoader = Callable[[int], bytes | None]
@@ -54,6 +60,8 @@ class ParseAhead:
     """Raw bytes in flight at most (past the message in hand): a few large attachments."""
     timeout: float = 120.0
     """Seconds to wait for one result before giving up on the worker."""
+    database: Path | None = None
+    """The SQLite file the worker reads stored messages from; None: it is sent the bytes."""
     _worker: _Worker | None = field(default=None, init=False, repr=False)
 
     @staticmethod
@@ -85,6 +93,12 @@ class ParseAhead:
 
     def _fill(self, ids: Sequence[int], load: RawLoader, in_flight: deque[int | None]) -> None:
         for message_pk in ids:
+            if self.database is not None:
+                # The worker reads the bytes when it comes to the message: none wait in flight.
+                if not self._send(struct.pack(ID_FORMAT, message_pk)):
+                    return
+                in_flight.append(0)
+                continue
             if in_flight and sum(size or 0 for size in in_flight) >= self.window_bytes:
                 return
             raw = load(message_pk)
@@ -133,8 +147,10 @@ class ParseAhead:
         ours, theirs = socket.socketpair()
         try:
             # Our own interpreter and module, no shell: nothing here comes from outside.
+            database = [str(self.database)] if self.database is not None else []
             process = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "foi_mailbot.parsing.worker", str(theirs.fileno())],
+                [sys.executable, "-m", "foi_mailbot.parsing.worker", str(theirs.fileno()),
+                 *database],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

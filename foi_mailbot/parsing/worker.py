@@ -1,24 +1,30 @@
 """The parsing worker: a second process that parses raw messages sent to it, in order.
 
-Started by `foi_mailbot.parse_ahead` as `python -m foi_mailbot.parsing.worker FD`, where FD is
-its end of a socket pair. It imports the parser and nothing else of foi-mailbot (about 22 MB),
-holds no state and never touches the database: it receives raw bytes and sends back each
-`ParsedMail`, pickled, in the order received. It exits when the other end closes, including
-when the daemon is killed.
+Started by `foi_mailbot.parse_ahead` as `python -m foi_mailbot.parsing.worker FD [DATABASE]`,
+where FD is its end of a socket pair. It imports the parser and nothing else of foi-mailbot
+(about 22 MB) and holds no state: it receives raw bytes, or with DATABASE (a SQLite file) the
+ids of stored messages whose bytes it reads there, never writing; it sends back each
+`ParsedMail` (None for a message without bytes), pickled, in the order received. It exits
+when the other end closes, including when the daemon is killed.
 """
 
 from __future__ import annotations
 
 import queue
 import signal
+import sqlite3
+import struct
 import sys
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from foi_mailbot.memory import return_large_blocks
 from foi_mailbot.parsing import parse
 
 _GONE = (EOFError, OSError)
+ID_FORMAT = "!q"
+"""How a stored message's id is sent to a worker that reads the database itself."""
 
 
 def _receive(conn: Connection, inbox: queue.SimpleQueue[bytes | None]) -> None:
@@ -30,13 +36,36 @@ def _receive(conn: Connection, inbox: queue.SimpleQueue[bytes | None]) -> None:
         inbox.put(None)
 
 
-def serve(conn: Connection) -> None:
-    """Parse each raw message received on `conn` and send the result back, until it closes."""
+Loader = Callable[[bytes], bytes | None]
+"""What was received -> the raw message to parse (None: there is none)."""
+
+
+def stored_messages(database: str) -> Loader:
+    """A loader reading the raw bytes of the stored message whose id was received."""
+    # Read only: WAL lets us read beside the daemon's writes without taking its lock.
+    db = sqlite3.connect(database, timeout=30, check_same_thread=False)
+    db.execute("PRAGMA query_only=1")
+
+    def load(received: bytes) -> bytes | None:
+        (message_pk,) = struct.unpack(ID_FORMAT, received)
+        try:
+            row = db.execute("SELECT raw FROM inbound_message WHERE id = ?", (message_pk,))
+            found = row.fetchone()
+        except sqlite3.Error:
+            return None  # the daemon parses it in place, and reports what is wrong
+        return bytes(found[0]) if found and found[0] is not None else None
+
+    return load
+
+
+def serve(conn: Connection, load: Loader | None = None) -> None:
+    """Parse each message received on `conn` and send the result back, until it closes."""
     inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     threading.Thread(target=_receive, args=(conn, inbox), daemon=True).start()
-    while (raw := inbox.get()) is not None:
+    while (received := inbox.get()) is not None:
+        raw = load(received) if load is not None else received
         try:
-            conn.send(parse(raw))
+            conn.send(parse(raw) if raw is not None else None)
         except _GONE:
             return
 
@@ -48,7 +77,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return_large_blocks()
-    serve(Connection(int(argv[0])))
+    load = stored_messages(argv[1]) if len(argv) > 1 else None
+    serve(Connection(int(argv[0])), load)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,28 @@ def test_the_worker_parses_each_message_as_it_would_be_parsed_in_place(
     assert [pk for pk, _ in results] == list(raws)
     expected = [parse(raw) if raw is not None else None for raw in raws.values()]
     assert [mail for _, mail in results] == expected
+
+
+def test_on_sqlite_the_worker_reads_the_stored_messages_itself(
+    make_settings: Callable[..., Settings]
+) -> None:
+    """The daemon sends ids only; a missing message comes back unparsed, to be handled in place."""
+    app = build(make_settings(), clock=FixedClock(NOW))
+    ids = _stored(app)
+    ahead = app.pipeline.ahead
+    assert ahead is not None and ahead.database is not None
+
+    def never(_pk: int) -> bytes | None:
+        raise AssertionError("the daemon loaded a message's bytes itself")
+
+    try:
+        results = list(ahead.parsed([*ids, 999_999], never))
+    finally:
+        app.close()
+
+    assert [pk for pk, _ in results] == [*ids, 999_999]
+    expected = [parse(path.read_bytes()) for path in SAMPLES]
+    assert [mail for _, mail in results] == [*expected, None]
 
 
 def test_losing_the_worker_leaves_the_rest_to_be_parsed_in_place() -> None:
