@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from foi_mailbot.storage.models import OutboxMessage, OutboxStatus
 
@@ -50,10 +50,15 @@ def apply_changes(
 ) -> None:
     """Make each change to its row if the row is still `sending`; note the `copied` rows'
     copies in the Sent folder, whatever their state."""
-    for row_id, change in changes.items():
-        row = session.get(OutboxMessage, row_id)
-        if row is not None and row.status == OutboxStatus.SENDING:
-            change(row)
+    if changes:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(changes)))
+            .options(defer(OutboxMessage.raw))
+        )
+        for row in rows:
+            if row.status == OutboxStatus.SENDING:
+                changes[row.id](row)
     if copied:
         session.execute(
             update(OutboxMessage)
@@ -70,20 +75,14 @@ def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
         .order_by(OutboxMessage.id)
         .limit(limit)
     ).all()
-    claimed: list[int] = []
-    for row_id in candidates:
-        result = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
-            .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(row_id)
-    if not claimed:
+    if not candidates:
         return []
+    # Conditional on `pending` still: a row another sender claimed in between is not returned.
     rows = session.execute(
-        select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.raw)
-        .where(OutboxMessage.id.in_(claimed))
-        .order_by(OutboxMessage.id)
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates), OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id, OutboxMessage.key, OutboxMessage.raw),
+        execution_options={"synchronize_session": False},
     ).all()
-    return [Claimed(row_id, key, raw) for row_id, key, raw in rows]
+    return sorted((Claimed(row_id, key, raw) for row_id, key, raw in rows), key=lambda c: c.id)

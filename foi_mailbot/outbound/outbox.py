@@ -1,8 +1,9 @@
 """The outbox: enqueued in the transaction that decided a message; sent by a separate step.
 
 A row is unique on its `key` (case and purpose), and its Message-ID is minted at enqueue, so a
-crash anywhere never produces a second copy: a row left in `sending` is checked against the
-mailbox's Sent folder before any resend, and flagged for a person when that cannot tell. When
+crash anywhere never produces a second copy: a row left in `sending` is settled by the sent
+journal when it shows the row accepted or never tried, else checked against the mailbox's Sent
+folder before any resend, and flagged for a person when that cannot tell. When
 only the database connection drops, the process still knows what happened to the rows it
 claimed, and writes that down before it claims any more.
 """
@@ -26,7 +27,7 @@ from foi_mailbot.errors import PermanentError, TransientError
 from foi_mailbot.outbound import claims
 from foi_mailbot.outbound.claims import Claimed, RowChange
 from foi_mailbot.outbound.compose import WIRE
-from foi_mailbot.outbound.journal import SentJournal
+from foi_mailbot.outbound.journal import JournalView, SentJournal
 from foi_mailbot.outbound.transport import Transport
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
@@ -99,6 +100,8 @@ def automatic_replies_since(session: Session, to_email: str, since: datetime) ->
 
 COPY_BATCH = 20
 """Sent messages filed in the Sent folder together (one IMAP command, one index update)."""
+CLAIM_BATCH = 20
+"""Rows claimed in one durable commit. The journal tells which of them a crash left unsent."""
 
 SentChecker = Callable[[str], bool | None]
 """Given a Message-ID, True/False if the Sent folder shows it was (not) sent, None if unknown."""
@@ -129,37 +132,42 @@ class Outbox:
 
     def recover(self) -> int:
         """Settle rows a crash left in `sending`: sent if the journal or the Sent folder shows
-        them (a provider that files what it relays, or our copy), due again if it does not,
-        flagged when it cannot tell. Then make the Sent copies a crash left out.
+        them (a provider that files what it relays, or our copy), due again if the journal
+        shows no send of them began or the Sent folder does not have them, flagged when
+        nothing can tell. Then make the Sent copies a crash left out.
 
         Run it before anything else sends: it clears the journal when it is done.
         """
         settled = 0
-        accepted = self.journal.ids() if self.journal else set()
+        journal = self.journal.read() if self.journal else JournalView()
         with session_scope(self.factory) as session:
             stuck = session.scalars(
                 select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING)
             ).all()
             for row in stuck:
-                if row.id in accepted:
-                    verdict: bool | None = True
-                else:
-                    verdict = self.sent_checker(row.message_id) if self.sent_checker else None
-                if verdict is True:
+                if row.id in journal.accepted:
                     row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
-                elif verdict is False and self.sent_checker is not None:
-                    row.status = OutboxStatus.PENDING
+                elif journal.never_tried(row.id):
+                    claims.release(row)
                 else:
-                    row.status = OutboxStatus.NEEDS_ATTENTION
-                    row.last_error = (
-                        "interrupted while sending; could not tell whether it went out"
-                    )
+                    self._settle_in_doubt(row)
                 log.warning("outbox.recovered", outbox_id=row.id, status=row.status)
                 settled += 1
         if self.journal:
             self.journal.clear()
         self.copy_missing()
         return settled
+
+    def _settle_in_doubt(self, row: OutboxMessage) -> None:
+        """A row whose send may have begun: the Sent folder decides, else a person does."""
+        verdict = self.sent_checker(row.message_id) if self.sent_checker else None
+        if verdict is True:
+            row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
+        elif verdict is False:
+            row.status = OutboxStatus.PENDING
+        else:
+            row.status = OutboxStatus.NEEDS_ATTENTION
+            row.last_error = "interrupted while sending; could not tell whether it went out"
 
     def _claim(self, limit: int) -> list[Claimed]:
         """Write what is owed, then mark due rows `sending`, in one durable commit.
@@ -172,35 +180,28 @@ class Outbox:
         try:
             with session_scope(self.factory) as session:
                 claims.apply_changes(session, owed, copied)
-                return claims.claim(session, now, limit)
+                claimed = claims.claim(session, now, limit)
+                if claimed and self.journal is not None:
+                    # Before the commit: a kill just after it finds them claimed here.
+                    self.journal.claimed(item.id for item in claimed)
+                return claimed
         except SQLAlchemyError:
             self._give_back(owed, copied)
             raise
 
-    def send_due(self, limit: int = 50, stop: Callable[[], bool] | None = None) -> int:
-        """Send every row that is due; returns how many were accepted by the transport."""
-        accepted: list[Claimed] = []
-        claimed = self._claim(limit)
-        for index, item in enumerate(claimed):
-            if self._send_one(item):
-                accepted.append(item)
-            if stop is not None and stop():
-                for untried in claimed[index + 1 :]:
-                    self._defer(untried.id, claims.release)
-                break
+    def send_due(self, limit: int = CLAIM_BATCH, stop: Callable[[], bool] | None = None) -> int:
+        """Send the rows that are due, up to `limit`; returns how many the transport accepted."""
+        accepted = self._send_claimed(self._claim(limit), stop)
         self._copy(accepted)
         self._settle()
         return len(accepted)
 
-    def drain(self, stop: Callable[[], bool] | None = None, batch: int = 1) -> int:
-        """Send due rows until none is due (or `stop`); returns how many went.
-
-        One row is claimed at a time, so a stop leaves no claimed row behind unsent.
-        """
+    def drain(self, stop: Callable[[], bool] | None = None, batch: int = CLAIM_BATCH) -> int:
+        """Send due rows until none is due (or `stop`); returns how many went."""
         sent = 0
         accepted: list[Claimed] = []
         while claimed := self._claim(batch):
-            accepted += [item for item in claimed if self._send_one(item)]
+            accepted += self._send_claimed(claimed, stop)
             if len(accepted) >= COPY_BATCH:
                 sent += len(accepted)
                 self._copy(accepted)
@@ -211,6 +212,20 @@ class Outbox:
         self._copy(accepted)
         self._settle()
         return sent
+
+    def _send_claimed(
+        self, claimed: list[Claimed], stop: Callable[[], bool] | None
+    ) -> list[Claimed]:
+        """Send claimed rows in order; on `stop`, the rest are released untried."""
+        accepted: list[Claimed] = []
+        for index, item in enumerate(claimed):
+            if self._send_one(item):
+                accepted.append(item)
+            if stop is not None and stop():
+                for untried in claimed[index + 1 :]:
+                    self._defer(untried.id, claims.release)
+                break
+        return accepted
 
     def _send_one(self, item: Claimed) -> bool:
         row_id = item.id
@@ -226,6 +241,8 @@ class Outbox:
             self.journal.record(row_id)
             accepted.append(self.clock.now())
 
+        if self.journal is not None:
+            self.journal.tried(row_id)  # from here on, a crash leaves the row in doubt
         try:
             self.transport.send(item.raw, on_accepted=mark_sent)
         except TransientError as exc:

@@ -215,6 +215,59 @@ def test_a_row_the_journal_saw_accepted_is_settled_as_sent_without_asking(
     assert not app.outbox.journal.path.exists()
 
 
+class DiesOnTheSecondSend(MemoryTransport):
+    """The first message is accepted; the process dies while handing over the second."""
+
+    def send(self, raw: bytes, on_accepted: Callable[[], None] | None = None) -> None:
+        """See `Transport.send`."""
+        if self.sent:
+            raise SystemExit(137)
+        super().send(raw, on_accepted)
+
+
+def _killed_mid_batch(settings: Settings, clock: FixedClock) -> App:
+    """Three rows claimed in one commit; the process dies sending the second."""
+    app = build(settings, clock=clock, transport=DiesOnTheSecondSend())
+    for number in range(3):
+        _queue(app, f"case:{number}:acknowledgement")
+    with pytest.raises(SystemExit):
+        app.outbox.drain()
+    app.outbox.close()
+    return build(settings, clock=clock, transport=MemoryTransport())
+
+
+def _statuses(app: App) -> list[tuple[str, int]]:
+    with session_scope(app.factory) as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        return [(row.status, row.attempts) for row in rows]
+
+
+def test_rows_claimed_together_and_never_tried_are_simply_due_again_after_a_kill(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Only the row in the server's hands is in doubt; the untried one goes out, counted once."""
+    app = _killed_mid_batch(settings, clock)
+
+    assert 3 == app.outbox.recover()
+
+    assert [(OutboxStatus.SENT, 1), (OutboxStatus.NEEDS_ATTENTION, 1),
+            (OutboxStatus.PENDING, 0)] == _statuses(app)
+    assert 1 == app.outbox.drain()
+
+
+def test_after_a_reboot_the_journal_is_believed_only_on_what_was_accepted(
+    settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut may have lost lines: a row not seen tried could have gone, so a person looks."""
+    app = _killed_mid_batch(settings, clock)
+    monkeypatch.setattr("foi_mailbot.outbound.journal.boot_id", lambda: "another-boot")
+
+    app.outbox.recover()
+
+    assert [(OutboxStatus.SENT, 1), (OutboxStatus.NEEDS_ATTENTION, 1),
+            (OutboxStatus.NEEDS_ATTENTION, 1)] == _statuses(app)
+
+
 def test_the_journal_ignores_a_line_torn_by_a_kill(tmp_path: Path) -> None:
     """Only whole lines count: a kill mid-write cannot settle the wrong row."""
     journal = SentJournal(tmp_path / "sent.journal")
