@@ -1,7 +1,8 @@
-"""One stored message through the stages: parse -> classify -> match -> apply, one commit.
+"""Stored messages through the stages: parse -> classify -> match -> apply, then commit.
 
-Each message is handled in its own transaction; an exception marks the message (attempts, error)
-and, after `MAX_ATTEMPTS`, hands it to a person. Nothing here loops or sleeps: the daemon does.
+A message's stages run in one transaction, shared by the messages of a backlog this process
+stored (`GROUP` to a commit). An exception marks the message (attempts, error) and, after
+`MAX_ATTEMPTS`, hands it to a person. Nothing here loops or sleeps: the daemon does.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from foi_mailbot.storage.models import InboundMessage, MessageStatus, OutboxMess
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 3
+GROUP: Final = 20
+"""Messages of a backlog applied in one transaction."""
 # Failures of the database rather than of a message: SQLite BUSY, LOCKED, IOERR and FULL;
 # PostgreSQL connection exceptions, insufficient resources (disk full) and operator shutdown.
 _SQLITE_UNAVAILABLE: Final = frozenset({5, 6, 10, 13})
@@ -129,36 +132,40 @@ class Pipeline:
     def _process(self, message_pk: int, parsed: ParsedMail | None) -> str | None:
         self._count_attempt(message_pk)
         with session_scope(self._writes) as session:
-            # Parsed already: the raw bytes are not loaded a second time.
-            lazy_raw = [defer(InboundMessage.raw)] if parsed is not None else []
-            row = session.get(InboundMessage, message_pk, with_for_update=True,
-                              options=lazy_raw)
-            if row is None or row.status not in PENDING:
-                return None
-            if row.attempts > MAX_ATTEMPTS:
-                _give_up(row, row.last_error or "failed repeatedly")
-                return None
-            if _is_our_own(session, row):
-                # Our acknowledgement's copy in the Sent folder, or our mail looping back:
-                # known by the Message-ID we minted, so not even parsed.
-                row.kind, row.rule = Kind.AUTO_REPLY.value, "our_own_message"
-                row.reasons = ["its Message-ID is one we minted for our own outgoing mail"]
-                row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
-                return row.kind
-            mail = parsed if parsed is not None else parse(row.raw or b"")
-            # Deciding reads other rows only: this row's changes wait to go in one UPDATE.
-            with session.no_autoflush:
-                verdict, match, duplicate = self._decide(session, row, mail)
-            if duplicate:
-                row.status, row.effect = MessageStatus.DUPLICATE, "second copy of a message"
-                return verdict.kind.value
-            outcome = apply(session, self.services, row, mail, verdict, match, self.clock.now())
-            _record_outcome(row, outcome, self.clock.now())
-            row.attempts = max(row.attempts, 1)
-            ref = outcome.case.reference if outcome.case else None
-            log.info("message.applied", kind=verdict.kind.value, rule=verdict.rule,
-                     case_ref=ref, needs_person=row.needs_person)
-            return verdict.kind.value
+            done = self._apply_one(session, message_pk, parsed)
+        return _logged(done)
+
+    def _apply_one(
+        self, session: Session, message_pk: int, parsed: ParsedMail | None
+    ) -> Done | None:
+        """Take one pending message to its outcome in `session`; None if it was not pending."""
+        # Parsed already: the raw bytes are not loaded a second time.
+        lazy_raw = [defer(InboundMessage.raw)] if parsed is not None else []
+        row = session.get(InboundMessage, message_pk, with_for_update=True, options=lazy_raw)
+        if row is None or row.status not in PENDING:
+            return None
+        if row.attempts > MAX_ATTEMPTS:
+            _give_up(row, row.last_error or "failed repeatedly")
+            return None
+        if _is_our_own(session, row):
+            # Our acknowledgement's copy in the Sent folder, or our mail looping back:
+            # known by the Message-ID we minted, so not even parsed.
+            row.kind, row.rule = Kind.AUTO_REPLY.value, "our_own_message"
+            row.reasons = ["its Message-ID is one we minted for our own outgoing mail"]
+            row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
+            return Done(message_pk, row.kind)
+        mail = parsed if parsed is not None else parse(row.raw or b"")
+        # Deciding reads other rows only: this row's changes wait to go in one UPDATE.
+        with session.no_autoflush:
+            verdict, match, duplicate = self._decide(session, row, mail)
+        if duplicate:
+            row.status, row.effect = MessageStatus.DUPLICATE, "second copy of a message"
+            return Done(message_pk, verdict.kind.value)
+        outcome = apply(session, self.services, row, mail, verdict, match, self.clock.now())
+        _record_outcome(row, outcome, self.clock.now())
+        row.attempts = max(row.attempts, 1)
+        ref = outcome.case.reference if outcome.case else None
+        return Done(message_pk, verdict.kind.value, verdict.rule, ref, row.needs_person, True)
 
     def _decide(
         self, session: Session, row: InboundMessage, mail: ParsedMail
@@ -209,7 +216,12 @@ class Pipeline:
                 _give_up(row, error)
 
     def run_pending(self, limit: int = 500, stop: Callable[[], bool] | None = None) -> int:
-        """Process every pending message once (until `stop`); returns how many were looked at."""
+        """Process every pending message once (until `stop`); returns how many were looked at.
+
+        Messages this process stored are applied `GROUP` to a commit: a backlog pays one
+        commit per group, not one per message. A group that fails is rolled back and its
+        messages are tried again one by one, so one bad message costs the others nothing.
+        """
         ids = self.pending(limit)
         if self.ahead is None or not self.ahead.wanted(len(ids)):
             parsed: Generator[tuple[int, ParsedMail | None], None, None] = (
@@ -217,11 +229,13 @@ class Pipeline:
             )
         else:
             parsed = self.ahead.parsed(ids, self._raw)
+        group = _Group(self)
         with closing(parsed):
             for message_pk, mail in parsed:
-                self.process(message_pk, mail)
+                group.add(message_pk, mail)
                 if stop is not None and stop():
                     break
+        group.commit()
         if self.ahead is not None and len(ids) < limit:
             self.ahead.close()  # the backlog is done: no idle second process
         return len(ids)
@@ -236,6 +250,86 @@ class Pipeline:
         """Stop the parsing worker, if one runs."""
         if self.ahead is not None:
             self.ahead.close()
+
+
+@dataclass(frozen=True)
+class Done:
+    """What became of one message, for the log line written once it is committed."""
+
+    message_pk: int
+    kind: str | None
+    rule: str | None = None
+    case_ref: str | None = None
+    needs_person: bool = False
+    applied: bool = False
+
+
+def _logged(done: Done | None) -> str | None:
+    if done is None:
+        return None
+    if done.applied:
+        log.info("message.applied", message_pk=done.message_pk, kind=done.kind, rule=done.rule,
+                 case_ref=done.case_ref, needs_person=done.needs_person)
+    return done.kind
+
+
+@dataclass
+class _Group:
+    """Messages applied in one open transaction, committed together."""
+
+    pipeline: Pipeline
+    session: Session | None = None
+    items: list[tuple[int, ParsedMail | None]] = field(default_factory=list)
+    done: list[Done | None] = field(default_factory=list)
+
+    def add(self, message_pk: int, parsed: ParsedMail | None) -> None:
+        """Apply a message in the group, or alone when its attempt must be counted first."""
+        pipeline = self.pipeline
+        if message_pk not in pipeline.fresh:
+            self.commit()
+            pipeline.process(message_pk, parsed)
+            return
+        if self.session is None:
+            self.session = pipeline._writes()
+        self.items.append((message_pk, parsed))
+        try:
+            with structlog.contextvars.bound_contextvars(message_pk=message_pk):
+                self.done.append(pipeline._apply_one(self.session, message_pk, parsed))
+                self.session.flush()  # the next message's decisions read this one's rows
+        except Exception:  # noqa: BLE001 - each is tried alone, where its failure is recorded
+            self._one_by_one()
+            return
+        if len(self.items) >= GROUP:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit the group; on failure, try its messages again one by one."""
+        if self.session is None:
+            return
+        try:
+            self.session.commit()
+        except Exception:  # noqa: BLE001 - each is tried alone, where its failure is recorded
+            self._one_by_one()
+            return
+        self.session.close()
+        for (message_pk, _), done in zip(self.items, self.done, strict=True):
+            self.pipeline.fresh.discard(message_pk)  # its try is over
+            _logged(done)
+        self._reset()
+
+    def _one_by_one(self) -> None:
+        items, session = self.items, self.session
+        self._reset()
+        if session is not None:
+            try:
+                session.rollback()
+            finally:
+                session.close()
+        for message_pk, parsed in items:
+            self.pipeline.process(message_pk, parsed)
+
+    def _reset(self) -> None:
+        self.session, self.items, self.done = None, [], []
 
 
 def _database_unavailable(exc: Exception) -> bool:

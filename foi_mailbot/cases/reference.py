@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from foi_mailbot.classify.base import FoundRef
 
@@ -18,6 +19,20 @@ from foi_mailbot.classify.base import FoundRef
 LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ"
 DIGITS = "0123456789"
 _DASH = r"[\s\-\u2010-\u2015\u2212_]{0,3}"
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
+
+
+@lru_cache(maxsize=8)
+def _patterns(prefix: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The reference pattern for upper-cased text, and a case-blind one for any text.
+
+    Neither opens with a look-behind: that would make `re` try every position of the text
+    rather than skip to the prefix; the character before a match is checked by the caller.
+    """
+    shape = rf"{_DASH}(\d{{1,12}}){_DASH}([A-Z][0-9][A-Z][0-9])(?![A-Z0-9])"
+    quick = re.compile(re.escape(prefix.upper()) + shape)
+    any_case = re.compile(re.escape(prefix) + shape, re.IGNORECASE)
+    return quick, any_case
 
 
 @dataclass(frozen=True)
@@ -45,18 +60,20 @@ class ReferenceCodec:
             raise ValueError(msg)
         return f"{self.prefix.upper()}-{number:06d}-{self.suffix(number)}"
 
-    def _pattern(self) -> re.Pattern[str]:
-        return re.compile(
-            rf"(?<![A-Za-z0-9]){re.escape(self.prefix)}{_DASH}(\d{{1,12}}){_DASH}"
-            r"([A-Za-z][0-9][A-Za-z][0-9])(?![A-Za-z0-9])",
-            re.IGNORECASE,
-        )
-
     def find(self, text: str) -> list[FoundRef]:
         """Every reference-shaped string in `text`, in order, each marked valid or mistyped."""
         found: list[FoundRef] = []
         seen: set[str] = set()
-        for match in self._pattern().finditer(text):
+        quick, any_case = _patterns(self.prefix)
+        upper = text.upper()
+        # Upper-cased text lets `re` jump from one occurrence of the prefix to the next; where
+        # upper-casing changed the length (a German sharp s, a ligature), positions would not
+        # line up, and the slower case-blind pattern reads the text as it is.
+        pattern, haystack = (quick, upper) if len(upper) == len(text) else (any_case, text)
+        for match in pattern.finditer(haystack):
+            start = match.start()
+            if start and _ASCII_ALNUM.match(text, start - 1):
+                continue  # inside a longer word or number
             number, given = int(match.group(1)), match.group(2).upper()
             if number < 1:
                 continue
@@ -65,7 +82,8 @@ class ReferenceCodec:
                 continue
             seen.add(canonical)
             valid = hmac.compare_digest(given, self.suffix(number))
-            found.append(FoundRef(text=match.group(0), reference=canonical, valid=valid))
+            found.append(FoundRef(text=text[start : match.end()], reference=canonical,
+                                  valid=valid))
         return found
 
     def number_of(self, reference: str) -> int | None:

@@ -338,7 +338,10 @@ def normalise(text: str) -> str:
 
 def matches(text: str, phrases: Iterable[str]) -> list[str]:
     """The phrases found in already-normalised text, in list order, without repeats."""
-    return [p for p in dict.fromkeys(phrases) if p and _found(_pattern(p), text)]
+    # A phrase's first word must be in the text for its pattern to match; `in` rules out most
+    # phrases several times quicker than the pattern would.
+    return [p for p in dict.fromkeys(phrases)
+            if p and _first_word(p) in text and _found(_pattern(p), text)]
 
 
 def _found(pattern: re.Pattern[str], text: str) -> bool:
@@ -367,6 +370,11 @@ def starts_with(text: str, phrases: Iterable[str]) -> str | None:
 
 
 _WORD_CHAR: Final = re.compile(r"\w")
+
+
+@lru_cache(maxsize=1024)
+def _first_word(phrase: str) -> str:
+    return normalise(phrase).partition(" ")[0]
 
 
 @lru_cache(maxsize=1024)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
@@ -137,13 +138,13 @@ def test_a_stop_ends_a_backlog_after_the_message_in_hand(settings: Settings) -> 
     app = build(settings, clock=FixedClock(NOW))
     ids = _stored(app)
     handled: list[int] = []
-    original = app.pipeline.process
+    original = app.pipeline._apply_one
 
-    def process(message_pk: int, parsed: object = None) -> str | None:
+    def apply_one(session: Session, message_pk: int, parsed: object = None) -> object:
         handled.append(message_pk)
-        return original(message_pk, parsed)  # type: ignore[arg-type]
+        return original(session, message_pk, parsed)  # type: ignore[arg-type]
 
-    app.pipeline.process = process  # type: ignore[method-assign]
+    app.pipeline._apply_one = apply_one  # type: ignore[method-assign,assignment]
     app.pipeline.run_pending(stop=lambda: len(handled) == 2)
     app.close()
 

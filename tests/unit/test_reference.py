@@ -72,3 +72,29 @@ def test_every_minted_reference_is_found_valid(number: int) -> None:
     ref = CODEC.format(number)
 
     assert CODEC.number_of(ref) == number
+
+
+def test_a_reference_is_found_as_written_beside_letters_that_change_when_upper_cased() -> None:
+    """A sharp s or a ligature earlier in the text: still found, quoted as it was written."""
+    ref = CODEC.format(42)
+    written = ref.lower().replace("-", " ")
+
+    found = CODEC.find(f"Straße, ﬁle: {written}; also x{ref}")
+
+    assert [(f.text, f.reference, f.valid) for f in found] == [(written, ref, True)]
+
+
+@given(st.text(alphabet="ab1 -ßİı\u2013IC", max_size=40))
+def test_finding_references_agrees_with_the_plain_reading_of_any_text(noise: str) -> None:
+    """The quick path over upper-cased text finds exactly what a case-blind reading finds."""
+    ref = CODEC.format(7)
+    text = f"{noise} {ref.lower()} {noise}"
+    pattern = re.compile(r"(?<![A-Za-z0-9])IC[\s\-\u2010-\u2015\u2212_]{0,3}(\d{1,12})"
+                         r"[\s\-\u2010-\u2015\u2212_]{0,3}([A-Z][0-9][A-Z][0-9])(?![A-Za-z0-9])",
+                         re.IGNORECASE)
+    expected = list(dict.fromkeys(
+        f"IC-{int(m.group(1)):06d}-{m.group(2).upper()}" for m in pattern.finditer(text)
+        if int(m.group(1)) >= 1
+    ))
+
+    assert [f.reference for f in CODEC.find(text)] == expected
