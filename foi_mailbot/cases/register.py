@@ -167,9 +167,10 @@ def open_case(
         opened_by=new.message_pk,
         created_at=now,
         updated_at=now,
+        events=[],  # known empty: its first event is not preceded by a query for the others
     )
     session.add(case)
-    session.flush()
+    session.flush()  # its id, for the outbox keys and audit entries that name it
     add_event(
         session,
         case,
@@ -222,8 +223,7 @@ def add_event(
         due_before=case.due_on,
         created_at=now,
     )
-    case.events.append(event)
-    session.flush()
+    case.events.append(event)  # written with the case at the next flush
     return event
 
 

@@ -65,8 +65,10 @@ def enqueue(
     retry: RetryPolicy | None = None,
 ) -> OutboxMessage | None:
     """Add a message to the outbox unless one with this key exists (then None)."""
-    if session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
-        return None
+    # Every row is flushed as it is added (below), so the look-up needs no flush of its own.
+    with session.no_autoflush:
+        if session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
+            return None
     policy_ = retry or RetryPolicy()
     row = OutboxMessage(
         key=key,
