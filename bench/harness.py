@@ -151,7 +151,7 @@ class InstantTransport:
 PHASES = (
     ("foi_mailbot.daemon", "Daemon.sync", "sync: fetch + store, per cycle"),
     ("foi_mailbot.daemon", "store_many", "  store (one commit per batch)"),
-    ("foi_mailbot.pipeline", "Pipeline._process", "process, per message"),
+    ("foi_mailbot.pipeline", "Pipeline._apply_one", "process, per message"),
     ("foi_mailbot.pipeline", "parse", "  parse"),
     ("foi_mailbot.pipeline", "classify", "  classify"),
     ("foi_mailbot.pipeline", "find_thread", "  find_thread"),

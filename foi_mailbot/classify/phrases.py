@@ -340,8 +340,8 @@ def matches(text: str, phrases: Iterable[str]) -> list[str]:
     """The phrases found in already-normalised text, in list order, without repeats."""
     # A phrase's first word must be in the text for its pattern to match; `in` rules out most
     # phrases several times quicker than the pattern would.
-    return [p for p in dict.fromkeys(phrases)
-            if p and _first_word(p) in text and _found(_pattern(p), text)]
+    return [phrase for phrase, first, pattern in _compiled(tuple(phrases))
+            if first in text and _found(pattern, text)]
 
 
 def _found(pattern: re.Pattern[str], text: str) -> bool:
@@ -372,9 +372,11 @@ def starts_with(text: str, phrases: Iterable[str]) -> str | None:
 _WORD_CHAR: Final = re.compile(r"\w")
 
 
-@lru_cache(maxsize=1024)
-def _first_word(phrase: str) -> str:
-    return normalise(phrase).partition(" ")[0]
+@lru_cache(maxsize=64)
+def _compiled(phrases: tuple[str, ...]) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """Each distinct phrase with its first word and its pattern, worked out once per list."""
+    return tuple((p, normalise(p).partition(" ")[0], _pattern(p))
+                 for p in dict.fromkeys(phrases) if p)
 
 
 @lru_cache(maxsize=1024)

@@ -12,11 +12,12 @@ reply) buys nothing here. `WIRE` is the policy its bytes are written with.
 
 from __future__ import annotations
 
+import binascii
 import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from email import charset, policy
+from email import policy
 from email.header import Header
 from email.headerregistry import Address as HeaderAddress
 from email.message import Message
@@ -35,9 +36,8 @@ MAX_SUBJECT: Final = 200
 MAX_REFERENCES: Final = 20
 WIRE: Final = policy.compat32.clone(linesep="\r\n")
 """How a composed message is written for the outbox and SMTP (CRLF line ends)."""
-# Quoted-printable keeps non-ASCII text safe through relays that do not offer 8BITMIME.
-_UTF8_QP: Final = charset.Charset("utf-8")
-_UTF8_QP.body_encoding = charset.QP
+# Any bracketed word, e.g. a reference tag; one pattern for every reference, compiled once.
+_BRACKETED = re.compile(r"\[\s*([^\[\]\s]*)\s*\]")
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})*$")
 # Reply markers in the languages our applicants' mail clients most often use.
 _REPLY_PREFIXES = re.compile(
@@ -57,11 +57,15 @@ def mint_message_id(domain: str) -> str:
 def reply_subject(reference: str, original: str) -> str:
     """`[REF] ` and the original subject, cleaned, without a doubled `[REF]` or `Re:`, capped."""
     tag = f"[{reference}]"
-    ref_pattern = re.compile(rf"\[\s*{re.escape(reference)}\s*\]", re.IGNORECASE)
+    wanted = reference.casefold()
+
+    def untagged(match: re.Match[str]) -> str:
+        return " " if match.group(1).casefold() == wanted else match.group(0)
+
     text = strip_header_text(original)
     # Repeat until stable: removing one tag can bring the pieces of another together.
     while True:
-        stripped = " ".join(ref_pattern.sub(" ", text).split())
+        stripped = " ".join(_BRACKETED.sub(untagged, text).split())
         if stripped == text:
             break
         text = stripped
@@ -94,8 +98,11 @@ def _header_text(name: str, value: str) -> str | Header:
 
 
 def _text_part(text: str, subtype: str) -> Message:
-    part = MIMENonMultipart("text", subtype)
-    part.set_payload(text, _UTF8_QP)
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    # Quoted-printable keeps non-ASCII text safe through relays that do not offer 8BITMIME;
+    # binascii's encoder is the email package's own, in C.
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
     return part
 
 
