@@ -172,6 +172,7 @@ def ours_round(
         app = build(daemon_settings(server, Path(tmp)), with_source=True, transport=transport)
         assert app.source is not None
         daemon = Daemon(app, app.source)
+        app.warm_up()  # as `foi-mailbot run` does before it touches mail
         profiler = cProfile.Profile() if profile else None
         sampler.reset()
         phases.reset()

@@ -15,7 +15,7 @@ from foi_mailbot.clock import Clock
 from foi_mailbot.parsing.headers import header_message_id
 from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import InboundMessage, MessageStatus, SourceCopy
+from foi_mailbot.storage.models import InboundMessage, MessageStatus, RawMessage, SourceCopy
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _row(mail: RawMail, digest: str, now: datetime) -> InboundMessage:
         content_hash=digest,
         message_id=header_message_id(mail.raw),
         size=len(mail.raw),
-        raw=mail.raw,
+        body=RawMessage(raw=mail.raw),
         status=MessageStatus.STORED,
         # Counted when tried (see `Pipeline`): a message stored by a process that died
         # before trying it has not failed anything.

@@ -16,7 +16,7 @@ from typing import Final
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, defer, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.cases.matching import Match, find_thread, resolve
 from foi_mailbot.cases.service import Outcome, Services, apply
@@ -28,7 +28,12 @@ from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import InboundMessage, MessageStatus, OutboxMessage
+from foi_mailbot.storage.models import (
+    InboundMessage,
+    MessageStatus,
+    OutboxMessage,
+    RawMessage,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -139,9 +144,7 @@ class Pipeline:
         self, session: Session, message_pk: int, parsed: ParsedMail | None
     ) -> Done | None:
         """Take one pending message to its outcome in `session`; None if it was not pending."""
-        # Parsed already: the raw bytes are not loaded a second time.
-        lazy_raw = [defer(InboundMessage.raw)] if parsed is not None else []
-        row = session.get(InboundMessage, message_pk, with_for_update=True, options=lazy_raw)
+        row = session.get(InboundMessage, message_pk, with_for_update=True)
         if row is None or row.status not in PENDING:
             return None
         if row.attempts > MAX_ATTEMPTS:
@@ -154,7 +157,7 @@ class Pipeline:
             row.reasons = ["its Message-ID is one we minted for our own outgoing mail"]
             row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
             return Done(message_pk, row.kind)
-        mail = parsed if parsed is not None else parse(row.raw or b"")
+        mail = parsed if parsed is not None else parse(_raw_of(session, message_pk) or b"")
         # Deciding reads other rows only: this row's changes wait to go in one UPDATE.
         with session.no_autoflush:
             verdict, match, duplicate = self._decide(session, row, mail)
@@ -242,9 +245,7 @@ class Pipeline:
 
     def _raw(self, message_pk: int) -> bytes | None:
         with self.factory() as session:  # a read: nothing to commit
-            stmt = select(InboundMessage.raw).where(InboundMessage.id == message_pk)
-            raw: bytes | None = session.scalar(stmt)
-            return raw
+            return _raw_of(session, message_pk)
 
     def close(self) -> None:
         """Stop the parsing worker, if one runs."""
@@ -330,6 +331,14 @@ class _Group:
 
     def _reset(self) -> None:
         self.session, self.items, self.done = None, [], []
+
+
+def _raw_of(session: Session, message_pk: int) -> bytes | None:
+    """A stored message's bytes (None once purged), read without keeping them in the session."""
+    raw: bytes | None = session.scalar(
+        select(RawMessage.raw).where(RawMessage.message_pk == message_pk)
+    )
+    return raw
 
 
 def _database_unavailable(exc: Exception) -> bool:

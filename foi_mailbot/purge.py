@@ -1,6 +1,6 @@
 """Operations: retention. Delete raw message bodies once they are old and fully dealt with.
 
-Only the raw bytes go (`inbound_message.raw`); the header data, the classification, the case
+Only the raw bytes go (`raw_message`); the header data, the classification, the case
 records and the audit trail stay. A message keeps its body while processing is unfinished, while
 it waits for a person, or while its case is still owed an answer (the body is the request). One
 audit entry records every purge with its cutoff and counts.
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 import structlog
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.cases.lifecycle import OPEN_STATES, State
@@ -21,7 +21,7 @@ from foi_mailbot.cases.register import audit
 from foi_mailbot.clock import Clock
 from foi_mailbot.errors import UsageError
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import Case, InboundMessage, MessageStatus
+from foi_mailbot.storage.models import Case, InboundMessage, MessageStatus, RawMessage
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +55,7 @@ def check_days(days: int) -> None:
 def _old_with_body(cutoff: datetime) -> list[ColumnElement[bool]]:
     return [
         InboundMessage.raw_purged_at.is_(None),
-        InboundMessage.raw.is_not(None),
+        select(RawMessage.message_pk).where(RawMessage.message_pk == InboundMessage.id).exists(),
         InboundMessage.arrived_at < cutoff,
     ]
 
@@ -102,10 +102,12 @@ def purge_raw(
             return result
         ids = [row_id for row_id, _ in rows]
         for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            session.execute(delete(RawMessage).where(RawMessage.message_pk.in_(chunk)),
+                            execution_options={"synchronize_session": False})
             session.execute(
-                update(InboundMessage)
-                .where(InboundMessage.id.in_(ids[start : start + _CHUNK]))
-                .values(raw=None, raw_purged_at=now),
+                update(InboundMessage).where(InboundMessage.id.in_(chunk))
+                .values(raw_purged_at=now),
                 execution_options={"synchronize_session": False},
             )
         audit(session, at=now, action="retention.purged",

@@ -49,7 +49,7 @@ def stored_messages(database: str) -> Loader:
     def load(received: bytes) -> bytes | None:
         (message_pk,) = struct.unpack(ID_FORMAT, received)
         try:
-            row = db.execute("SELECT raw FROM inbound_message WHERE id = ?", (message_pk,))
+            row = db.execute("SELECT raw FROM raw_message WHERE message_pk = ?", (message_pk,))
             found = row.fetchone()
         except sqlite3.Error:
             return None  # the daemon parses it in place, and reports what is wrong

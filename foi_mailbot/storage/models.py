@@ -55,7 +55,6 @@ class InboundMessage(Base):
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    raw: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     raw_purged_at: Mapped[datetime | None] = mapped_column(TZ)
     status: Mapped[str] = mapped_column(String(32), default=MessageStatus.STORED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -78,6 +77,21 @@ class InboundMessage(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
 
     copies: Mapped[list[SourceCopy]] = relationship(back_populates="message")
+    # Loaded only when asked for; gone once purged.
+    body: Mapped[RawMessage | None] = relationship(lazy="select")
+
+
+class RawMessage(Base):
+    """A stored message's bytes, exactly as received.
+
+    Kept apart from what we learn of the message: SQLite rewrites a whole row when any of it
+    changes, and recording a decision beside a message of megabytes would rewrite them too.
+    """
+
+    __tablename__ = "raw_message"
+
+    message_pk: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"), primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SourceCopy(Base):

@@ -44,7 +44,7 @@ def _row(app: App, message_pk: int) -> InboundMessage:
         row = session.scalars(
             select(InboundMessage).where(InboundMessage.id == message_pk)
         ).one()
-        _ = row.raw  # load the deferred column before the session closes
+        _ = row.body  # load the bytes (a lazy relationship) before the session closes
         return row
 
 
@@ -86,7 +86,7 @@ def test_old_finished_messages_lose_only_their_raw_body(
     after = _row(app, history["closed"])
 
     assert 2 == result.purged
-    assert after.raw is None
+    assert after.body is None
     assert after.raw_purged_at is not None
     assert (before.subject, before.from_email, before.kind, before.case_id, before.size) == (
         after.subject, after.from_email, after.kind, after.case_id, after.size)
@@ -102,7 +102,7 @@ def test_messages_still_needed_keep_their_body(
     result = purge_raw(app.factory, clock, older_than_days=90)
 
     for name in ("open", "needs_person", "recent"):
-        assert _row(app, history[name]).raw is not None, name
+        assert _row(app, history[name]).body is not None, name
     assert (1, 1) == (result.kept_open_case, result.kept_unfinished)
 
 
@@ -133,7 +133,7 @@ def test_a_dry_run_changes_nothing(app: App, clock: FixedClock, history: dict[st
         ).all()
 
     assert 2 == result.purged
-    assert _row(app, history["closed"]).raw is not None
+    assert _row(app, history["closed"]).body is not None
     assert [] == list(audits)
 
 
