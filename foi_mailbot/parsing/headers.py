@@ -167,11 +167,20 @@ def format_addresses(addresses: Iterable[Address]) -> str:
 _HEADER_BLOCK = BytesHeaderParser(policy=compat32)
 
 
+def header_block(raw: bytes) -> bytes:
+    """The bytes before the first blank line (the whole message if there is none); no copy of
+    the body is made."""
+    end = raw.find(b"\r\n\r\n")
+    bare_lf = raw.find(b"\n\n", 0, end if end >= 0 else len(raw))
+    if bare_lf >= 0:
+        end = bare_lf
+    return raw[:end] if end >= 0 else raw
+
+
 def header_message_id(raw: bytes) -> str | None:
     """The Message-ID from the header block alone (cheap; never raises)."""
     try:
-        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        value = _HEADER_BLOCK.parsebytes(head).get("Message-ID")
+        value = _HEADER_BLOCK.parsebytes(header_block(raw)).get("Message-ID")
     except Exception:  # noqa: BLE001 - a broken header block just has no usable Message-ID
         return None
     if not value:
