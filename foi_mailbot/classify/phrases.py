@@ -338,10 +338,18 @@ def normalise(text: str) -> str:
 
 def matches(text: str, phrases: Iterable[str]) -> list[str]:
     """The phrases found in already-normalised text, in list order, without repeats."""
-    # A phrase's first word must be in the text for its pattern to match; `in` rules out most
-    # phrases several times quicker than the pattern would.
-    return [phrase for phrase, first, pattern in _compiled(tuple(phrases))
-            if first in text and _found(pattern, text)]
+    # A phrase's first word must be among the text's words for its pattern to match: one
+    # look-up rules out most phrases, where the pattern would read the whole text.
+    words = _words(text)
+    return [phrase for phrase, first, keys, pattern in _compiled(tuple(phrases))
+            if (not keys.isdisjoint(words) if keys else first in text)
+            and _found(pattern, text)]
+
+
+@lru_cache(maxsize=4)
+def _words(text: str) -> frozenset[str]:
+    """The runs of word characters in a text; the rules read one text several times."""
+    return frozenset(_WORD_RUN.findall(text))
 
 
 def _found(pattern: re.Pattern[str], text: str) -> bool:
@@ -372,11 +380,28 @@ def starts_with(text: str, phrases: Iterable[str]) -> str | None:
 _WORD_CHAR: Final = re.compile(r"\w")
 
 
+_WORD_RUN: Final = re.compile(r"\w+")
+_Compiled = tuple[str, str, frozenset[str], re.Pattern[str]]
+
+
 @lru_cache(maxsize=64)
-def _compiled(phrases: tuple[str, ...]) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
-    """Each distinct phrase with its first word and its pattern, worked out once per list."""
-    return tuple((p, normalise(p).partition(" ")[0], _pattern(p))
-                 for p in dict.fromkeys(phrases) if p)
+def _compiled(phrases: tuple[str, ...]) -> tuple[_Compiled, ...]:
+    """Each distinct phrase, once per list: its first word, the runs of word characters that
+    word can stand as where the phrase matches (none when the word has other characters), and
+    its pattern."""
+    compiled = []
+    for phrase in dict.fromkeys(phrases):
+        words = normalise(phrase).split()
+        if not words:
+            continue
+        first = words[0]
+        keys: frozenset[str] = frozenset()
+        if _WORD_RUN.fullmatch(first):
+            # A match starts after a non-word character and the first word ends at a space,
+            # or, alone, at an optional plural ending followed by a non-word character.
+            keys = frozenset({first, f"{first}s", f"{first}es"} if len(words) == 1 else {first})
+        compiled.append((phrase, first, keys, _pattern(phrase)))
+    return tuple(compiled)
 
 
 @lru_cache(maxsize=1024)
