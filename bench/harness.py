@@ -151,14 +151,16 @@ class InstantTransport:
 PHASES = (
     ("foi_mailbot.daemon", "Daemon.sync", "sync: fetch + store, per cycle"),
     ("foi_mailbot.daemon", "store_many", "  store (one commit per batch)"),
-    ("foi_mailbot.pipeline", "Pipeline._apply_one", "process, per message"),
-    ("foi_mailbot.pipeline", "parse", "  parse"),
-    ("foi_mailbot.pipeline", "classify", "  classify"),
-    ("foi_mailbot.pipeline", "find_thread", "  find_thread"),
-    ("foi_mailbot.pipeline", "apply", "  apply (case, deadline, ack)"),
-    ("foi_mailbot.parse_ahead", "ParseAhead._receive", "wait for the parsing worker"),
-    ("foi_mailbot.outbound.outbox", "Outbox._send_one", "send, per outbox row"),
-    ("foi_mailbot.outbound.outbox", "Outbox._copy", "  copy to Sent (IMAP APPEND)"),
+    ("foi_mailbot.pipeline", "Pipeline.run_pending", "process pending, per batch"),
+    ("foi_mailbot.pipeline", "Pipeline._apply_one", "  one message"),
+    ("foi_mailbot.pipeline", "parse", "    parse"),
+    ("foi_mailbot.pipeline", "classify", "    classify"),
+    ("foi_mailbot.pipeline", "find_thread", "    find_thread"),
+    ("foi_mailbot.pipeline", "apply", "    apply (case, deadline, ack)"),
+    ("foi_mailbot.parse_ahead", "ParseAhead._receive", "  wait for the parsing worker"),
+    ("foi_mailbot.outbound.outbox", "Outbox.drain", "send the outbox, per cycle"),
+    ("foi_mailbot.outbound.outbox", "Outbox._send_one", "  one row"),
+    ("foi_mailbot.outbound.outbox", "Outbox._copy", "  copies to Sent (IMAP APPEND)"),
 )
 
 
@@ -168,6 +170,7 @@ class PhaseTimer:
     def __init__(self) -> None:
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
+        self.peak_growth: Counter[str] = Counter()
         self.missing: list[str] = []
         for module_name, dotted, label in PHASES:
             self._wrap(module_name, dotted, label)
@@ -183,12 +186,14 @@ class PhaseTimer:
             return
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, peak = time.perf_counter(), peak_rss_bytes()
             try:
                 return original(*args, **kwargs)
             finally:
                 self.seconds[label] += time.perf_counter() - started
                 self.calls[label] += 1
+                # The process's peak RSS rose during this stage (a sampler can miss a spike).
+                self.peak_growth[label] += peak_rss_bytes() - peak
 
         setattr(owner, name, timed)
 
@@ -196,15 +201,17 @@ class PhaseTimer:
         """Forget what was timed so far."""
         self.seconds.clear()
         self.calls.clear()
+        self.peak_growth.clear()
 
     def table(self, wall: float) -> str:
         """Seconds, calls, milliseconds per call and share of `wall` for each stage."""
-        lines = [f"    {'stage':<34} {'s':>8} {'calls':>7} {'ms/call':>8} {'of wall':>8}"]
+        lines = [f"    {'stage':<34} {'s':>8} {'calls':>7} {'ms/call':>8} {'of wall':>8} "
+                 f"{'peak +MB':>9}"]
         for _module, _dotted, label in PHASES:
             if self.calls[label]:
                 total, calls = self.seconds[label], self.calls[label]
                 lines.append(f"    {label:<34} {total:8.1f} {calls:7,} {total / calls * 1e3:8.2f} "
-                             f"{total / wall:8.0%}")
+                             f"{total / wall:8.0%} {self.peak_growth[label] / 2**20:9.0f}")
         if self.missing:
             lines.append(f"    (not found, not timed: {', '.join(self.missing)})")
         return "\n".join(lines)
