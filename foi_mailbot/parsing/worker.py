@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 
 from foi_mailbot.memory import return_large_blocks
 from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.parsed import ParsedMail
 
 _GONE = (EOFError, OSError)
 ID_FORMAT = "!q"
@@ -36,6 +37,8 @@ def _receive(conn: Connection, inbox: queue.SimpleQueue[bytes | None]) -> None:
         inbox.put(None)
 
 
+Result = tuple[ParsedMail | None]
+"""One message's result, as queued for sending (None: it had no bytes)."""
 Loader = Callable[[bytes], bytes | None]
 """What was received -> the raw message to parse (None: there is none)."""
 
@@ -62,11 +65,27 @@ def serve(conn: Connection, load: Loader | None = None) -> None:
     """Parse each message received on `conn` and send the result back, until it closes."""
     inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     threading.Thread(target=_receive, args=(conn, inbox), daemon=True).start()
-    while (received := inbox.get()) is not None:
+    # Results are sent by a thread of their own: a socket's buffer holds only a few parsed
+    # messages, and parsing must not wait for the daemon to read them. The daemon sends a
+    # bounded number of messages ahead, so this queue stays short.
+    outbox: queue.SimpleQueue[Result | None] = queue.SimpleQueue()  # None: no more
+    gone = threading.Event()
+    sender = threading.Thread(target=_send, args=(conn, outbox, gone), daemon=True)
+    sender.start()
+    while not gone.is_set() and (received := inbox.get()) is not None:
         raw = load(received) if load is not None else received
+        outbox.put((parse(raw) if raw is not None else None,))
+    outbox.put(None)
+    sender.join()
+
+
+def _send(conn: Connection, outbox: queue.SimpleQueue[Result | None],
+          gone: threading.Event) -> None:
+    while (result := outbox.get()) is not None:
         try:
-            conn.send(parse(raw) if raw is not None else None)
+            conn.send(result[0])
         except _GONE:
+            gone.set()
             return
 
 

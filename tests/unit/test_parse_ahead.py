@@ -151,3 +151,20 @@ def test_a_stop_ends_a_backlog_after_the_message_in_hand(settings: Settings) -> 
     assert 2 == len(handled)
     assert len(ids) - 2 == len(app.pipeline.pending())
     assert app.pipeline.ahead is not None and app.pipeline.ahead._worker is None
+
+
+def test_results_larger_than_the_socket_buffer_come_back_whole_and_in_order() -> None:
+    """Sixteen messages of 300 KB of text each: the worker queues what the daemon has not read."""
+    body = "A long letter about the council's budget.\n" * 7_000
+    raws = {
+        pk: (f"From: a{pk}@example.org\nSubject: letter {pk}\n\n{body}").encode()
+        for pk in range(16)
+    }
+    ahead = ParseAhead(window=16, window_bytes=2**30)
+    try:
+        results = list(ahead.parsed(list(raws), raws.get))
+    finally:
+        ahead.close()
+
+    assert [f"letter {pk}" for pk in raws] == [mail.subject for _, mail in results if mail]
+    assert all(mail is not None and len(mail.text) > 250_000 for _, mail in results)
