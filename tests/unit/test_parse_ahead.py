@@ -80,7 +80,8 @@ def test_on_sqlite_the_worker_reads_the_stored_messages_itself(
 def test_losing_the_worker_leaves_the_rest_to_be_parsed_in_place() -> None:
     """A worker that dies mid-batch costs nothing but speed: later messages come back unparsed."""
     raws = _raws()
-    ahead = ParseAhead()
+    # Two ahead: the later messages are sent only after the kill, so none was parsed before it.
+    ahead = ParseAhead(window=2)
     results = []
     for message_pk, mail in ahead.parsed(list(raws), raws.get):
         results.append((message_pk, mail))
