@@ -149,8 +149,8 @@ class InstantTransport:
 
 # Entry points of the daemon's stages, timed by `PhaseTimer` (nested: parse runs inside _process).
 PHASES = (
-    ("foi_mailbot.daemon", "Daemon.sync", "sync: fetch + store, per cycle"),
-    ("foi_mailbot.daemon", "store_many", "  store (one commit per batch)"),
+    ("foi_mailbot.daemon", "_Sync.step", "fetch + store a batch"),
+    ("foi_mailbot.daemon", "store_many", "  store (one durable commit)"),
     ("foi_mailbot.pipeline", "Pipeline.run_pending", "process pending, per batch"),
     ("foi_mailbot.pipeline", "Pipeline._apply_one", "  one message"),
     ("foi_mailbot.pipeline", "parse", "    parse"),

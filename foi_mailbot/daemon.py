@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Final
@@ -28,6 +28,37 @@ ERROR_BACKOFF_FIRST_SECONDS: Final = 1.0
 PENDING_BATCH: Final = 500
 STORE_BATCH: Final = 50
 STORE_BATCH_BYTES: Final = 16 * 2**20
+
+
+@dataclass
+class _Sync:
+    """A cycle's fetching and storing, advanced a batch at a time between other work."""
+
+    steps: Generator[int, None, None]
+    finished: Callable[[TransientError | None], None]
+    done: bool = False
+    stored: int = 0
+
+    def step(self) -> None:
+        """Fetch and store the next batch, if any; a mailbox failure ends this cycle's sync."""
+        if self.done:
+            return
+        try:
+            self.stored += next(self.steps)
+        except StopIteration:
+            self._finish(None)
+        except TransientError as exc:
+            self._finish(exc)
+
+    def close(self) -> None:
+        """Leave the rest for the next cycle (a stop): every batch yielded was already stored."""
+        if not self.done:
+            self.steps.close()
+            self.done = True
+
+    def _finish(self, error: TransientError | None) -> None:
+        self.done = True
+        self.finished(error)
 
 
 @dataclass
@@ -56,8 +87,9 @@ class Daemon:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def sync(self) -> int:
-        """Store every new message, marking each done at the source after it committed.
+    def _syncing(self) -> Generator[int, None, None]:
+        """Fetch and store new mail a batch at a time, marking each message done at the source
+        after it committed; yields how many each batch stored.
 
         Messages are committed in small batches (one fsync for up to `STORE_BATCH` of them):
         a backlog is stored several times faster, and nothing is marked done before its commit.
@@ -67,19 +99,21 @@ class Daemon:
         size = 0
         for mail in self.source.fetch_new():
             if batch and batch[-1].folder != mail.folder:
-                stored += self._store(batch)
+                stored += (count := self._store(batch))
                 batch, size = [], 0
+                yield count
             batch.append(mail)
             size += len(mail.raw)
             if len(batch) >= STORE_BATCH or size >= STORE_BATCH_BYTES or self.stop.is_set():
-                stored += self._store(batch)
+                stored += (count := self._store(batch))
                 batch, size = [], 0
+                yield count
             if self.stop.is_set():
                 break
-        stored += self._store(batch)
+        count = self._store(batch)
         record(self.app.factory, self.app.clock, "last_sync",
-               {"at": self.app.clock.now().isoformat(), "stored": stored})
-        return stored
+               {"at": self.app.clock.now().isoformat(), "stored": stored + count})
+        yield count
 
     def _store(self, batch: list[RawMail]) -> int:
         results = store_many(self.app.factory, batch, self.app.clock)
@@ -97,22 +131,30 @@ class Daemon:
             self._cycle()
 
     def _cycle(self) -> None:
-        try:
-            self.sync()
-        except TransientError as exc:
-            self.errors += 1
-            log.warning("mailbox.sync_failed", error=str(exc))
-            if self.on_sync:
-                self.on_sync(str(exc))
-        else:
-            if self.on_sync:
-                self.on_sync(None)
-        # A full batch may have left more behind: the wait that follows could last minutes.
-        pending = self.app.pipeline.run_pending
-        while pending(PENDING_BATCH, stop=self.stop.is_set) == PENDING_BATCH:
-            if self.stop.is_set():
-                break
+        # Storing a backlog is interleaved with processing it, a batch after each group of
+        # messages applied: the parsing worker reads ahead while the next batch is stored.
+        sync = _Sync(self._syncing(), self._synced)
+        sync.step()
+        first = True
+        while not self.stop.is_set():
+            sync.stored = 0
+            # A message that failed a try is tried once a cycle, in its first pass.
+            looked = self.app.pipeline.run_pending(
+                PENDING_BATCH, stop=self.stop.is_set, between=sync.step, untried=not first)
+            first = False
+            if looked < PENDING_BATCH and not sync.stored:
+                if sync.done:
+                    break
+                sync.step()  # nothing left to process: store the next batch
+        sync.close()
         self.app.outbox.drain(stop=self.stop.is_set)
+
+    def _synced(self, error: TransientError | None) -> None:
+        if error is not None:
+            self.errors += 1
+            log.warning("mailbox.sync_failed", error=str(error))
+        if self.on_sync:
+            self.on_sync(str(error) if error is not None else None)
 
     def run_until_idle(self, max_cycles: int = 20) -> None:
         """Cycle until nothing new arrives and nothing is pending (for tests and `once`)."""

@@ -93,8 +93,9 @@ class Pipeline:
         """Tell the pipeline this process just stored the message (its first try is free)."""
         self.fresh.add(message_pk)
 
-    def pending(self, limit: int = 500) -> list[int]:
-        """Stored messages not yet applied, oldest first; those with failed tries last.
+    def pending(self, limit: int = 500, *, untried: bool = False) -> list[int]:
+        """Stored messages not yet applied, oldest first; those with failed tries last
+        (`untried`: left out).
 
         A message in hand when the process died is tried again after the others: the first
         message after a restart is the one most often in hand at a second kill, and only a
@@ -107,6 +108,8 @@ class Pipeline:
                 .order_by(InboundMessage.attempts, InboundMessage.arrived_at, InboundMessage.id)
                 .limit(limit)
             )
+            if untried:
+                stmt = stmt.where(InboundMessage.attempts == 0)
             return list(session.scalars(stmt))
 
     def process(self, message_pk: int, parsed: ParsedMail | None = None) -> str | None:
@@ -218,21 +221,30 @@ class Pipeline:
             if row.attempts >= MAX_ATTEMPTS:
                 _give_up(row, error)
 
-    def run_pending(self, limit: int = 500, stop: Callable[[], bool] | None = None) -> int:
+    def run_pending(
+        self,
+        limit: int = 500,
+        stop: Callable[[], bool] | None = None,
+        between: Callable[[], None] | None = None,
+        *,
+        untried: bool = False,
+    ) -> int:
         """Process every pending message once (until `stop`); returns how many were looked at.
 
         Messages this process stored are applied `GROUP` to a commit: a backlog pays one
         commit per group, not one per message. A group that fails is rolled back and its
         messages are tried again one by one, so one bad message costs the others nothing.
+        `between` is called after each group's commit (the daemon stores more mail there);
+        `untried` leaves out messages that have failed a try (see `pending`).
         """
-        ids = self.pending(limit)
+        ids = self.pending(limit, untried=untried)
         if self.ahead is None or not self.ahead.wanted(len(ids)):
             parsed: Generator[tuple[int, ParsedMail | None], None, None] = (
                 (pk, None) for pk in ids
             )
         else:
             parsed = self.ahead.parsed(ids, self._raw)
-        group = _Group(self)
+        group = _Group(self, between)
         with closing(parsed):
             for message_pk, mail in parsed:
                 group.add(message_pk, mail)
@@ -279,6 +291,7 @@ class _Group:
     """Messages applied in one open transaction, committed together."""
 
     pipeline: Pipeline
+    between: Callable[[], None] | None = None
     session: Session | None = None
     items: list[tuple[int, ParsedMail | None]] = field(default_factory=list)
     done: list[Done | None] = field(default_factory=list)
@@ -317,6 +330,8 @@ class _Group:
             self.pipeline.fresh.discard(message_pk)  # its try is over
             _logged(done)
         self._reset()
+        if self.between is not None:
+            self.between()
 
     def _one_by_one(self) -> None:
         items, session = self.items, self.session

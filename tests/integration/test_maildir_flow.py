@@ -123,3 +123,62 @@ def test_one_cycle_processes_a_backlog_larger_than_a_batch(
     assert not app.pipeline.pending()
     with session_scope(app.factory) as session:
         assert 5 == len(list(session.scalars(select(Case))))
+
+
+def test_a_backlog_is_applied_while_the_rest_of_it_is_still_being_stored(
+    settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stores of later batches come between groups of applied messages; all in one cycle."""
+    monkeypatch.setattr(daemon_module, "STORE_BATCH", 3)
+    monkeypatch.setattr("foi_mailbot.pipeline.GROUP", 2)
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    requests = sorted(FIXTURES.glob("new_request_*.eml"))[:9]
+    for n, fixture in enumerate(requests):
+        _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
+    events: list[str] = []
+    store, apply_one = daemon._store, app.pipeline._apply_one
+    monkeypatch.setattr(daemon, "_store", lambda batch: events.append("store") or store(batch))
+    monkeypatch.setattr(app.pipeline, "_apply_one",
+                        lambda *a: events.append("apply") or apply_one(*a))
+    synced: list[str | None] = []
+    daemon.on_sync = synced.append
+
+    daemon.run_once()
+
+    assert "apply" in events[: events.index("store", 1) + 3], events
+    assert 9 == events.count("apply")
+    assert [None] == synced
+    assert not app.pipeline.pending()
+    with session_scope(app.factory) as session:
+        assert 9 == len(list(session.scalars(select(Case))))
+
+
+def test_a_message_that_fails_is_tried_once_a_cycle_while_more_mail_is_stored(
+    settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later passes of a cycle take only untried messages: a failure is not retried at once."""
+    monkeypatch.setattr(daemon_module, "STORE_BATCH", 2)
+    monkeypatch.setattr("foi_mailbot.pipeline.GROUP", 1)
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:6]):
+        _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
+    tries: list[int] = []
+    apply_one = app.pipeline._apply_one
+
+    def failing_first(session: object, message_pk: int, parsed: object) -> object:
+        if message_pk == 1:
+            tries.append(message_pk)
+            raise RuntimeError("cannot apply")
+        return apply_one(session, message_pk, parsed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app.pipeline, "_apply_one", failing_first)
+
+    daemon.run_once()
+
+    with session_scope(app.factory) as session:
+        first = session.get(InboundMessage, 1)
+        assert first is not None and 1 == first.attempts and first.status == "stored"
+        assert 5 == len(list(session.scalars(select(Case))))
+    assert [1, 1] == tries  # in its group, then alone where the failure is recorded
