@@ -34,21 +34,26 @@ STORE_BATCH_BYTES: Final = 16 * 2**20
 class _Sync:
     """A cycle's fetching and storing, advanced a batch at a time between other work."""
 
-    steps: Generator[int, None, None]
+    steps: Generator[list[int], None, None]
     finished: Callable[[TransientError | None], None]
     done: bool = False
     stored: int = 0
 
-    def step(self) -> None:
-        """Fetch and store the next batch, if any; a mailbox failure ends this cycle's sync."""
+    def step(self) -> list[int]:
+        """Fetch and store the next batch, if any; returns the new messages' ids. A mailbox
+        failure ends this cycle's sync."""
         if self.done:
-            return
+            return []
         try:
-            self.stored += next(self.steps)
+            created = next(self.steps)
         except StopIteration:
             self._finish(None)
+            return []
         except TransientError as exc:
             self._finish(exc)
+            return []
+        self.stored += len(created)
+        return created
 
     def close(self) -> None:
         """Leave the rest for the next cycle (a stop): every batch yielded was already stored."""
@@ -87,9 +92,9 @@ class Daemon:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def _syncing(self) -> Generator[int, None, None]:
+    def _syncing(self) -> Generator[list[int], None, None]:
         """Fetch and store new mail a batch at a time, marking each message done at the source
-        after it committed; yields how many each batch stored.
+        after it committed; yields the ids of each batch's new messages.
 
         Messages are committed in small batches (one fsync for up to `STORE_BATCH` of them):
         a backlog is stored several times faster, and nothing is marked done before its commit.
@@ -99,31 +104,34 @@ class Daemon:
         size = 0
         for mail in self.source.fetch_new():
             if batch and batch[-1].folder != mail.folder:
-                stored += (count := self._store(batch))
+                stored += len(batch)
+                yield self._store(batch)
                 batch, size = [], 0
-                yield count
             batch.append(mail)
             size += len(mail.raw)
             if len(batch) >= STORE_BATCH or size >= STORE_BATCH_BYTES or self.stop.is_set():
-                stored += (count := self._store(batch))
+                stored += len(batch)
+                yield self._store(batch)
                 batch, size = [], 0
-                yield count
             if self.stop.is_set():
                 break
-        count = self._store(batch)
+        created = self._store(batch)
         record(self.app.factory, self.app.clock, "last_sync",
-               {"at": self.app.clock.now().isoformat(), "stored": stored + count})
-        yield count
+               {"at": self.app.clock.now().isoformat(), "stored": stored + len(batch)})
+        yield created
 
-    def _store(self, batch: list[RawMail]) -> int:
+    def _store(self, batch: list[RawMail]) -> list[int]:
+        """Store a batch in one durable commit, then mark it done; returns the new messages."""
         results = store_many(self.app.factory, batch, self.app.clock)
+        created: list[int] = []
         for mail, result in zip(batch, results, strict=True):
             if result.created:
                 self.app.pipeline.note_stored(result.message_pk)
+                created.append(result.message_pk)
             self.source.mark_done(mail)
             log.info("message.stored", source_key=mail.source_key,
                      message_pk=result.message_pk, new=result.created)
-        return len(results)
+        return created
 
     def run_once(self) -> None:
         """One cycle: sync, process, send. Errors are logged; the loop goes on."""
@@ -132,7 +140,8 @@ class Daemon:
 
     def _cycle(self) -> None:
         # Storing a backlog is interleaved with processing it, a batch after each group of
-        # messages applied: the parsing worker reads ahead while the next batch is stored.
+        # messages applied, whose new messages join the ones being processed: one stream, so
+        # the parsing worker reads ahead while the next batch is stored.
         sync = _Sync(self._syncing(), self._synced)
         sync.step()
         first = True

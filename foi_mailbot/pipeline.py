@@ -7,7 +7,7 @@ stored (`GROUP` to a commit). An exception marks the message (attempts, error) a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -225,7 +225,7 @@ class Pipeline:
         self,
         limit: int = 500,
         stop: Callable[[], bool] | None = None,
-        between: Callable[[], None] | None = None,
+        between: Callable[[], Sequence[int]] | None = None,
         *,
         untried: bool = False,
     ) -> int:
@@ -234,17 +234,22 @@ class Pipeline:
         Messages this process stored are applied `GROUP` to a commit: a backlog pays one
         commit per group, not one per message. A group that fails is rolled back and its
         messages are tried again one by one, so one bad message costs the others nothing.
-        `between` is called after each group's commit (the daemon stores more mail there);
-        `untried` leaves out messages that have failed a try (see `pending`).
+        `between` is called after each group's commit (the daemon stores more mail there); the
+        messages it returns are processed in this pass too. `untried` leaves out messages that
+        have failed a try (see `pending`).
         """
         ids = self.pending(limit, untried=untried)
+
+        def more() -> None:
+            if between is not None:
+                ids.extend(between())  # the loops below read `ids` as it grows
         if self.ahead is None or not self.ahead.wanted(len(ids)):
             parsed: Generator[tuple[int, ParsedMail | None], None, None] = (
                 (pk, None) for pk in ids
             )
         else:
             parsed = self.ahead.parsed(ids, self._raw)
-        group = _Group(self, between)
+        group = _Group(self, more)
         with closing(parsed):
             for message_pk, mail in parsed:
                 group.add(message_pk, mail)
