@@ -152,7 +152,7 @@ PHASES = (
     ("foi_mailbot.daemon", "_Sync.step", "fetch + store a batch"),
     ("foi_mailbot.daemon", "store_many", "  store (one durable commit)"),
     ("foi_mailbot.pipeline", "Pipeline.run_pending", "process pending, per batch"),
-    ("foi_mailbot.pipeline", "Pipeline._apply_one", "  one message"),
+    ("foi_mailbot.pipeline", "Pipeline.apply_one", "  one message"),
     ("foi_mailbot.pipeline", "parse", "    parse"),
     ("foi_mailbot.pipeline", "classify", "    classify"),
     ("foi_mailbot.pipeline", "find_thread", "    find_thread"),

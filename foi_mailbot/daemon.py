@@ -144,12 +144,16 @@ class Daemon:
         # the parsing worker reads ahead while the next batch is stored.
         sync = _Sync(self._syncing(), self._synced)
         sync.step()
+
+        def more() -> list[int]:
+            return [] if self.stop.is_set() else sync.step()
+
         first = True
         while not self.stop.is_set():
             sync.stored = 0
             # A message that failed a try is tried once a cycle, in its first pass.
             looked = self.app.pipeline.run_pending(
-                PENDING_BATCH, stop=self.stop.is_set, between=sync.step, untried=not first)
+                PENDING_BATCH, stop=self.stop.is_set, between=more, untried=not first)
             first = False
             if looked < PENDING_BATCH and not sync.stored:
                 if sync.done:

@@ -23,6 +23,7 @@ from foi_mailbot.cases.service import Outcome, Services, apply
 from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import Classification, ClassifyContext, Kind
 from foi_mailbot.clock import Clock
+from foi_mailbot.groups import Done, Group, log_done
 from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
@@ -38,8 +39,6 @@ from foi_mailbot.storage.models import (
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 3
-GROUP: Final = 20
-"""Messages of a backlog applied in one transaction."""
 # Failures of the database rather than of a message: SQLite BUSY, LOCKED, IOERR and FULL;
 # PostgreSQL connection exceptions, insufficient resources (disk full) and operator shutdown.
 _SQLITE_UNAVAILABLE: Final = frozenset({5, 6, 10, 13})
@@ -86,7 +85,8 @@ class Pipeline:
     ahead: ParseAhead | None = None
 
     @property
-    def _writes(self) -> sessionmaker[Session]:
+    def writes(self) -> sessionmaker[Session]:
+        """Where a message's outcome is written (see `quick_factory`)."""
         return self.quick_factory or self.factory
 
     def note_stored(self, message_pk: int) -> None:
@@ -132,18 +132,18 @@ class Pipeline:
         if message_pk in self.fresh:
             self.fresh.discard(message_pk)
             return
-        with session_scope(self._writes) as session:
+        with session_scope(self.writes) as session:
             row = session.get(InboundMessage, message_pk)
             if row is not None and row.status in PENDING:
                 row.attempts += 1
 
     def _process(self, message_pk: int, parsed: ParsedMail | None) -> str | None:
         self._count_attempt(message_pk)
-        with session_scope(self._writes) as session:
-            done = self._apply_one(session, message_pk, parsed)
-        return _logged(done)
+        with session_scope(self.writes) as session:
+            done = self.apply_one(session, message_pk, parsed)
+        return log_done(done)
 
-    def _apply_one(
+    def apply_one(
         self, session: Session, message_pk: int, parsed: ParsedMail | None
     ) -> Done | None:
         """Take one pending message to its outcome in `session`; None if it was not pending."""
@@ -211,7 +211,7 @@ class Pipeline:
         # The class only: exception text can quote headers or SQL parameters (applicant data);
         # the full error is stored on the message for a person to read.
         log.error("message.failed", error_type=exc.__class__.__name__)
-        with session_scope(self._writes) as session:
+        with session_scope(self.writes) as session:
             row = session.get(InboundMessage, message_pk)
             if row is None:
                 return
@@ -243,13 +243,14 @@ class Pipeline:
         def more() -> None:
             if between is not None:
                 ids.extend(between())  # the loops below read `ids` as it grows
+
         if self.ahead is None or not self.ahead.wanted(len(ids)):
             parsed: Generator[tuple[int, ParsedMail | None], None, None] = (
                 (pk, None) for pk in ids
             )
         else:
             parsed = self.ahead.parsed(ids, self._raw)
-        group = _Group(self, more)
+        group = Group(self, more)
         with closing(parsed):
             for message_pk, mail in parsed:
                 group.add(message_pk, mail)
@@ -268,89 +269,6 @@ class Pipeline:
         """Stop the parsing worker, if one runs."""
         if self.ahead is not None:
             self.ahead.close()
-
-
-@dataclass(frozen=True)
-class Done:
-    """What became of one message, for the log line written once it is committed."""
-
-    message_pk: int
-    kind: str | None
-    rule: str | None = None
-    case_ref: str | None = None
-    needs_person: bool = False
-    applied: bool = False
-
-
-def _logged(done: Done | None) -> str | None:
-    if done is None:
-        return None
-    if done.applied:
-        log.info("message.applied", message_pk=done.message_pk, kind=done.kind, rule=done.rule,
-                 case_ref=done.case_ref, needs_person=done.needs_person)
-    return done.kind
-
-
-@dataclass
-class _Group:
-    """Messages applied in one open transaction, committed together."""
-
-    pipeline: Pipeline
-    between: Callable[[], None] | None = None
-    session: Session | None = None
-    items: list[tuple[int, ParsedMail | None]] = field(default_factory=list)
-    done: list[Done | None] = field(default_factory=list)
-
-    def add(self, message_pk: int, parsed: ParsedMail | None) -> None:
-        """Apply a message in the group, or alone when its attempt must be counted first."""
-        pipeline = self.pipeline
-        if message_pk not in pipeline.fresh:
-            self.commit()
-            pipeline.process(message_pk, parsed)
-            return
-        if self.session is None:
-            self.session = pipeline._writes()
-        self.items.append((message_pk, parsed))
-        try:
-            with structlog.contextvars.bound_contextvars(message_pk=message_pk):
-                self.done.append(pipeline._apply_one(self.session, message_pk, parsed))
-                self.session.flush()  # the next message's decisions read this one's rows
-        except Exception:  # noqa: BLE001 - each is tried alone, where its failure is recorded
-            self._one_by_one()
-            return
-        if len(self.items) >= GROUP:
-            self.commit()
-
-    def commit(self) -> None:
-        """Commit the group; on failure, try its messages again one by one."""
-        if self.session is None:
-            return
-        try:
-            self.session.commit()
-        except Exception:  # noqa: BLE001 - each is tried alone, where its failure is recorded
-            self._one_by_one()
-            return
-        self.session.close()
-        for (message_pk, _), done in zip(self.items, self.done, strict=True):
-            self.pipeline.fresh.discard(message_pk)  # its try is over
-            _logged(done)
-        self._reset()
-        if self.between is not None:
-            self.between()
-
-    def _one_by_one(self) -> None:
-        items, session = self.items, self.session
-        self._reset()
-        if session is not None:
-            try:
-                session.rollback()
-            finally:
-                session.close()
-        for message_pk, parsed in items:
-            self.pipeline.process(message_pk, parsed)
-
-    def _reset(self) -> None:
-        self.session, self.items, self.done = None, [], []
 
 
 def _raw_of(session: Session, message_pk: int) -> bytes | None:

@@ -130,16 +130,16 @@ def test_a_backlog_is_applied_while_the_rest_of_it_is_still_being_stored(
 ) -> None:
     """Stores of later batches come between groups of applied messages; all in one cycle."""
     monkeypatch.setattr(daemon_module, "STORE_BATCH", 3)
-    monkeypatch.setattr("foi_mailbot.pipeline.GROUP", 2)
+    monkeypatch.setattr("foi_mailbot.groups.GROUP", 2)
     app, daemon = _start(settings, clock)
     maildir = Path(str(settings.mailbox.maildir))
     requests = sorted(FIXTURES.glob("new_request_*.eml"))[:9]
     for n, fixture in enumerate(requests):
         _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
     events: list[str] = []
-    store, apply_one = daemon._store, app.pipeline._apply_one
+    store, apply_one = daemon._store, app.pipeline.apply_one
     monkeypatch.setattr(daemon, "_store", lambda batch: events.append("store") or store(batch))
-    monkeypatch.setattr(app.pipeline, "_apply_one",
+    monkeypatch.setattr(app.pipeline, "apply_one",
                         lambda *a: events.append("apply") or apply_one(*a))
     synced: list[str | None] = []
     daemon.on_sync = synced.append
@@ -159,13 +159,13 @@ def test_a_message_that_fails_is_tried_once_a_cycle_while_more_mail_is_stored(
 ) -> None:
     """Later passes of a cycle take only untried messages: a failure is not retried at once."""
     monkeypatch.setattr(daemon_module, "STORE_BATCH", 2)
-    monkeypatch.setattr("foi_mailbot.pipeline.GROUP", 1)
+    monkeypatch.setattr("foi_mailbot.groups.GROUP", 1)
     app, daemon = _start(settings, clock)
     maildir = Path(str(settings.mailbox.maildir))
     for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:6]):
         _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
     tries: list[int] = []
-    apply_one = app.pipeline._apply_one
+    apply_one = app.pipeline.apply_one
 
     def failing_first(session: object, message_pk: int, parsed: object) -> object:
         if message_pk == 1:
@@ -173,7 +173,7 @@ def test_a_message_that_fails_is_tried_once_a_cycle_while_more_mail_is_stored(
             raise RuntimeError("cannot apply")
         return apply_one(session, message_pk, parsed)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(app.pipeline, "_apply_one", failing_first)
+    monkeypatch.setattr(app.pipeline, "apply_one", failing_first)
 
     daemon.run_once()
 

@@ -139,13 +139,13 @@ def test_a_stop_ends_a_backlog_after_the_message_in_hand(settings: Settings) -> 
     app = build(settings, clock=FixedClock(NOW))
     ids = _stored(app)
     handled: list[int] = []
-    original = app.pipeline._apply_one
+    original = app.pipeline.apply_one
 
     def apply_one(session: Session, message_pk: int, parsed: object = None) -> object:
         handled.append(message_pk)
         return original(session, message_pk, parsed)  # type: ignore[arg-type]
 
-    app.pipeline._apply_one = apply_one  # type: ignore[method-assign,assignment]
+    app.pipeline.apply_one = apply_one  # type: ignore[method-assign,assignment]
     app.pipeline.run_pending(stop=lambda: len(handled) == 2)
     app.close()
 

@@ -1,0 +1,110 @@
+"""Messages of a backlog applied in one transaction: one commit per group, not per message.
+
+Only messages this process stored go in a group (their first try is not counted beforehand);
+any other message is committed alone, its attempt counted first (see `Pipeline`). A group that
+fails is rolled back and its messages are tried again one by one, where a failure is recorded
+against its own message only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+import structlog
+from sqlalchemy.orm import Session
+
+from foi_mailbot.parsing.parsed import ParsedMail
+
+if TYPE_CHECKING:
+    from foi_mailbot.pipeline import Pipeline
+
+log = structlog.get_logger("foi_mailbot.pipeline")  # the pipeline's own events
+
+GROUP: Final = 20
+"""Messages of a backlog applied in one transaction."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """What became of one message, for the log line written once it is committed."""
+
+    message_pk: int
+    kind: str | None
+    rule: str | None = None
+    case_ref: str | None = None
+    needs_person: bool = False
+    applied: bool = False
+
+
+def log_done(done: Done | None) -> str | None:
+    """Log a committed message's outcome; returns its kind."""
+    if done is None:
+        return None
+    if done.applied:
+        log.info("message.applied", message_pk=done.message_pk, kind=done.kind, rule=done.rule,
+                 case_ref=done.case_ref, needs_person=done.needs_person)
+    return done.kind
+
+
+@dataclass
+class Group:
+    """Messages applied in one open transaction, committed together."""
+
+    pipeline: Pipeline
+    between: Callable[[], None] | None = None
+    session: Session | None = None
+    items: list[tuple[int, ParsedMail | None]] = field(default_factory=list)
+    done: list[Done | None] = field(default_factory=list)
+
+    def add(self, message_pk: int, parsed: ParsedMail | None) -> None:
+        """Apply a message in the group, or alone when its attempt must be counted first."""
+        pipeline = self.pipeline
+        if message_pk not in pipeline.fresh:
+            self.commit()
+            pipeline.process(message_pk, parsed)
+            return
+        if self.session is None:
+            self.session = pipeline.writes()
+        self.items.append((message_pk, parsed))
+        try:
+            with structlog.contextvars.bound_contextvars(message_pk=message_pk):
+                self.done.append(pipeline.apply_one(self.session, message_pk, parsed))
+                self.session.flush()  # the next message's decisions read this one's rows
+        except Exception:  # noqa: BLE001 - each is tried alone, where its failure is recorded
+            self._one_by_one()
+            return
+        if len(self.items) >= GROUP:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit the group; on failure, try its messages again one by one."""
+        if self.session is None:
+            return
+        try:
+            self.session.commit()
+        except Exception:  # noqa: BLE001 - each is tried alone, where its failure is recorded
+            self._one_by_one()
+            return
+        self.session.close()
+        for (message_pk, _), done in zip(self.items, self.done, strict=True):
+            self.pipeline.fresh.discard(message_pk)  # its try is over
+            log_done(done)
+        self._reset()
+        if self.between is not None:
+            self.between()
+
+    def _one_by_one(self) -> None:
+        items, session = self.items, self.session
+        self._reset()
+        if session is not None:
+            try:
+                session.rollback()
+            finally:
+                session.close()
+        for message_pk, parsed in items:
+            self.pipeline.process(message_pk, parsed)
+
+    def _reset(self) -> None:
+        self.session, self.items, self.done = None, [], []
