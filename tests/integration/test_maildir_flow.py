@@ -125,17 +125,25 @@ def test_one_cycle_processes_a_backlog_larger_than_a_batch(
         assert 5 == len(list(session.scalars(select(Case))))
 
 
+def _backlog(
+    settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, *, requests: int,
+    store_batch: int, group: int
+) -> tuple[App, Daemon]:
+    """A daemon facing `requests` new requests, storing and applying in batches this small."""
+    monkeypatch.setattr(daemon_module, "STORE_BATCH", store_batch)
+    monkeypatch.setattr("foi_mailbot.groups.GROUP", group)
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:requests]):
+        _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
+    return app, daemon
+
+
 def test_a_backlog_is_applied_while_the_rest_of_it_is_still_being_stored(
     settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stores of later batches come between groups of applied messages; all in one cycle."""
-    monkeypatch.setattr(daemon_module, "STORE_BATCH", 3)
-    monkeypatch.setattr("foi_mailbot.groups.GROUP", 2)
-    app, daemon = _start(settings, clock)
-    maildir = Path(str(settings.mailbox.maildir))
-    requests = sorted(FIXTURES.glob("new_request_*.eml"))[:9]
-    for n, fixture in enumerate(requests):
-        _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
+    app, daemon = _backlog(settings, clock, monkeypatch, requests=9, store_batch=3, group=2)
     events: list[str] = []
     store, apply_one = daemon._store, app.pipeline.apply_one
     monkeypatch.setattr(daemon, "_store", lambda batch: events.append("store") or store(batch))
@@ -158,12 +166,7 @@ def test_a_message_that_fails_is_tried_once_a_cycle_while_more_mail_is_stored(
     settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Later passes of a cycle take only untried messages: a failure is not retried at once."""
-    monkeypatch.setattr(daemon_module, "STORE_BATCH", 2)
-    monkeypatch.setattr("foi_mailbot.groups.GROUP", 1)
-    app, daemon = _start(settings, clock)
-    maildir = Path(str(settings.mailbox.maildir))
-    for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:6]):
-        _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
+    app, daemon = _backlog(settings, clock, monkeypatch, requests=6, store_batch=2, group=1)
     tries: list[int] = []
     apply_one = app.pipeline.apply_one
 
