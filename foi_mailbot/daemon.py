@@ -155,6 +155,8 @@ class Daemon:
             looked = self.app.pipeline.run_pending(
                 PENDING_BATCH, stop=self.stop.is_set, between=more, untried=not first)
             first = False
+            # Mail stored after the pass's last message (at its final commit) waits for the
+            # next pass; so does mail stored by `sync.step()` below.
             if looked < PENDING_BATCH and not sync.stored:
                 if sync.done:
                     break

@@ -100,7 +100,7 @@ def _header_text(name: str, value: str) -> str | Header:
 def _text_part(text: str, subtype: str) -> Message:
     part = MIMENonMultipart("text", subtype, charset="utf-8")
     # Quoted-printable keeps non-ASCII text safe through relays that do not offer 8BITMIME;
-    # binascii's encoder is the email package's own, in C.
+    # encoded by binascii, in C (the email package's own encoder is pure Python).
     part["Content-Transfer-Encoding"] = "quoted-printable"
     part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
     return part

@@ -67,10 +67,6 @@ class SentJournal:
         """Note that a send of `row_id` is about to begin."""
         self._write(f"tried {row_id}\n")
 
-    def ids(self) -> set[int]:
-        """Every row recorded as accepted."""
-        return set(self.read().accepted)
-
     def read(self) -> JournalView:
         """Every whole line (a torn last line from a kill mid-write is ignored)."""
         try:

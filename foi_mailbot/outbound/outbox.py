@@ -110,7 +110,8 @@ SentChecker = Callable[[str], bool | None]
 
 @dataclass
 class Outbox:
-    """Sends due rows through a transport; the daemon and the CLI call `send_due`."""
+    """Sends due rows through a transport: the daemon, the scheduler and the CLI call `drain`;
+    `send_due` sends one claim's worth (tests step through retries with it)."""
 
     factory: sessionmaker[Session]
     transport: Transport

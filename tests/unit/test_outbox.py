@@ -150,7 +150,7 @@ def test_a_send_is_recorded_the_moment_the_server_accepts_it(
         app.outbox.drain()
 
     assert app.outbox.journal is not None and row is not None
-    assert {row.id} == app.outbox.journal.ids()
+    assert {row.id} == app.outbox.journal.read().accepted
     assert 1 == app.outbox.recover()
     app.outbox.drain()
     assert OutboxStatus.SENT == _status(app)
@@ -275,7 +275,7 @@ def test_the_journal_ignores_a_line_torn_by_a_kill(tmp_path: Path) -> None:
     with journal.path.open("a") as handle:
         handle.write("1")
 
-    assert {7} == journal.ids()
+    assert {7} == journal.read().accepted
 
 
 def test_sent_copies_are_filed_in_batches_and_recorded(
