@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Final
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -324,27 +324,38 @@ def _record_outcome(row: InboundMessage, outcome: Outcome, now: datetime) -> Non
         row.attention_reason = "; ".join(outcome.attention)
 
 
+# Look-ups made for every message, built once and run on the session's connection as Core
+# (several times cheaper than through the ORM). They read rows already flushed: earlier
+# messages' (a group flushes after each one), never this message's own pending changes.
+_OWN_MESSAGE_ID = (
+    select(OutboxMessage.id).where(OutboxMessage.message_id == bindparam("message_id")).limit(1)
+)
+# Only the Message-ID is in the WHERE clause: with the status there too, SQLite picks the status
+# index and visits every applied message for each new one (quadratic in a backlog).
+_SAME_MESSAGE_ID = select(InboundMessage.status, InboundMessage.from_email).where(
+    InboundMessage.message_id == bindparam("message_id"),
+    InboundMessage.id != bindparam("message_pk"),
+)
+
+
 def _is_our_own(session: Session, row: InboundMessage) -> bool:
     """True when the message is one we sent (matched on the Message-ID we minted)."""
     if not row.message_id:
         return False
-    stmt = select(OutboxMessage.id).where(OutboxMessage.message_id == row.message_id)
-    return session.scalars(stmt).first() is not None
+    found = session.connection().execute(_OWN_MESSAGE_ID, {"message_id": row.message_id})
+    return found.first() is not None
 
 
 def _duplicate_of_applied(session: Session, row: InboundMessage, mail: ParsedMail) -> bool:
     """A message with the same Message-ID and sender already applied (re-delivered, re-encoded)."""
     if not row.message_id:
         return False
-    # Only the Message-ID is in the WHERE clause: with the status there too, SQLite picks the
-    # status index and visits every applied message for each new one (quadratic in a backlog).
-    stmt = select(InboundMessage.status, InboundMessage.from_email).where(
-        InboundMessage.message_id == row.message_id,
-        InboundMessage.id != row.id,
+    same = session.connection().execute(
+        _SAME_MESSAGE_ID, {"message_id": row.message_id, "message_pk": row.id}
     )
     return any(
         status == MessageStatus.APPLIED and from_email == row.from_email
-        for status, from_email in session.execute(stmt)
+        for status, from_email in same
     )
 
 

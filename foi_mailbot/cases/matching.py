@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from foi_mailbot.classify.base import Classification
@@ -43,33 +43,48 @@ def normalise_subject(subject: str) -> str:
     return " ".join(_SUBJECT_NOISE.sub("", subject).split()).lower()
 
 
+# Run for every message on the session's connection as Core, built once (the ORM's per-call
+# work costs several times the query). They read flushed rows only, which is all there is.
+_THREAD_VIA_OUTBOX = (
+    select(OutboxMessage.case_id)
+    .where(OutboxMessage.message_id.in_(bindparam("ids", expanding=True)),
+           OutboxMessage.case_id.is_not(None))
+    .limit(1)
+)
+_THREAD_VIA_INBOUND = (
+    select(InboundMessage.case_id)
+    .where(InboundMessage.message_id.in_(bindparam("ids", expanding=True)),
+           InboundMessage.case_id.is_not(None))
+    .limit(1)
+)
+_SENDERS_CASES = select(Case.id, Case.subject).where(Case.applicant_email == bindparam("sender"))
+
+
 def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> Thread:
     """Candidate case from message threading, a per-request sender, or sender and subject."""
+    connection = session.connection()
     ids = mail.thread_ids
     if ids:
-        case_id = session.scalars(
-            select(OutboxMessage.case_id).where(
-                OutboxMessage.message_id.in_(ids), OutboxMessage.case_id.is_not(None)
-            )
-        ).first() or session.scalars(
-            select(InboundMessage.case_id).where(
-                InboundMessage.message_id.in_(ids), InboundMessage.case_id.is_not(None)
-            )
-        ).first()
+        case_id = connection.execute(_THREAD_VIA_OUTBOX, {"ids": ids}).scalar() or (
+            connection.execute(_THREAD_VIA_INBOUND, {"ids": ids}).scalar()
+        )
         if case_id is not None:
             return Thread(session.get(Case, case_id), "replies to a message on this case")
     if staff or mail.from_addr is None:
         return Thread(None, None)
     sender = mail.from_addr.email
-    cases = list(session.scalars(select(Case).where(Case.applicant_email == sender)))
+    cases = connection.execute(_SENDERS_CASES, {"sender": sender}).all()
     if _PER_REQUEST_SENDER.match(sender) and cases:
-        newest = max(cases, key=lambda c: c.id)
-        return Thread(newest, f"sender {sender} is the reply address of one request")
+        newest = max(case_id for case_id, _subject in cases)
+        how = f"sender {sender} is the reply address of one request"
+        return Thread(session.get(Case, newest), how)
     wanted = normalise_subject(mail.subject)
-    same_subject = [c for c in cases if wanted and normalise_subject(c.subject) == wanted]
-    if len(same_subject) >= 1:
-        newest = max(same_subject, key=lambda c: c.id)
-        return Thread(newest, "same sender and same subject as this case")
+    same_subject = [
+        case_id for case_id, subject in cases if wanted and normalise_subject(subject) == wanted
+    ]
+    if same_subject:
+        how = "same sender and same subject as this case"
+        return Thread(session.get(Case, max(same_subject)), how)
     return Thread(None, None)
 
 

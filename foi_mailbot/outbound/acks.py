@@ -48,9 +48,7 @@ def may_auto_reply(
     for pattern in settings.replies.noreply_patterns:
         if pattern.lower() in local:
             return Refusal("noreply_sender", f"the sender's address contains '{pattern}'")
-    # Every outbox row is flushed when it is enqueued: counting needs no flush of its own.
-    with session.no_autoflush:
-        recent = automatic_replies_since(session, to.email, now - timedelta(days=1))
+    recent = automatic_replies_since(session, to.email, now - timedelta(days=1))
     limit = settings.replies.max_auto_replies_per_day
     if recent >= limit:
         return Refusal(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from email.message import Message
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +50,16 @@ class RetryPolicy:
         return min(self.cap, doubled) * jitter
 
 
+# Built once and run as Core on the session's connection: they are asked for every reply,
+# and the ORM's per-call work costs several times the query.
+_KEY_TAKEN = select(OutboxMessage.id).where(OutboxMessage.key == bindparam("key"))
+_AUTOMATIC_SINCE = select(func.count(OutboxMessage.id)).where(
+    OutboxMessage.to_email == bindparam("to_email"),
+    OutboxMessage.automatic.is_(True),
+    OutboxMessage.created_at >= bindparam("since"),
+)
+
+
 def enqueue(
     session: Session,
     *,
@@ -66,9 +76,8 @@ def enqueue(
 ) -> OutboxMessage | None:
     """Add a message to the outbox unless one with this key exists (then None)."""
     # Every row is flushed as it is added (below), so the look-up needs no flush of its own.
-    with session.no_autoflush:
-        if session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
-            return None
+    if session.connection().execute(_KEY_TAKEN, {"key": key}).first() is not None:
+        return None
     policy_ = retry or RetryPolicy()
     row = OutboxMessage(
         key=key,
@@ -92,12 +101,11 @@ def enqueue(
 
 def automatic_replies_since(session: Session, to_email: str, since: datetime) -> int:
     """How many automatic messages we queued for an address since an instant."""
-    stmt = select(func.count(OutboxMessage.id)).where(
-        OutboxMessage.to_email == to_email.lower(),
-        OutboxMessage.automatic.is_(True),
-        OutboxMessage.created_at >= since,
+    # Flushed rows only (every row is flushed as it is enqueued): no autoflush here.
+    found = session.connection().execute(
+        _AUTOMATIC_SINCE, {"to_email": to_email.lower(), "since": since}
     )
-    return int(session.scalar(stmt) or 0)
+    return int(found.scalar() or 0)
 
 
 COPY_BATCH = 20
