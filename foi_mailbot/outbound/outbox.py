@@ -74,8 +74,12 @@ def enqueue(
     automatic: bool = True,
     retry: RetryPolicy | None = None,
 ) -> OutboxMessage | None:
-    """Add a message to the outbox unless one with this key exists (then None)."""
-    # Every row is flushed as it is added (below), so the look-up needs no flush of its own.
+    """Add a message to the outbox unless one with this key exists (then None).
+
+    The row is written at the session's next flush (a message's rows go in together).
+    """
+    if any(row.key == key for row in _unflushed(session)):
+        return None
     if session.connection().execute(_KEY_TAKEN, {"key": key}).first() is not None:
         return None
     policy_ = retry or RetryPolicy()
@@ -95,17 +99,25 @@ def enqueue(
         caused_by=caused_by,
     )
     session.add(row)
-    session.flush()
     return row
 
 
 def automatic_replies_since(session: Session, to_email: str, since: datetime) -> int:
     """How many automatic messages we queued for an address since an instant."""
-    # Flushed rows only (every row is flushed as it is enqueued): no autoflush here.
-    found = session.connection().execute(
-        _AUTOMATIC_SINCE, {"to_email": to_email.lower(), "since": since}
+    to_email = to_email.lower()
+    found = session.connection().execute(_AUTOMATIC_SINCE, {"to_email": to_email, "since": since})
+    unflushed = sum(
+        1
+        for row in _unflushed(session)
+        if row.to_email == to_email and row.automatic and row.created_at >= since
     )
-    return int(found.scalar() or 0)
+    return int(found.scalar() or 0) + unflushed
+
+
+def _unflushed(session: Session) -> list[OutboxMessage]:
+    # Rows enqueued in this session that the database does not show yet: the look-ups above run
+    # as Core, without an autoflush, so they count these themselves.
+    return [row for row in session.new if isinstance(row, OutboxMessage)]
 
 
 COPY_BATCH = 20
