@@ -110,6 +110,7 @@ class WorkingDays:
         self._good_friday = good_friday
         self._extra = tuple((d, n, frozenset(ps)) for d, n, ps in extra)
         self._years: dict[int, Mapping[date, _DayNames]] = {}
+        self._fingerprints: dict[int, str] = {}  # by last year: stored with every deadline
 
     @classmethod
     def for_law(
@@ -222,11 +223,15 @@ class WorkingDays:
         defaults to the system date; pass the clock's date where it matters.
         """
         last = (today or date.today()).year + 2
+        known = self._fingerprints.get(last)
+        if known is not None:
+            return known
         digest = hashlib.sha256(",".join(sorted(self.parts)).encode())
         for year in range(FINGERPRINT_FIRST_YEAR, last + 1):
             for day in sorted(self._year(year)):
                 digest.update(day.isoformat().encode())
-        return digest.hexdigest()[:16]
+        found = self._fingerprints[last] = digest.hexdigest()[:16]
+        return found
 
     def _year(self, year: int) -> Mapping[date, _DayNames]:
         table = self._years.get(year)

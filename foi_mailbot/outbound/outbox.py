@@ -26,7 +26,7 @@ from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.errors import PermanentError, TransientError
 from foi_mailbot.outbound import claims
 from foi_mailbot.outbound.claims import Claimed, RowChange
-from foi_mailbot.outbound.compose import WIRE
+from foi_mailbot.outbound.compose import wire_bytes
 from foi_mailbot.outbound.journal import JournalView, SentJournal
 from foi_mailbot.outbound.transport import Transport
 from foi_mailbot.storage.db import session_scope
@@ -90,7 +90,7 @@ def enqueue(
         message_id=message_id,
         to_email=to_email.lower(),
         automatic=automatic,
-        raw=message.as_bytes(policy=WIRE),
+        raw=wire_bytes(message),
         status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=now,

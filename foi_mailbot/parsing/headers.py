@@ -167,14 +167,16 @@ def format_addresses(addresses: Iterable[Address]) -> str:
 _HEADER_BLOCK = BytesHeaderParser(policy=compat32)
 
 
+# A blank line with either line end. One search that stops at the first: looking for each kind
+# in turn read the whole of every message written with the other.
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
 def header_block(raw: bytes) -> bytes:
     """The bytes before the first blank line (the whole message if there is none); no copy of
     the body is made."""
-    end = raw.find(b"\r\n\r\n")
-    bare_lf = raw.find(b"\n\n", 0, end if end >= 0 else len(raw))
-    if bare_lf >= 0:
-        end = bare_lf
-    return raw[:end] if end >= 0 else raw
+    blank = _BLANK_LINE.search(raw)
+    return raw[: blank.start()] if blank is not None else raw
 
 
 def header_message_id(raw: bytes) -> str | None:

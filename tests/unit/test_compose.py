@@ -18,6 +18,7 @@ from foi_mailbot.outbound.compose import (
     compose,
     mint_message_id,
     reply_subject,
+    wire_bytes,
 )
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import Address
@@ -256,3 +257,21 @@ def test_reply_subject_is_always_one_clean_capped_line(original: str) -> None:
     assert 1 == len(subject.splitlines())
     assert not any(unicodedata.category(ch) == "Cc" for ch in subject)
     assert subject == reply_subject(REF, subject)
+
+
+@given(
+    name=st.text(max_size=60),
+    subject=st.text(max_size=250),
+    text=st.text(max_size=600),
+    html=st.none() | st.text(max_size=300),
+    references=st.lists(st.from_regex(r"[a-z0-9.]{1,40}@[a-z]{1,20}\.org", fullmatch=True),
+                        max_size=25),
+)
+def test_the_bytes_we_write_are_the_email_packages_own(
+    name: str, subject: str, text: str, html: str | None, references: list[str]
+) -> None:
+    """Our quicker writer gives exactly the bytes of `as_bytes`, whatever the headers and parts."""
+    message = _compose(to=Address(name=name, email="applicant@example.org"), subject=subject,
+                       text=text, html=html, references=references)
+
+    assert message.as_bytes(policy=WIRE) == wire_bytes(message)
