@@ -67,7 +67,7 @@ def audit(
     session.add(
         AuditEntry(
             at=at,
-            case_id=case.id if case is not None else None,
+            case=case,
             message_pk=message_pk,
             action=action,
             cause=cause,
@@ -173,8 +173,7 @@ def open_case(
         updated_at=now,
         events=[],  # known empty: its first event is not preceded by a query for the others
     )
-    session.add(case)
-    session.flush()  # its id, for the outbox keys and audit entries that name it
+    session.add(case)  # written, and given its id, with the rest of the message's changes
     add_event(
         session,
         case,

@@ -85,7 +85,7 @@ def apply(
         outcome.flag(_FLAG_TEXT.get(flag, flag))
     _HANDLERS[verdict.kind](_Applying(session, services, row, mail, verdict, match, now, outcome))
     if outcome.case is not None:
-        row.case_id = outcome.case.id
+        row.case = outcome.case
     return outcome
 
 
@@ -151,10 +151,11 @@ def _acknowledge(
     *,
     original: Case | None = None,
 ) -> None:
+    # By reference: a case opened in this transaction has no id until it is written.
     key = (
-        f"case:{case.id}:{purpose}"
+        f"case:{case.reference}:{purpose}"
         if purpose != "clarification_ack"
-        else (f"case:{case.id}:{purpose}:{row.id}")
+        else (f"case:{case.reference}:{purpose}:{row.id}")
     )
     refusal = services.acks.enqueue(
         session,

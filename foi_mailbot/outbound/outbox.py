@@ -85,7 +85,7 @@ def enqueue(
     policy_ = retry or RetryPolicy()
     row = OutboxMessage(
         key=key,
-        case_id=case.id if case is not None else None,
+        case=case,
         purpose=purpose,
         message_id=message_id,
         to_email=to_email.lower(),

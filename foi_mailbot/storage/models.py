@@ -76,6 +76,9 @@ class InboundMessage(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(TZ)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
 
+    # Set to a case opened in the same transaction, its id is filled in when the case is
+    # written (the same for audit entries and outbox rows): opening a case costs no flush.
+    case: Mapped[Case | None] = relationship(foreign_keys=[case_id])
     copies: Mapped[list[SourceCopy]] = relationship(back_populates="message")
     # Loaded only when asked for; gone once purged.
     body: Mapped[RawMessage | None] = relationship(lazy="select")
@@ -202,6 +205,8 @@ class AuditEntry(Base):
     cause: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    case: Mapped[Case | None] = relationship()
+
 
 class OutboxStatus:
     """Where an outgoing message is."""
@@ -235,6 +240,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(TZ)
     copied_to_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     caused_by: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+
+    case: Mapped[Case | None] = relationship()
 
 
 class ServiceState(Base):

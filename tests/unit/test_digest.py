@@ -56,7 +56,7 @@ def open_request(app: App, received: date, *, law: Law = Law.FOIA,
         move(session, case, Event.ACKNOWLEDGED, at(received), None, ["acknowledged"])
         if original is not None:
             move(session, original, Event.REVIEW_REQUESTED, at(received), None, ["review"])
-        return case.id
+    return case.id
 
 
 def answer(app: App, case_id: int, on: date, outcome: str = "information_provided") -> None:

@@ -62,7 +62,7 @@ def open_request(app: App, received: date = RECEIVED) -> tuple[int, str]:
             codec=app.services.codec, calendars=app.services.calendars, now=at(received),
         )
         move(session, case, Event.ACKNOWLEDGED, at(received), None, ["acknowledged"])
-        return case.id, case.reference
+    return case.id, case.reference
 
 
 def calendar_audits(app: App) -> list[AuditEntry]:

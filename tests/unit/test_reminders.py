@@ -71,7 +71,7 @@ def open_request(app: App, received: date = RECEIVED, *, law: Law = Law.FOIA,
             codec=app.services.codec, calendars=app.services.calendars, now=at(received),
         )
         move(session, case, Event.ACKNOWLEDGED, at(received), None, ["acknowledged"])
-        return case.id
+    return case.id
 
 
 def apply_event(app: App, case_id: int, event: Event, on: date,
