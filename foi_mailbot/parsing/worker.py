@@ -95,7 +95,7 @@ def main(argv: list[str]) -> int:
     # daemon: it finishes the message in hand, and we stop when it closes our socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return_large_blocks()
+    return_large_blocks(threshold=2**20, keep=8 * 2**20)  # see `memory`: short-lived
     load = stored_messages(argv[1]) if len(argv) > 1 else None
     serve(Connection(int(argv[0])), load)
     return 0
