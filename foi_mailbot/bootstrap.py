@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,7 +28,8 @@ from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.pipeline import Pipeline, classify_context
 from foi_mailbot.settings import Settings
 from foi_mailbot.sources import MailSource
-from foi_mailbot.storage.db import make_engine, make_session_factory, upgrade
+from foi_mailbot.storage.checkpoint import FALLBACK_PAGES, Checkpointer
+from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
 from foi_mailbot.storage.state import DbCheckpoints
 
 
@@ -68,6 +68,7 @@ class App:
     source: MailSource | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     quick_engine: Engine | None = None
+    checkpointer: Checkpointer | None = None
     # Held by the mail loop for a whole cycle, and by the scheduler's outbox sweep, which
     # skips its turn while the loop is busy: the loop sends at the end of every cycle, and two
     # threads writing at once only make each other wait on the database.
@@ -91,6 +92,8 @@ class App:
             self.source.close()
         self.pipeline.close()
         self.outbox.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
         if self.quick_engine is not None:
             self.quick_engine.dispose()
@@ -107,13 +110,16 @@ def build(
     """Build the application; `with_source` connects the mailbox (the daemon wants it)."""
     clock = clock or SystemClock()
     url = settings.database.resolved_url(settings.paths)
-    engine = make_engine(url)
+    database = sqlite_file(url)
+    # The daemon copies SQLite's log back into the database from a thread of its own.
+    checkpointer = Checkpointer(database) if with_source and database is not None else None
+    pages = FALLBACK_PAGES if checkpointer is not None else 1000
+    engine = make_engine(url, autocheckpoint=pages)
     if migrate:
         upgrade(engine)
     factory = make_session_factory(engine)
-    # A second engine on the same SQLite file (an in-memory database would be a different one).
-    on_file = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
-    quick_engine = make_engine(url, fsync=False) if on_file else None
+    # A second engine on the same file (an in-memory database would be a different one).
+    quick_engine = make_engine(url, fsync=False, autocheckpoint=pages) if database else None
     env = make_environment(settings.paths.template_dir)
     services = Services(
         settings=settings,
@@ -123,7 +129,6 @@ def build(
     )
     quick_factory = make_session_factory(quick_engine) if quick_engine else None
     # On a SQLite file the worker reads the stored messages there itself.
-    database = Path(engine.url.database or "") if on_file else None
     ahead = ParseAhead(database=database) if settings.pipeline.parse_worker else None
     pipeline = Pipeline(factory, services, clock, classify_context(settings, services),
                         quick_factory=quick_factory, ahead=ahead)
@@ -138,8 +143,10 @@ def build(
         journal=SentJournal(settings.paths.data_dir / "sent.journal"),
     )
     _wire_sent_folder(settings, outbox, source)
+    if checkpointer is not None:
+        checkpointer.start()
     return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source,
-               quick_engine=quick_engine)
+               quick_engine=quick_engine, checkpointer=checkpointer)
 
 
 def _hours(value: float) -> Any:

@@ -28,6 +28,8 @@ ERROR_BACKOFF_FIRST_SECONDS: Final = 1.0
 PENDING_BATCH: Final = 500
 STORE_BATCH: Final = 50
 STORE_BATCH_BYTES: Final = 16 * 2**20
+SEND_EVERY: Final = 5
+"""Groups of a backlog applied between two sends of the outbox: replies go out as it goes."""
 
 
 @dataclass
@@ -144,9 +146,18 @@ class Daemon:
         # the parsing worker reads ahead while the next batch is stored.
         sync = _Sync(self._syncing(), self._synced)
         sync.step()
+        groups = 0
 
         def more() -> list[int]:
-            return [] if self.stop.is_set() else sync.step()
+            nonlocal groups
+            if self.stop.is_set():
+                return []
+            groups += 1
+            if groups % SEND_EVERY == 0:
+                # A long backlog's first replies need not wait for its last message; and the
+                # parsing worker reads ahead meanwhile.
+                self.app.outbox.drain(stop=self.stop.is_set)
+            return sync.step()
 
         first = True
         while not self.stop.is_set():

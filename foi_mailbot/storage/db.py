@@ -19,7 +19,7 @@ from foi_mailbot.errors import ConfigError, TransientError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+def _sqlite_pragmas(synchronous: str, autocheckpoint: int) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets readers (the CLI, health checks) run beside the daemon; FULL makes each
         # commit durable, which "nothing lost" needs; busy_timeout rides out short write locks.
@@ -28,17 +28,20 @@ def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
         cursor.close()
 
     return on_connect
 
 
-def make_engine(url: str, *, fsync: bool = True) -> Engine:
+def make_engine(url: str, *, fsync: bool = True, autocheckpoint: int = 1000) -> Engine:
     """An engine for a SQLAlchemy URL; SQLite files get their directory and pragmas.
 
     `fsync=False` (SQLite only) gives commits that survive the process being killed but not
     a power cut: WAL with synchronous=NORMAL, about ten times quicker. Only for records that
     must be written at once and can be redone after a power cut (see `Outbox`).
+    `autocheckpoint` is SQLite's: log pages past which a commit copies the log back into the
+    database (see `checkpoint`).
     """
     try:
         parsed = make_url(url)
@@ -51,9 +54,21 @@ def make_engine(url: str, *, fsync: bool = True) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas("FULL" if fsync else "NORMAL"))
+        pragmas = _sqlite_pragmas("FULL" if fsync else "NORMAL", autocheckpoint)
+        event.listen(engine, "connect", pragmas)
         return engine
     return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for another database or one in memory."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - make_engine says what is wrong with it
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
