@@ -14,8 +14,6 @@ import unicodedata
 from collections.abc import Iterable
 from email.errors import MessageError
 from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses
 
 from foi_mailbot.parsing.parsed import Address
@@ -164,12 +162,12 @@ def format_addresses(addresses: Iterable[Address]) -> str:
     return ", ".join(f"{a.name} <{a.email}>" if a.name else a.email for a in addresses)
 
 
-_HEADER_BLOCK = BytesHeaderParser(policy=compat32)
-
-
 # A blank line with either line end. One search that stops at the first: looking for each kind
 # in turn read the whole of every message written with the other.
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+# The first Message-ID field of a header block, with its continuation lines: what the email
+# package's header parser gives for it, for a tenth of the work (it reads every field).
+_MESSAGE_ID_FIELD = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
 
 
 def header_block(raw: bytes) -> bytes:
@@ -181,11 +179,9 @@ def header_block(raw: bytes) -> bytes:
 
 def header_message_id(raw: bytes) -> str | None:
     """The Message-ID from the header block alone (cheap; never raises)."""
-    try:
-        value = _HEADER_BLOCK.parsebytes(header_block(raw)).get("Message-ID")
-    except Exception:  # noqa: BLE001 - a broken header block just has no usable Message-ID
+    found = _MESSAGE_ID_FIELD.search(header_block(raw))
+    if found is None:
         return None
-    if not value:
-        return None
+    value = found.group(1).decode("ascii", "surrogateescape")
     cleaned = "".join(str(value).split()).strip("<>")
     return cleaned[:990] or None
