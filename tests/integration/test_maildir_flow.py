@@ -185,3 +185,24 @@ def test_a_message_that_fails_is_tried_once_a_cycle_while_more_mail_is_stored(
         assert first is not None and 1 == first.attempts and first.status == "stored"
         assert 5 == len(list(session.scalars(select(Case))))
     assert [1, 1] == tries  # in its group, then alone where the failure is recorded
+
+
+def test_a_long_backlogs_first_replies_go_before_its_last_message_is_applied(
+    settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox is sent every few groups of a backlog, each reply once, not all at its end."""
+    monkeypatch.setattr(daemon_module, "SEND_EVERY", 2)
+    app, daemon = _backlog(settings, clock, monkeypatch, requests=9, store_batch=3, group=1)
+    events: list[str] = []
+    send, apply_one = app.transport.send, app.pipeline.apply_one
+    monkeypatch.setattr(app.transport, "send",
+                        lambda raw, on_accepted=None: events.append("send") or send(raw, on_accepted))
+    monkeypatch.setattr(app.pipeline, "apply_one",
+                        lambda *a: events.append("apply") or apply_one(*a))
+
+    daemon.run_once()
+
+    last_apply = len(events) - 1 - events[::-1].index("apply")
+    assert "send" in events[:last_apply], events
+    assert 9 == events.count("apply")
+    assert events.count("send") == len(_outgoing(settings)) > 0
