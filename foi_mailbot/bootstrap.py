@@ -88,6 +88,7 @@ class App:
 
     def close(self) -> None:
         """Release connections."""
+        self.outbox.wait_for_copies()  # they use the mailbox's connection
         if self.source is not None:
             self.source.close()
         self.pipeline.close()

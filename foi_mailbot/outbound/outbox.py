@@ -10,6 +10,7 @@ claimed, and writes that down before it claims any more.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Callable, Collection, Sequence
@@ -28,6 +29,7 @@ from foi_mailbot.outbound import claims
 from foi_mailbot.outbound.claims import Claimed, RowChange
 from foi_mailbot.outbound.compose import wire_bytes
 from foi_mailbot.outbound.journal import JournalView, SentJournal
+from foi_mailbot.outbound.sent_copies import SentCopier
 from foi_mailbot.outbound.transport import Transport
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
@@ -152,6 +154,7 @@ class Outbox:
     _owed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # Rows whose Sent copy was filed and not yet recorded (written with the owed changes).
     _copied: set[int] = field(default_factory=set, init=False, repr=False)
+    _copier: SentCopier[Claimed] | None = field(default=None, init=False, repr=False)
 
     def recover(self) -> int:
         """Settle rows a crash left in `sending`: sent if the journal or the Sent folder shows
@@ -219,22 +222,47 @@ class Outbox:
         self._settle()
         return len(accepted)
 
-    def drain(self, stop: Callable[[], bool] | None = None, batch: int = CLAIM_BATCH) -> int:
-        """Send due rows until none is due (or `stop`); returns how many went."""
+    def drain(
+        self,
+        stop: Callable[[], bool] | None = None,
+        batch: int = CLAIM_BATCH,
+        *,
+        background: bool = False,
+    ) -> int:
+        """Send due rows until none is due (or `stop`); returns how many went.
+
+        Sent copies are filed by a thread of their own while the next rows are sent; with
+        `background` the last of them may still be on their way when this returns (the next
+        drain without it, or `close`, waits for them).
+        """
         sent = 0
         accepted: list[Claimed] = []
         while claimed := self._claim(batch):
             accepted += self._send_claimed(claimed, stop)
             if len(accepted) >= COPY_BATCH:
                 sent += len(accepted)
-                self._copy(accepted)
+                self._copy_soon(accepted)
                 accepted = []
             if stop is not None and stop():
                 break
         sent += len(accepted)
-        self._copy(accepted)
+        self._copy_soon(accepted)
+        if not background:
+            self.wait_for_copies()
         self._settle()
         return sent
+
+    def _copy_soon(self, items: list[Claimed]) -> None:
+        if self.copy_to_sent is None or not items:
+            return
+        if self._copier is None:
+            self._copier = SentCopier(self._copy)
+        self._copier.put(items)
+
+    def wait_for_copies(self) -> None:
+        """Return once every Sent copy handed to the copying thread is filed (or failed)."""
+        if self._copier is not None:
+            self._copier.wait()
 
     def _send_claimed(
         self, claimed: list[Claimed], stop: Callable[[], bool] | None
@@ -282,9 +310,19 @@ class Outbox:
         return True
 
     def close(self) -> None:
-        """Release the journal file."""
+        """File the Sent copies still queued, then release the journal file."""
+        if self._copier is not None:
+            self._copier.close()
+            self._copier = None
+            self._settle_quietly()
         if self.journal:
             self.journal.close()
+
+    def _settle_quietly(self) -> None:
+        # Copies filed at the last moment are recorded if the database is there; if it is
+        # not, the next start files them again (a second copy in Sent, nothing sent twice).
+        with contextlib.suppress(SQLAlchemyError):
+            self._settle()
 
     def copy_missing(self, since: timedelta = timedelta(days=1)) -> int:
         """Put Sent copies a crash left out (of mail sent recently) into the Sent folder."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -294,6 +295,75 @@ def test_sent_copies_are_filed_in_batches_and_recorded(
     with session_scope(app.factory) as session:
         rows = session.scalars(select(OutboxMessage)).all()
         assert all(row.copied_to_sent and row.status == OutboxStatus.SENT for row in rows)
+
+
+def _copied(app: App) -> list[bool]:
+    with session_scope(app.factory) as session:
+        return list(session.scalars(select(OutboxMessage.copied_to_sent)))
+
+
+def test_a_background_drain_goes_on_while_its_sent_copies_are_filed(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The copies go by a thread: the loop does not wait for them; the next drain does."""
+    app, transport = _app(settings, clock)
+    release = threading.Event()
+    filed: list[int] = []
+
+    def slow(raws: Sequence[bytes]) -> None:
+        release.wait(10)
+        filed.append(len(raws))
+
+    app.outbox.copy_to_sent = slow
+    for number in range(3):
+        _queue(app, f"case:{number}:acknowledgement")
+
+    assert 3 == app.outbox.drain(background=True)
+    assert [] == filed and 3 == len(transport.sent)
+
+    release.set()
+    assert 0 == app.outbox.drain()
+    assert [3] == filed
+    assert [True, True, True] == _copied(app)
+
+
+def test_closing_files_the_sent_copies_still_queued(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """A stop right after a background drain still files and records its copies."""
+    app, _transport = _app(settings, clock)
+    filed: list[int] = []
+    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
+    for number in range(2):
+        _queue(app, f"case:{number}:acknowledgement")
+
+    app.outbox.drain(background=True)
+    app.outbox.close()
+
+    assert [2] == filed
+    assert [True, True] == _copied(app)
+
+
+def test_an_unexpected_failure_filing_copies_stops_nothing(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The copying thread survives any error; the copies are made at the next start."""
+    app, transport = _app(settings, clock)
+    filed: list[int] = []
+
+    def broken(raws: Sequence[bytes]) -> None:
+        raise RuntimeError("unexpected")
+
+    app.outbox.copy_to_sent = broken
+    _queue(app, "case:1:acknowledgement")
+    _queue(app, "case:2:acknowledgement")
+    app.outbox.drain()
+    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
+
+    app.outbox.recover()
+
+    assert [2] == filed and 2 == len(transport.sent)
+    assert [True, True] == _copied(app)
 
 
 def test_a_failed_sent_copy_is_filed_at_the_next_start(
