@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
 
 if TYPE_CHECKING:
     from foi_mailbot.pipeline import Pipeline
@@ -48,6 +49,32 @@ def log_done(done: Done | None) -> str | None:
     return done.kind
 
 
+def earlier_changes_matter(session: Session, row: InboundMessage, mail: ParsedMail) -> bool:
+    """True when changes of earlier messages in this transaction, not yet written, could
+    change what this message's look-ups find (they read written rows only).
+
+    A group writes its messages' changes together at its commit, in one statement a table, and
+    writes them early only for a message that could read them: a reply (its thread may be an
+    earlier message's), a message from the applicant of a case opened in the group, or one
+    with the Message-ID of a message or reply of the group.
+    """
+    if not session.new and not session.dirty:
+        return False
+    if mail.thread_ids:
+        return True
+    senders = {a.email for a in (mail.from_addr, *mail.reply_to) if a is not None}
+    for pending in session.new:
+        if isinstance(pending, Case) and pending.applicant_email in senders:
+            return True
+        if isinstance(pending, OutboxMessage) and pending.message_id == row.message_id:
+            return True
+    return any(
+        isinstance(pending, InboundMessage) and pending is not row
+        and row.message_id is not None and pending.message_id == row.message_id
+        for pending in session.dirty
+    )
+
+
 @dataclass
 class Group:
     """Messages applied in one open transaction, committed together."""
@@ -70,8 +97,8 @@ class Group:
         self.items.append((message_pk, parsed))
         try:
             with structlog.contextvars.bound_contextvars(message_pk=message_pk):
+                # Written at the commit, or earlier if a later message could read them.
                 self.done.append(pipeline.apply_one(self.session, message_pk, parsed))
-                self.session.flush()  # the next message's decisions read this one's rows
         except Exception:  # noqa: BLE001 - each is tried alone, where its failure is recorded
             self._one_by_one()
             return

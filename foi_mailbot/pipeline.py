@@ -23,7 +23,7 @@ from foi_mailbot.cases.service import Outcome, Services, apply
 from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import Classification, ClassifyContext, Kind
 from foi_mailbot.clock import Clock
-from foi_mailbot.groups import Done, Group, log_done
+from foi_mailbot.groups import Done, Group, earlier_changes_matter, log_done
 from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
@@ -147,7 +147,8 @@ class Pipeline:
         self, session: Session, message_pk: int, parsed: ParsedMail | None
     ) -> Done | None:
         """Take one pending message to its outcome in `session`; None if it was not pending."""
-        row = session.get(InboundMessage, message_pk, with_for_update=True)
+        with session.no_autoflush:  # earlier messages' changes are written when they matter
+            row = session.get(InboundMessage, message_pk, with_for_update=True)
         if row is None or row.status not in PENDING:
             return None
         if row.attempts > MAX_ATTEMPTS:
@@ -161,6 +162,8 @@ class Pipeline:
             row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
             return Done(message_pk, row.kind)
         mail = parsed if parsed is not None else parse(_raw_of(session, message_pk) or b"")
+        if earlier_changes_matter(session, row, mail):
+            session.flush()
         # Deciding reads other rows only: this row's changes wait to go in one UPDATE.
         with session.no_autoflush:
             verdict, match, duplicate = self._decide(session, row, mail)
@@ -342,6 +345,9 @@ def _is_our_own(session: Session, row: InboundMessage) -> bool:
     """True when the message is one we sent (matched on the Message-ID we minted)."""
     if not row.message_id:
         return False
+    if any(isinstance(queued, OutboxMessage) and queued.message_id == row.message_id
+           for queued in session.new):
+        return True  # queued in this transaction, not yet written
     found = session.connection().execute(_OWN_MESSAGE_ID, {"message_id": row.message_id})
     return found.first() is not None
 

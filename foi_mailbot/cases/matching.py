@@ -88,6 +88,13 @@ def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> T
     return Thread(None, None)
 
 
+def _opened_here(session: Session, reference: str) -> Case | None:
+    """A case opened in this transaction and not yet written (see `groups`)."""
+    return next(
+        (c for c in session.new if isinstance(c, Case) and c.reference == reference), None
+    )
+
+
 def resolve(
     session: Session,
     mail: ParsedMail,
@@ -106,7 +113,9 @@ def resolve(
         flags.append("mistyped_reference")
     if verdict.reference is None:
         return Match(thread.case, thread.how, tuple(flags))
-    case = session.scalars(select(Case).where(Case.reference == verdict.reference)).first()
+    case = _opened_here(session, verdict.reference) or session.scalars(
+        select(Case).where(Case.reference == verdict.reference)
+    ).first()
     if case is None:
         flags.append("unknown_reference")
         return Match(thread.case, thread.how, tuple(flags))

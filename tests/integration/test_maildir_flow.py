@@ -206,3 +206,45 @@ def test_a_long_backlogs_first_replies_go_before_its_last_message_is_applied(
     assert "send" in events[:last_apply], events
     assert 9 == events.count("apply")
     assert events.count("send") == len(_outgoing(settings)) > 0
+
+
+def _mail(sender: str, subject: str, message_id: str, body: str, *headers: str) -> bytes:
+    lines = [f"From: {sender}", "To: foi@example.gov.uk", f"Subject: {subject}",
+             f"Message-ID: <{message_id}>", "Date: Mon, 05 Jan 2026 09:00:00 +0000", *headers,
+             "Content-Type: text/plain; charset=utf-8", "", body, ""]
+    return "\r\n".join(lines).encode()
+
+
+def test_messages_of_one_group_see_what_earlier_ones_did(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Applied in one transaction, a reply still threads into the case its request opened, a
+    second message from that applicant on the same subject joins it, and a second copy of a
+    request is known as one."""
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    ask = "Please send me all recorded information about street lighting costs in 2025."
+    _drop(maildir, "1.eml", _mail("Ann Example <ann@example.org>", "Street lighting costs",
+                                  "r1@example.org", ask))
+    _drop(maildir, "2.eml", _mail("Ann Example <ann@example.org>", "Re: Street lighting costs",
+                                  "f1@example.org", "To clarify: the electricity costs only.",
+                                  "In-Reply-To: <r1@example.org>", "References: <r1@example.org>"))
+    _drop(maildir, "3.eml", _mail("Ann Example <ann@example.org>", "Street lighting costs",
+                                  "r1@example.org", ask, "X-Relayed-By: list.example.org"))
+    _drop(maildir, "4.eml", _mail("Bob Example <bob@example.org>", "Parking fines",
+                                  "b1@example.org", "Please send me the number of parking "
+                                  "fines issued in 2025 under the Freedom of Information Act."))
+    _drop(maildir, "5.eml", _mail("Bob Example <bob@example.org>", "Re: Parking fines",
+                                  "b2@example.org", "Also the income from them, please."))
+
+    daemon.run_once()
+
+    with session_scope(app.factory) as session:
+        cases = {c.applicant_email: c.id for c in session.scalars(select(Case))}
+        stored = list(session.scalars(select(InboundMessage)))
+        rows = {r.message_id: r for r in stored}
+        second_copy = [r for r in stored if r.status == "duplicate"]
+    assert {"ann@example.org", "bob@example.org"} == set(cases)
+    assert cases["ann@example.org"] == rows["f1@example.org"].case_id
+    assert cases["bob@example.org"] == rows["b2@example.org"].case_id
+    assert 1 == len(second_copy)
