@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.metrics import record_error
 from foi_mailbot.outbound.compose import compose, mint_message_id
-from foi_mailbot.outbound.outbox import Outbox, enqueue
+from foi_mailbot.outbound.enqueueing import enqueue
+from foi_mailbot.outbound.outbox import Outbox
 from foi_mailbot.outbound.render import longdate
 from foi_mailbot.parsing.parsed import Address
 from foi_mailbot.storage.db import session_scope

@@ -20,8 +20,9 @@ from foi_mailbot.clock import Clock, SystemClock, local_date
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.deadlines.statutory import ClockPolicy
 from foi_mailbot.outbound.acks import Acknowledger
+from foi_mailbot.outbound.enqueueing import RetryPolicy
 from foi_mailbot.outbound.journal import SentJournal
-from foi_mailbot.outbound.outbox import Outbox, RetryPolicy
+from foi_mailbot.outbound.outbox import Outbox
 from foi_mailbot.outbound.render import check_templates, make_environment
 from foi_mailbot.outbound.transport import Transport, make_transport
 from foi_mailbot.parse_ahead import ParseAhead

@@ -37,7 +37,7 @@ from foi_mailbot.deadlines.workdays import WorkingDays
 from foi_mailbot.jobs.recalc import recompute_open_deadlines
 from foi_mailbot.jobs.stats import clarification_sought, flagged_messages, legislation
 from foi_mailbot.outbound.compose import compose, mint_message_id
-from foi_mailbot.outbound.outbox import enqueue
+from foi_mailbot.outbound.enqueueing import enqueue
 from foi_mailbot.outbound.render import make_environment, render_text
 from foi_mailbot.parsing.parsed import Address
 from foi_mailbot.settings import Settings

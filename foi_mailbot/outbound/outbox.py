@@ -1,4 +1,4 @@
-"""The outbox: enqueued in the transaction that decided a message; sent by a separate step.
+"""The outbox, sending: rows queued by `enqueueing` are claimed, sent and settled here.
 
 A row is unique on its `key` (case and purpose), and its Message-ID is minted at enqueue, so a
 crash anywhere never produces a second copy: a row left in `sending` is settled by the sent
@@ -11,15 +11,13 @@ claimed, and writes that down before it claims any more.
 from __future__ import annotations
 
 import contextlib
-import random
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import Message
 
 import structlog
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,99 +25,14 @@ from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.errors import PermanentError, TransientError
 from foi_mailbot.outbound import claims
 from foi_mailbot.outbound.claims import Claimed, RowChange
-from foi_mailbot.outbound.compose import wire_bytes
+from foi_mailbot.outbound.enqueueing import RetryPolicy
 from foi_mailbot.outbound.journal import JournalView, SentJournal
 from foi_mailbot.outbound.sent_copies import SentCopier
 from foi_mailbot.outbound.transport import Transport
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
+from foi_mailbot.storage.models import OutboxMessage, OutboxStatus
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for temporary failures: doubling from `first`, capped, with jitter."""
-
-    first: timedelta = timedelta(seconds=5)
-    cap: timedelta = timedelta(minutes=30)
-    give_up_after: timedelta = timedelta(hours=48)
-
-    def delay(self, attempts: int) -> timedelta:
-        """How long to wait after the n-th failed attempt."""
-        doubled: timedelta = self.first * (2 ** max(0, attempts - 1))
-        jitter: float = 0.8 + 0.4 * random.random()
-        return min(self.cap, doubled) * jitter
-
-
-# Built once and run as Core on the session's connection: they are asked for every reply,
-# and the ORM's per-call work costs several times the query.
-_KEY_TAKEN = select(OutboxMessage.id).where(OutboxMessage.key == bindparam("key"))
-_AUTOMATIC_SINCE = select(func.count(OutboxMessage.id)).where(
-    OutboxMessage.to_email == bindparam("to_email"),
-    OutboxMessage.automatic.is_(True),
-    OutboxMessage.created_at >= bindparam("since"),
-)
-
-
-def enqueue(
-    session: Session,
-    *,
-    key: str,
-    message: Message,
-    message_id: str,
-    to_email: str,
-    purpose: str,
-    now: datetime,
-    case: Case | None = None,
-    caused_by: int | None = None,
-    automatic: bool = True,
-    retry: RetryPolicy | None = None,
-) -> OutboxMessage | None:
-    """Add a message to the outbox unless one with this key exists (then None).
-
-    The row is written at the session's next flush (a message's rows go in together).
-    """
-    if any(row.key == key for row in _unflushed(session)):
-        return None
-    if session.connection().execute(_KEY_TAKEN, {"key": key}).first() is not None:
-        return None
-    policy_ = retry or RetryPolicy()
-    row = OutboxMessage(
-        key=key,
-        case=case,
-        purpose=purpose,
-        message_id=message_id,
-        to_email=to_email.lower(),
-        automatic=automatic,
-        raw=wire_bytes(message),
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        retry_until=now + policy_.give_up_after,
-        created_at=now,
-        caused_by=caused_by,
-    )
-    session.add(row)
-    return row
-
-
-def automatic_replies_since(session: Session, to_email: str, since: datetime) -> int:
-    """How many automatic messages we queued for an address since an instant."""
-    to_email = to_email.lower()
-    found = session.connection().execute(_AUTOMATIC_SINCE, {"to_email": to_email, "since": since})
-    unflushed = sum(
-        1
-        for row in _unflushed(session)
-        if row.to_email == to_email and row.automatic and row.created_at >= since
-    )
-    return int(found.scalar() or 0) + unflushed
-
-
-def _unflushed(session: Session) -> list[OutboxMessage]:
-    # Rows enqueued in this session that the database does not show yet: the look-ups above run
-    # as Core, without an autoflush, so they count these themselves.
-    return [row for row in session.new if isinstance(row, OutboxMessage)]
 
 
 COPY_BATCH = 20
@@ -138,7 +51,7 @@ class Outbox:
     factory: sessionmaker[Session]
     transport: Transport
     clock: Clock
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     sent_checker: SentChecker | None = None
     # Files copies of sent messages in the Sent folder, several at a time (one IMAP MULTIAPPEND).
     copy_to_sent: Callable[[Sequence[bytes]], None] | None = None

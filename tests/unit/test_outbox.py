@@ -14,8 +14,8 @@ from sqlalchemy import select
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.errors import PermanentError, TransientError
+from foi_mailbot.outbound.enqueueing import enqueue
 from foi_mailbot.outbound.journal import SentJournal
-from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import OutboxMessage, OutboxStatus

@@ -1,0 +1,103 @@
+"""The outbox, queueing: a message to send is added in the transaction that decided it.
+
+A row is unique on its `key` (case and purpose) and its Message-ID is minted before it is
+queued, so deciding a message twice never queues a second reply. `outbox` sends the rows.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import Message
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from foi_mailbot.outbound.compose import wire_bytes
+from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff for temporary failures: doubling from `first`, capped, with jitter."""
+
+    first: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(minutes=30)
+    give_up_after: timedelta = timedelta(hours=48)
+
+    def delay(self, attempts: int) -> timedelta:
+        """How long to wait after the n-th failed attempt."""
+        doubled: timedelta = self.first * (2 ** max(0, attempts - 1))
+        jitter: float = 0.8 + 0.4 * random.random()
+        return min(self.cap, doubled) * jitter
+
+
+# Built once and run as Core on the session's connection: they are asked for every reply,
+# and the ORM's per-call work costs several times the query.
+_KEY_TAKEN = select(OutboxMessage.id).where(OutboxMessage.key == bindparam("key"))
+_AUTOMATIC_SINCE = select(func.count(OutboxMessage.id)).where(
+    OutboxMessage.to_email == bindparam("to_email"),
+    OutboxMessage.automatic.is_(True),
+    OutboxMessage.created_at >= bindparam("since"),
+)
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    message: Message,
+    message_id: str,
+    to_email: str,
+    purpose: str,
+    now: datetime,
+    case: Case | None = None,
+    caused_by: int | None = None,
+    automatic: bool = True,
+    retry: RetryPolicy | None = None,
+) -> OutboxMessage | None:
+    """Add a message to the outbox unless one with this key exists (then None).
+
+    The row is written at the session's next flush (a message's rows go in together).
+    """
+    if any(row.key == key for row in _unflushed(session)):
+        return None
+    if session.connection().execute(_KEY_TAKEN, {"key": key}).first() is not None:
+        return None
+    policy_ = retry or RetryPolicy()
+    row = OutboxMessage(
+        key=key,
+        case=case,
+        purpose=purpose,
+        message_id=message_id,
+        to_email=to_email.lower(),
+        automatic=automatic,
+        raw=wire_bytes(message),
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        retry_until=now + policy_.give_up_after,
+        created_at=now,
+        caused_by=caused_by,
+    )
+    session.add(row)
+    return row
+
+
+def automatic_replies_since(session: Session, to_email: str, since: datetime) -> int:
+    """How many automatic messages we queued for an address since an instant."""
+    to_email = to_email.lower()
+    found = session.connection().execute(_AUTOMATIC_SINCE, {"to_email": to_email, "since": since})
+    unflushed = sum(
+        1
+        for row in _unflushed(session)
+        if row.to_email == to_email and row.automatic and row.created_at >= since
+    )
+    return int(found.scalar() or 0) + unflushed
+
+
+def _unflushed(session: Session) -> list[OutboxMessage]:
+    # Rows enqueued in this session that the database does not show yet: the look-ups above run
+    # as Core, without an autoflush, so they count these themselves.
+    return [row for row in session.new if isinstance(row, OutboxMessage)]
