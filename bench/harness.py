@@ -68,6 +68,21 @@ def tree_rss_bytes() -> int:
     return total
 
 
+def children_hwm_bytes() -> int:
+    """The sum of this process's children's peak RSS so far (VmHWM), as the kernel counts it."""
+    total = 0
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text(encoding="ascii").split():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+            except OSError:
+                continue  # it ended meanwhile
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
 def peak_rss_bytes() -> int:
     """The highest RSS this process has had (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -78,6 +93,9 @@ class RssSampler:
 
     def __init__(self, every: float = 0.02) -> None:
         self.peak = 0
+        # The children's own high-water marks (VmHWM): exact, however short a spike was, and
+        # kept until a child exits; with the daemon's ru_maxrss they bound the peak from above.
+        self.child_hwm = 0
         self._every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -86,10 +104,12 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.wait(self._every):
             self.peak = max(self.peak, tree_rss_bytes())
+            self.child_hwm = max(self.child_hwm, children_hwm_bytes())
 
     def reset(self) -> None:
         """Start a new peak from the current RSS."""
         self.peak = tree_rss_bytes()
+        self.child_hwm = 0
 
     def stop(self) -> None:
         """End sampling."""
