@@ -13,7 +13,7 @@ import resource
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,32 +55,29 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * PAGE
 
 
-def tree_rss_bytes() -> int:
-    """RSS of this process and its children (the daemon's parsing worker) now."""
-    total = rss_bytes()
+def _children(name: str) -> Iterator[str]:
+    """The text of `/proc/PID/name` for each child of this process (the parsing worker)."""
     for children in Path("/proc/self/task").glob("*/children"):
         for pid in children.read_text(encoding="ascii").split():
             try:
-                statm = Path(f"/proc/{pid}/statm").read_text(encoding="ascii")
+                yield Path(f"/proc/{pid}/{name}").read_text(encoding="ascii")
             except OSError:
                 continue  # it ended meanwhile
-            total += int(statm.split()[1]) * PAGE
-    return total
+
+
+def tree_rss_bytes() -> int:
+    """RSS of this process and its children (the daemon's parsing worker) now."""
+    return rss_bytes() + sum(int(statm.split()[1]) * PAGE for statm in _children("statm"))
 
 
 def children_hwm_bytes() -> int:
     """The sum of this process's children's peak RSS so far (VmHWM), as the kernel counts it."""
-    total = 0
-    for children in Path("/proc/self/task").glob("*/children"):
-        for pid in children.read_text(encoding="ascii").split():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
-            except OSError:
-                continue  # it ended meanwhile
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) * 1024
-    return total
+    return sum(
+        int(line.split()[1]) * 1024
+        for status in _children("status")
+        for line in status.splitlines()
+        if line.startswith("VmHWM:")
+    )
 
 
 def peak_rss_bytes() -> int:
