@@ -27,7 +27,7 @@ log = structlog.get_logger(__name__)
 ERROR_BACKOFF_FIRST_SECONDS: Final = 1.0
 PENDING_BATCH: Final = 500
 STORE_BATCH: Final = 50
-STORE_BATCH_BYTES: Final = 8 * 2**20  # with the group in hand, keeps the peak well under 200 MB
+STORE_BATCH_BYTES: Final = 8 * 2**20  # a batch in hand is part of the daemon's peak memory
 SEND_EVERY: Final = 5
 """Groups of a backlog applied between two sends of the outbox: replies go out as it goes."""
 

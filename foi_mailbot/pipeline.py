@@ -328,8 +328,8 @@ def _record_outcome(row: InboundMessage, outcome: Outcome, now: datetime) -> Non
 
 
 # Look-ups made for every message, built once and run on the session's connection as Core
-# (several times cheaper than through the ORM). They read rows already flushed: earlier
-# messages' (a group flushes after each one), never this message's own pending changes.
+# (several times cheaper than through the ORM). They read written rows only: a group writes
+# earlier messages' changes first when they could matter (`groups.earlier_changes_matter`).
 _OWN_MESSAGE_ID = (
     select(OutboxMessage.id).where(OutboxMessage.message_id == bindparam("message_id")).limit(1)
 )

@@ -44,7 +44,8 @@ def normalise_subject(subject: str) -> str:
 
 
 # Run for every message on the session's connection as Core, built once (the ORM's per-call
-# work costs several times the query). They read flushed rows only, which is all there is.
+# work costs several times the query). They read written rows only: a group writes earlier
+# messages' changes first when they could matter (`groups.earlier_changes_matter`).
 _THREAD_VIA_OUTBOX = (
     select(OutboxMessage.case_id)
     .where(OutboxMessage.message_id.in_(bindparam("ids", expanding=True)),
