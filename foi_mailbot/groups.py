@@ -16,7 +16,8 @@ import structlog
 from sqlalchemy.orm import Session
 
 from foi_mailbot.parsing.parsed import ParsedMail
-from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
+from foi_mailbot.storage.db import unwritten
+from foi_mailbot.storage.models import Case, InboundMessage
 
 if TYPE_CHECKING:
     from foi_mailbot.pipeline import Pipeline
@@ -55,19 +56,17 @@ def earlier_changes_matter(session: Session, row: InboundMessage, mail: ParsedMa
 
     A group writes its messages' changes together at its commit, in one statement a table, and
     writes them early only for a message that could read them: a reply (its thread may be an
-    earlier message's), a message from the applicant of a case opened in the group, or one
-    with the Message-ID of a message or reply of the group.
+    earlier message's), a message from the applicant of a case opened in the group, or a second
+    copy of one of its messages. (A reply of the group coming back is known before this, by
+    `Pipeline`'s own look at the replies not yet written.)
     """
     if not session.new and not session.dirty:
         return False
     if mail.thread_ids:
         return True
     senders = {a.email for a in (mail.from_addr, *mail.reply_to) if a is not None}
-    for pending in session.new:
-        if isinstance(pending, Case) and pending.applicant_email in senders:
-            return True
-        if isinstance(pending, OutboxMessage) and pending.message_id == row.message_id:
-            return True
+    if any(case.applicant_email in senders for case in unwritten(session, Case)):
+        return True
     return any(
         isinstance(pending, InboundMessage) and pending is not row
         and row.message_id is not None and pending.message_id == row.message_id

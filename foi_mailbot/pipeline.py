@@ -28,7 +28,7 @@ from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.settings import Settings
-from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.db import session_scope, unwritten
 from foi_mailbot.storage.models import (
     InboundMessage,
     MessageStatus,
@@ -345,8 +345,7 @@ def _is_our_own(session: Session, row: InboundMessage) -> bool:
     """True when the message is one we sent (matched on the Message-ID we minted)."""
     if not row.message_id:
         return False
-    if any(isinstance(queued, OutboxMessage) and queued.message_id == row.message_id
-           for queued in session.new):
+    if any(queued.message_id == row.message_id for queued in unwritten(session, OutboxMessage)):
         return True  # queued in this transaction, not yet written
     found = session.connection().execute(_OWN_MESSAGE_ID, {"message_id": row.message_id})
     return found.first() is not None

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from foi_mailbot.classify.base import Classification
 from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.storage.db import unwritten
 from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
 
 # WhatDoTheyKnow (and Alaveteli sites) give each request its own reply address.
@@ -91,9 +92,7 @@ def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> T
 
 def _opened_here(session: Session, reference: str) -> Case | None:
     """A case opened in this transaction and not yet written (see `groups`)."""
-    return next(
-        (c for c in session.new if isinstance(c, Case) and c.reference == reference), None
-    )
+    return next((c for c in unwritten(session, Case) if c.reference == reference), None)
 
 
 def resolve(

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from foi_mailbot.outbound.compose import wire_bytes
+from foi_mailbot.storage.db import unwritten
 from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
 
 
@@ -61,7 +62,7 @@ def enqueue(
 
     The row is written at the session's next flush (a message's rows go in together).
     """
-    if any(row.key == key for row in _unflushed(session)):
+    if any(row.key == key for row in unwritten(session, OutboxMessage)):
         return None
     if session.connection().execute(_KEY_TAKEN, {"key": key}).first() is not None:
         return None
@@ -91,13 +92,8 @@ def automatic_replies_since(session: Session, to_email: str, since: datetime) ->
     found = session.connection().execute(_AUTOMATIC_SINCE, {"to_email": to_email, "since": since})
     unflushed = sum(
         1
-        for row in _unflushed(session)
+        for row in unwritten(session, OutboxMessage)
         if row.to_email == to_email and row.automatic and row.created_at >= since
     )
     return int(found.scalar() or 0) + unflushed
 
-
-def _unflushed(session: Session) -> list[OutboxMessage]:
-    # Rows enqueued in this session that the database does not show yet: the look-ups above run
-    # as Core, without an autoflush, so they count these themselves.
-    return [row for row in session.new if isinstance(row, OutboxMessage)]

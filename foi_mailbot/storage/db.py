@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from foi_mailbot.errors import ConfigError, TransientError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+M = TypeVar("M")
 
 
 def _sqlite_pragmas(synchronous: str, autocheckpoint: int) -> Callable[[Any, Any], None]:
@@ -69,6 +70,12 @@ def sqlite_file(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
+
+
+def unwritten(session: Session, model: type[M]) -> list[M]:
+    """Rows of `model` added to `session` and not yet flushed (the database does not show
+    them: look-ups run as Core on the session's connection count these themselves)."""
+    return [row for row in session.new if isinstance(row, model)]
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
