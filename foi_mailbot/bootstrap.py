@@ -89,11 +89,10 @@ class App:
 
     def close(self) -> None:
         """Release connections."""
-        self.outbox.wait_for_copies()  # they use the mailbox's connection
+        self.outbox.close()  # first: its last Sent copies use the mailbox's connection
         if self.source is not None:
             self.source.close()
         self.pipeline.close()
-        self.outbox.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()

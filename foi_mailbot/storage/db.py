@@ -52,8 +52,8 @@ def make_engine(url: str, *, fsync: bool = True, autocheckpoint: int = 1000) -> 
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if (database := sqlite_file(url)) is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
         pragmas = _sqlite_pragmas("FULL" if fsync else "NORMAL", autocheckpoint)
         event.listen(engine, "connect", pragmas)
