@@ -145,6 +145,9 @@ def build(
     )
     _wire_sent_folder(settings, outbox, source)
     if checkpointer is not None:
+        for followed in (engine, quick_engine):
+            if followed is not None:
+                checkpointer.follow(followed)
         checkpointer.start()
     return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source,
                quick_engine=quick_engine, checkpointer=checkpointer)

@@ -2,10 +2,10 @@
 
 By default the connection whose commit takes the log past 1,000 pages (4 MB) copies it back,
 inside that commit: in a backlog, the mail loop, every batch or two it stores (about a tenth
-of storing a message). The daemon leaves that to this thread, on a connection of its own,
-while the loop goes on: SQLite releases Python's lock while it works, so the copy runs on the
-other core. The loop's connections still copy the log themselves past `FALLBACK_PAGES`,
-should this thread fall behind or stop.
+of storing a message). The daemon leaves that to this thread, woken by its commits, on a
+connection of its own, while the loop goes on: SQLite releases Python's lock while it works,
+so the copy runs on the other core. The loop's connections still copy the log themselves
+past `FALLBACK_PAGES`, should this thread fall behind or stop.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 import structlog
+from sqlalchemy import Engine, event
 
 log = structlog.get_logger(__name__)
 
@@ -24,14 +25,24 @@ FALLBACK_PAGES: Final = 8000
 
 
 class Checkpointer:
-    """Runs a passive checkpoint every `every` seconds until stopped."""
+    """Runs a passive checkpoint after commits (`follow`), at most once every `every` seconds;
+    an idle daemon's thread sleeps until the next commit."""
 
     def __init__(self, database: Path, every: float = 0.2) -> None:
         self.database = database
         self.every = every
         self.runs = 0
+        self._due = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def follow(self, engine: Engine) -> None:
+        """Checkpoint after the commits of `engine`'s connections."""
+        event.listen(engine, "commit", lambda _connection: self.nudge())
+
+    def nudge(self) -> None:
+        """Something was committed: checkpoint soon."""
+        self._due.set()
 
     def start(self) -> None:
         """Start the thread (once)."""
@@ -42,6 +53,7 @@ class Checkpointer:
     def stop(self) -> None:
         """Stop the thread and wait for it (a checkpoint in progress finishes)."""
         self._stop.set()
+        self._due.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
@@ -50,14 +62,16 @@ class Checkpointer:
         failed = False
         # Passive: copies what no reader still needs and never waits for, or blocks, a writer.
         with sqlite3.connect(self.database, timeout=0, check_same_thread=False) as db:
-            while not self._stop.wait(self.every):
+            while self._due.wait() and not self._stop.is_set():
+                self._due.clear()
                 try:
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:
                     if not failed:  # once: the loop's own connections take over meanwhile
                         log.warning("checkpoint.failed", error=str(exc))
                     failed = True
-                    continue
-                failed = False
-                self.runs += 1
+                else:
+                    failed = False
+                    self.runs += 1
+                self._stop.wait(self.every)  # commits meanwhile are copied at the next run
         db.close()

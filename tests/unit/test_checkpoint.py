@@ -34,6 +34,7 @@ def test_the_checkpointer_copies_the_log_into_the_database(tmp_path: Path) -> No
     try:
         deadline = time.monotonic() + 10
         while checkpointer.runs < 2 and time.monotonic() < deadline:
+            checkpointer.nudge()  # as a commit through the daemon's engines does
             time.sleep(0.01)
     finally:
         checkpointer.stop()
@@ -60,3 +61,27 @@ def test_only_the_daemon_leaves_checkpoints_to_the_thread(
         assert 1000 == _autocheckpoint(command.engine)
     finally:
         command.close()
+
+
+def test_an_idle_daemons_checkpointer_sleeps_until_a_commit(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """No commit, no checkpoint (nothing wakes an idle daemon); a commit brings one."""
+    app = build(make_settings(), with_source=True)
+    try:
+        checkpointer = app.checkpointer
+        assert checkpointer is not None
+        time.sleep(0.3)
+        quiet = checkpointer.runs
+        with app.engine.begin() as connection:
+            connection.exec_driver_sql("PRAGMA user_version = 7")
+        deadline = time.monotonic() + 10
+        while checkpointer.runs == quiet and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        after = checkpointer.runs
+    finally:
+        app.close()
+
+    assert quiet <= 1  # at most one, for the commits made while the app was built
+    assert after == quiet + 1
