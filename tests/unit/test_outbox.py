@@ -37,6 +37,18 @@ def _queue(app: App, key: str = "case:1:acknowledgement") -> OutboxMessage | Non
                        to_email="a@example.org", purpose="acknowledgement", now=app.clock.now())
 
 
+def _queue_acks(app: App, count: int) -> None:
+    for number in range(count):
+        _queue(app, f"case:{number}:acknowledgement")
+
+
+def _filing(app: App) -> list[int]:
+    """Sent copies are filed nowhere: the size of each batch is noted in the list returned."""
+    filed: list[int] = []
+    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
+    return filed
+
+
 def _status(app: App) -> str:
     with session_scope(app.factory) as session:
         return session.scalars(select(OutboxMessage.status)).one()
@@ -180,8 +192,7 @@ def test_a_stop_releases_the_claimed_rows_not_yet_tried(
 ) -> None:
     """send_due claims a batch; stopping after the first leaves the others due, uncounted."""
     app, transport = _app(settings, clock)
-    for number in range(3):
-        _queue(app, f"case:{number}:acknowledgement")
+    _queue_acks(app, 3)
 
     assert 1 == app.outbox.send_due(stop=lambda: True)
 
@@ -229,8 +240,7 @@ class DiesOnTheSecondSend(MemoryTransport):
 def _killed_mid_batch(settings: Settings, clock: FixedClock) -> App:
     """Three rows claimed in one commit; the process dies sending the second."""
     app = build(settings, clock=clock, transport=DiesOnTheSecondSend())
-    for number in range(3):
-        _queue(app, f"case:{number}:acknowledgement")
+    _queue_acks(app, 3)
     with pytest.raises(SystemExit):
         app.outbox.drain()
     app.outbox.close()
@@ -284,10 +294,8 @@ def test_sent_copies_are_filed_in_batches_and_recorded(
 ) -> None:
     """25 acknowledgements: their copies go to Sent in two commands, and every row says so."""
     app, _transport = _app(settings, clock)
-    filed: list[int] = []
-    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
-    for number in range(25):
-        _queue(app, f"case:{number}:acknowledgement")
+    filed = _filing(app)
+    _queue_acks(app, 25)
 
     assert 25 == app.outbox.drain()
 
@@ -315,8 +323,7 @@ def test_a_background_drain_goes_on_while_its_sent_copies_are_filed(
         filed.append(len(raws))
 
     app.outbox.copy_to_sent = slow
-    for number in range(3):
-        _queue(app, f"case:{number}:acknowledgement")
+    _queue_acks(app, 3)
 
     assert 3 == app.outbox.drain(background=True)
     assert [] == filed and 3 == len(transport.sent)
@@ -332,10 +339,8 @@ def test_closing_files_the_sent_copies_still_queued(
 ) -> None:
     """A stop right after a background drain still files and records its copies."""
     app, _transport = _app(settings, clock)
-    filed: list[int] = []
-    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
-    for number in range(2):
-        _queue(app, f"case:{number}:acknowledgement")
+    filed = _filing(app)
+    _queue_acks(app, 2)
 
     app.outbox.drain(background=True)
     app.outbox.close()
@@ -349,16 +354,14 @@ def test_an_unexpected_failure_filing_copies_stops_nothing(
 ) -> None:
     """The copying thread survives any error; the copies are made at the next start."""
     app, transport = _app(settings, clock)
-    filed: list[int] = []
 
     def broken(raws: Sequence[bytes]) -> None:
         raise RuntimeError("unexpected")
 
     app.outbox.copy_to_sent = broken
-    _queue(app, "case:1:acknowledgement")
-    _queue(app, "case:2:acknowledgement")
+    _queue_acks(app, 2)
     app.outbox.drain()
-    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
+    filed = _filing(app)
 
     app.outbox.recover()
 
@@ -371,16 +374,14 @@ def test_a_failed_sent_copy_is_filed_at_the_next_start(
 ) -> None:
     """The Sent folder refusing twice leaves the rows sent but uncopied; recovery files them."""
     app, transport = _app(settings, clock)
-    filed: list[int] = []
 
     def refuse(raws: object) -> None:
         raise TransientError("NO [SERVERBUG]")
 
     app.outbox.copy_to_sent = refuse
-    for number in range(3):
-        _queue(app, f"case:{number}:acknowledgement")
+    _queue_acks(app, 3)
     app.outbox.drain()
-    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
+    filed = _filing(app)
 
     app.outbox.recover()
 
