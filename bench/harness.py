@@ -175,9 +175,9 @@ PHASES = (
     ("foi_mailbot.pipeline", "find_thread", "    find_thread"),
     ("foi_mailbot.pipeline", "apply", "    apply (case, deadline, ack)"),
     ("foi_mailbot.parse_ahead", "ParseAhead._receive", "  wait for the parsing worker"),
-    ("foi_mailbot.outbound.outbox", "Outbox.drain", "send the outbox, per cycle"),
+    ("foi_mailbot.outbound.outbox", "Outbox.drain", "send the outbox, per drain"),
     ("foi_mailbot.outbound.outbox", "Outbox._send_one", "  one row"),
-    ("foi_mailbot.outbound.outbox", "Outbox._copy", "  copies to Sent (IMAP APPEND)"),
+    ("foi_mailbot.outbound.outbox", "Outbox._copy", "  copies to Sent (own thread; APPEND)"),
 )
 
 
