@@ -1,7 +1,7 @@
 """Pipeline stage `parsing.parse`: the stored raw bytes become a `ParsedMail` for the pure core.
 
-mail-parser does the MIME work (it leaves attachments base64-encoded, which keeps a 25 MB
-attachment cheap). When it fails, the stdlib parser is tried (`policy.default`, then
+mail-parser does the MIME work on the message with its large attachments set aside
+(`set_aside`: the parser reads a stand-in, their sizes are kept). When it fails, the stdlib parser is tried (`policy.default`, then
 `compat32`), and as a last resort only the header block is read. `parse` never raises: a
 message we cannot read fully is still stored, classified and shown to a person, with every
 problem listed in `defects` as a short code (`no_message_id`, `bad_charset: x-unknown`,
@@ -32,6 +32,7 @@ from foi_mailbot.parsing.headers import (
     unknown_charsets,
 )
 from foi_mailbot.parsing.parsed import Address, AttachmentInfo, ParsedMail
+from foi_mailbot.parsing.set_aside import Slimmed, set_aside
 
 _MAX_HEADER_NAMES = 500
 # The stdlib parser is quadratic in multipart nesting (3,000 levels cost seconds); no real
@@ -66,18 +67,19 @@ def parse(raw: bytes) -> ParsedMail:
             message_id=None, subject="", from_addr=None, size=len(raw),
             defects=("empty_message", "no_message_id", "no_date", "no_from"),
         )
-    if raw.lower().count(b"multipart/") > _MAX_MULTIPARTS:
-        return _headers_only(raw, ["too_many_parts"])
+    mail = set_aside(raw)
+    if mail.raw.lower().count(b"multipart/") > _MAX_MULTIPARTS:
+        return _headers_only(mail, ["too_many_parts"])
     try:
-        return _with_mailparser(raw)
+        return _with_mailparser(mail)
     # mail-parser is a third-party parser fed hostile input; any failure means "try the stdlib".
     except Exception as exc:  # noqa: BLE001
         failure = f"parse_error: mail-parser {type(exc).__name__}"
-    return _with_stdlib(raw, [failure])
+    return _with_stdlib(mail, [failure])
 
 
-def _with_mailparser(raw: bytes) -> ParsedMail:
-    parser = mailparser.parse_from_bytes(raw)
+def _with_mailparser(mail: Slimmed) -> ParsedMail:
+    parser = mailparser.parse_from_bytes(mail.raw)
     message: Message = parser.message
     defects: list[str] = []
     headers = _read_headers(message, defects)
@@ -90,53 +92,53 @@ def _with_mailparser(raw: bytes) -> ParsedMail:
     text = "\n".join(parser.text_plain)
     if not text.strip() and parser.text_html:
         text = _from_html(parser.text_html, defects)
-    attachments = tuple(_attachment(item, raw) for item in parser.attachments)
+    attachments = tuple(_attachment(item, mail) for item in parser.attachments)
     return _assemble(
-        raw, message, headers, addresses=addresses, body=_Body(clean_text(text), attachments),
+        mail, message, headers, addresses=addresses, body=_Body(clean_text(text), attachments),
         date=_aware(parser.date), defects=defects,
     )
 
 
-def _with_stdlib(raw: bytes, defects: list[str]) -> ParsedMail:
+def _with_stdlib(mail: Slimmed, defects: list[str]) -> ParsedMail:
     for name, policy in (("default", email.policy.default), ("compat32", email.policy.compat32)):
         try:
-            message = BytesParser(policy=policy).parsebytes(raw)
-            return _from_message(raw, message, list(defects))
+            message = BytesParser(policy=policy).parsebytes(mail.raw)
+            return _from_message(mail, message, list(defects))
         # The stdlib raises a wide range of errors on broken MIME; each one is recorded.
         except Exception as exc:  # noqa: BLE001
             defects.append(f"parse_error: stdlib {name} {type(exc).__name__}")
-    return _headers_only(raw, defects)
+    return _headers_only(mail, defects)
 
 
-def _headers_only(raw: bytes, defects: list[str]) -> ParsedMail:
+def _headers_only(mail: Slimmed, defects: list[str]) -> ParsedMail:
     """Last resort: the header block alone (no MIME recursion), so the mail is still routed."""
     try:
-        message = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        return _from_message(raw, message, defects, with_body=False)
+        message = BytesHeaderParser(policy=email.policy.compat32).parsebytes(mail.raw)
+        return _from_message(mail, message, defects, with_body=False)
     except Exception as exc:  # noqa: BLE001
         defects.append(f"parse_error: headers {type(exc).__name__}")
     return ParsedMail(
-        message_id=None, subject="", from_addr=None, size=len(raw),
+        message_id=None, subject="", from_addr=None, size=mail.size,
         defects=(*defects, "no_message_id", "no_date", "no_from"),
     )
 
 
 def _from_message(
-    raw: bytes, message: Message, defects: list[str], *, with_body: bool = True
+    mail: Slimmed, message: Message, defects: list[str], *, with_body: bool = True
 ) -> ParsedMail:
     headers = _read_headers(message, defects)
     addresses = {name: addresses_from_header(headers.raw.get(name)) for name in _ADDRESS_HEADERS}
-    body = _walk(message, defects) if with_body else _Body()
+    body = _walk(message, mail, defects) if with_body else _Body()
     if not with_body:
         defects.append("body_not_parsed")
     date = _stdlib_date(headers.raw.get("date"))
     return _assemble(
-        raw, message, headers, addresses=addresses, body=body, date=date, defects=defects
+        mail, message, headers, addresses=addresses, body=body, date=date, defects=defects
     )
 
 
 def _assemble(
-    raw: bytes,
+    mail: Slimmed,
     message: Message,
     headers: _Headers,
     *,
@@ -169,7 +171,7 @@ def _assemble(
         new_text=new_text(body.text),
         attachments=body.attachments,
         defects=tuple(dict.fromkeys(defects)),
-        size=len(raw),
+        size=mail.size,
     )
 
 
@@ -241,22 +243,22 @@ def _part_defect_code(category: str, where: str) -> str:
     return f"{kind}: {strip_header_text(category)[:60]} ({strip_header_text(where)[:60]})"
 
 
-def _attachment(item: dict[str, Any], raw: bytes) -> AttachmentInfo:
+def _attachment(item: dict[str, Any], mail: Slimmed) -> AttachmentInfo:
     """Name, type and decoded size of one attachment, sized from its base64 without decoding."""
-    payload = item.get("payload") or ""
+    payload = str(item.get("payload") or "")
     if item.get("binary") and item.get("content_transfer_encoding") == "base64":
-        size = base64_size(str(payload))
+        size = _base64_size(payload, mail)
     else:
-        size = len(str(payload).encode("utf-8", "surrogateescape"))
+        size = mail.wire_length(payload)
     name = decode_value(str(item.get("filename") or ""))
     # mail-parser invents random names for unnamed parts; a stable empty name is better.
-    if _INVENTED_NAME.fullmatch(name) and name.encode() not in raw:
+    if _INVENTED_NAME.fullmatch(name) and name.encode() not in mail.raw:
         name = ""
     content_type = strip_header_text(str(item.get("mail_content_type") or "")).lower()
     return AttachmentInfo(filename=name, content_type=content_type, size=size)
 
 
-def _walk(message: Message, defects: list[str]) -> _Body:
+def _walk(message: Message, mail: Slimmed, defects: list[str]) -> _Body:
     """The stdlib fallback's MIME walk: text parts decoded, attachments sized."""
     plain: list[str] = []
     markup: list[str] = []
@@ -267,7 +269,8 @@ def _walk(message: Message, defects: list[str]) -> _Body:
         filename = part.get_filename()
         if filename or part.get_content_disposition() == "attachment":
             name = decode_value(str(filename or ""))
-            attachments.append(AttachmentInfo(name, part.get_content_type(), _part_size(part)))
+            size = _part_size(part, mail)
+            attachments.append(AttachmentInfo(name, part.get_content_type(), size))
         elif part.get_content_type() in ("text/plain", "text/html"):
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
@@ -283,14 +286,19 @@ def _from_html(parts: list[str], defects: list[str]) -> str:
     return html_to_text("\n".join(parts), defects)
 
 
-def _part_size(part: Message) -> int:
+def _part_size(part: Message, mail: Slimmed) -> int:
     """Decoded size of an attachment; base64 is sized from its length, not decoded."""
     encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
     if encoding == "base64":
         wire = part.get_payload()
-        return base64_size(wire) if isinstance(wire, str) else 0
+        return _base64_size(wire, mail) if isinstance(wire, str) else 0
     payload = part.get_payload(decode=True)
     return len(payload) if isinstance(payload, bytes) else 0
+
+
+def _base64_size(payload: str, mail: Slimmed) -> int:
+    size = mail.decoded_size(payload)
+    return base64_size(payload) if size is None else size
 
 
 def _decode_part(data: bytes, charset: str) -> str:
