@@ -1,8 +1,9 @@
 """Pipeline stage `parsing.parse`: the stored raw bytes become a `ParsedMail` for the pure core.
 
 mail-parser does the MIME work on the message with its large attachments set aside
-(`set_aside`: the parser reads a stand-in, their sizes are kept). When it fails, the stdlib parser is tried (`policy.default`, then
-`compat32`), and as a last resort only the header block is read. `parse` never raises: a
+(`set_aside`: the parser reads a stand-in, their sizes are kept). When it fails, the stdlib
+parser is tried (`policy.default`, then `compat32`), and as a last resort only the header
+block is read. `parse` never raises: a
 message we cannot read fully is still stored, classified and shown to a person, with every
 problem listed in `defects` as a short code (`no_message_id`, `bad_charset: x-unknown`,
 `parse_error: ...`).
