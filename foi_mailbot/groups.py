@@ -8,7 +8,7 @@ against its own message only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -80,19 +80,25 @@ class Group:
 
     pipeline: Pipeline
     between: Callable[[], None] | None = None
+    upcoming: Sequence[int] = ()
+    """The ids `add` is called with, in order (a group's rows are read in one query)."""
     session: Session | None = None
     items: list[tuple[int, ParsedMail | None]] = field(default_factory=list)
     done: list[Done | None] = field(default_factory=list)
+    _added: int = 0
 
     def add(self, message_pk: int, parsed: ParsedMail | None) -> None:
         """Apply a message in the group, or alone when its attempt must be counted first."""
         pipeline = self.pipeline
+        self._added += 1
         if message_pk not in pipeline.fresh:
             self.commit()
             pipeline.process(message_pk, parsed)
             return
         if self.session is None:
             self.session = pipeline.writes()
+            ahead = self.upcoming[self._added - 1 : self._added - 1 + GROUP]
+            pipeline.load_rows(self.session, [pk for pk in ahead if pk in pipeline.fresh])
         self.items.append((message_pk, parsed))
         try:
             with structlog.contextvars.bound_contextvars(message_pk=message_pk):

@@ -7,7 +7,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from foi_mailbot import daemon as daemon_module
 from foi_mailbot.bootstrap import App, build
@@ -248,3 +248,30 @@ def test_messages_of_one_group_see_what_earlier_ones_did(
     assert cases["ann@example.org"] == rows["f1@example.org"].case_id
     assert cases["bob@example.org"] == rows["b2@example.org"].case_id
     assert 1 == len(second_copy)
+
+
+def test_a_groups_message_rows_are_read_in_one_query(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The rows of a group's messages are read together, not asked for one by one."""
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    for n in range(6):
+        _drop(maildir, f"{n}.eml", _mail(f"Person {n} <p{n}@example.org>", f"Bus routes {n}",
+                                         f"bus{n}@example.org", "Please send me the bus "
+                                         "timetables under the Freedom of Information Act."))
+    reads: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("SELECT") and "FROM inbound_message WHERE inbound_message.id" \
+                in " ".join(statement.split()):
+            reads.append(statement)
+
+    for engine in (app.engine, app.quick_engine):
+        if engine is not None:
+            event.listen(engine, "before_cursor_execute", note)
+    daemon.run_once()
+
+    with session_scope(app.factory) as session:
+        assert 6 == len(list(session.scalars(select(Case))))
+    assert 1 == len(reads), reads
