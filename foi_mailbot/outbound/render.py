@@ -8,9 +8,11 @@ templates autoescape it, and no value is ever compiled as template source.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -130,10 +132,47 @@ def make_environment(template_dir: Path | None) -> jinja2.Environment:
         # Block tags on their own lines would otherwise leave blank lines in plain-text mail.
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates are read once (`foi-mailbot run` compiles them at start): edits take
+        # effect at the next start, and no letter costs a look at four files' dates.
+        auto_reload=False,
     )
     env.filters["longdate"] = longdate
+    env.filters["wordwrap"] = wordwrap
     env.globals["is_scottish"] = is_scottish
     return env
+
+
+@jinja2.pass_environment
+def wordwrap(
+    environment: jinja2.Environment,
+    s: str,
+    width: int = 79,
+    break_long_words: bool = True,
+    wrapstring: str | None = None,
+    break_on_hyphens: bool = True,
+) -> str:
+    """Jinja2's `wordwrap` (each line a paragraph), remembering short lines it wrapped: most
+    of a letter is the same in every copy."""
+    joiner = environment.newline_sequence if wrapstring is None else wrapstring
+    return joiner.join(
+        (_wrapped if len(line) < _WRAP_MEMO_LINE else _wrap)(
+            line, width, break_long_words, break_on_hyphens, joiner
+        )
+        for line in s.splitlines()
+    )
+
+
+def _wrap(line: str, width: int, break_long_words: bool, break_on_hyphens: bool,
+          joiner: str) -> str:
+    return joiner.join(textwrap.wrap(
+        line, width=width, expand_tabs=False, replace_whitespace=False,
+        break_long_words=break_long_words, break_on_hyphens=break_on_hyphens,
+    ))
+
+
+_WRAP_MEMO_LINE: Final = 2_000
+"""Lines shorter than this are remembered, 256 at most."""
+_wrapped = lru_cache(maxsize=256)(_wrap)
 
 
 def _variables(context: DataclassInstance) -> dict[str, object]:
