@@ -42,6 +42,7 @@ from bench.harness import (
     RssSampler,
     Server,
     daemon_settings,
+    forget_closed_engines,
     peak_rss_bytes,
     quiet_logging,
     rss_bytes,
@@ -188,6 +189,7 @@ def ours_round(
         outcome = _outcome(app)
         size = _inbound_bytes(app)
         app.close()
+    forget_closed_engines()
     extra = {**outcome, "cycles": cycles, "acks": transport.sent, "peak_rss": peak,
              "worker_hwm": worker_hwm,
              "rss_after": rss_bytes(), "phases": phases.table(seconds)}

@@ -54,7 +54,7 @@ class _Worker:
 class ParseAhead:
     """Yields pending messages with their parsed form, parsed ahead by a worker process."""
 
-    window: int = 16
+    window: int = 32
     """Messages sent ahead of the one in hand: enough to ride over a slow one."""
     window_bytes: int = 4 * 2**20
     """Raw bytes in flight at most (past the message in hand): a few large attachments."""
