@@ -57,9 +57,14 @@ def rss_bytes() -> int:
 
 def _children(name: str) -> Iterator[str]:
     """The text of `/proc/PID/name` for each child of this process (the parsing worker)."""
+    ours = Path("/proc/self/cmdline").read_bytes()
     for children in Path("/proc/self/task").glob("*/children"):
         for pid in children.read_text(encoding="ascii").split():
             try:
+                # A worker being started (vfork, not yet exec) shares this process's memory
+                # and shows its RSS and high-water mark: counting it would count us twice.
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == ours:
+                    continue
                 yield Path(f"/proc/{pid}/{name}").read_text(encoding="ascii")
             except OSError:
                 continue  # it ended meanwhile
