@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import multiprocessing
@@ -190,6 +191,8 @@ def ours_round(
         size = _inbound_bytes(app)
         app.close()
     forget_closed_engines()
+    # What a round left behind, not the garbage awaiting Python's next full collection.
+    gc.collect()
     extra = {**outcome, "cycles": cycles, "acks": transport.sent, "peak_rss": peak,
              "worker_hwm": worker_hwm,
              "rss_after": rss_bytes(), "phases": phases.table(seconds)}

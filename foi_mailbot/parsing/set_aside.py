@@ -76,7 +76,7 @@ def set_aside(raw: bytes) -> Slimmed:
         if body is None or body[0] < done:
             continue
         start, end = body
-        name = _STAND_IN + str(len(aside)).encode()
+        name = b"%s%dx" % (_STAND_IN, len(aside))  # "1x" is no prefix of "10x"
         aside[name.decode()] = _Aside(_decoded_size(raw, start, end), end - start)
         pieces += (raw[done:start], name)
         done = end

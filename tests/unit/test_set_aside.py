@@ -54,6 +54,14 @@ SHAPES = {
         b"\n", b"\r\n"
     ),
     "no closing boundary": _multipart(TEXT_PART, _attachment(PDF, _base64(100_000)), end=b""),
+    "twelve attachments in an attached container": _multipart(
+        TEXT_PART,
+        b"--XX\nContent-Type: multipart/mixed; boundary=YY\n"
+        b"Content-Disposition: attachment; filename=bundle\n\n"
+        + b"".join(b"--YY\n" + PDF + b"Content-Transfer-Encoding: base64\n\n"
+                   + _base64(70_000 + n, n) + b"\n" for n in range(12))
+        + b"--YY--\n",
+    ),
     "RFC 2231 name": _multipart(
         TEXT_PART,
         _attachment(b"Content-Type: application/pdf\nContent-Disposition: attachment;\n"
