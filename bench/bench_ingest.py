@@ -47,6 +47,7 @@ from bench.harness import (
     peak_rss_bytes,
     quiet_logging,
     rss_bytes,
+    trimmed_rss_bytes,
 )
 from bench.seed import FULL_SIZE, seed_folder
 from tests.servers.dovecot import Dovecot
@@ -195,7 +196,8 @@ def ours_round(
     gc.collect()
     extra = {**outcome, "cycles": cycles, "acks": transport.sent, "peak_rss": peak,
              "worker_hwm": worker_hwm,
-             "rss_after": rss_bytes(), "phases": phases.table(seconds)}
+             "rss_after": rss_bytes(), "rss_trimmed": trimmed_rss_bytes(),
+             "phases": phases.table(seconds)}
     if profiler is not None:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
@@ -322,6 +324,8 @@ def report(bares: list[Result], ours: list[Result], rss_start: int, count: int) 
           f"{_mb(worker_hwm)} (VmHWM); their sum, {_mb(daemon_hwm + worker_hwm)}, bounds the "
           "peak from above (a sampler can miss a spike)")
     print("RSS after each round: " + ", ".join(_mb(a) for a in after))
+    print("  the same with free heap given back (malloc_trim): "
+          + ", ".join(_mb(r.extra["rss_trimmed"]) for r in ours))
     figures["headline"] = [
         f"BARE {bare_rate:.1f} msg/s ({bare_mb:.1f} MB/s); OURS {ours_rate:.1f} msg/s "
         f"({ours_mb:.1f} MB/s); OURS/BARE {figures['ratio']:.0%} (target >= 80%)",

@@ -6,6 +6,8 @@ Nothing here measures on its own; `bench.bench_ingest` and `bench.bench_latency`
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
 import logging
 import os
@@ -88,6 +90,13 @@ def children_hwm_bytes() -> int:
 def peak_rss_bytes() -> int:
     """The highest RSS this process has had (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def trimmed_rss_bytes() -> int:
+    """RSS once glibc has given back every free page of its heaps (what is really held)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_bytes()
 
 
 def forget_closed_engines() -> None:
