@@ -32,6 +32,9 @@ _ATTACHMENT = re.compile(
 )
 # A part's header block is short; a longer look-around means we are not in one.
 _HEADER_REACH = 8 * 1024
+# Each declaration costs a look at its header block; hostile mail could declare thousands
+# (and is read headers-only past `parsing._MAX_MULTIPARTS` anyway).
+_MAX_DECLARATIONS = 200
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def _encoding_lines(raw: bytes) -> Iterator[tuple[int, int]]:
     # A plain search runs at memory speed where a case-blind regex crawls; a header in
     # any other capitalisation is parsed in place, which is only slower.
     at = raw.find(b"ransfer-")
-    while at >= 0:
+    looked = 0
+    while at >= 0 and looked < _MAX_DECLARATIONS:
+        looked += 1
         line_start = raw.rfind(b"\n", 0, at) + 1
         line_end = raw.find(b"\n", at)
         if line_end > 0 and _BASE64_HEADER.fullmatch(raw, line_start, line_end):

@@ -146,6 +146,14 @@ def test_a_message_containing_the_stand_in_is_parsed_in_place() -> None:
     ]
 
 
+def test_only_the_first_200_encoding_declarations_are_looked_at() -> None:
+    """Mail declaring thousands of parts costs a bounded look; what is past it is parsed whole."""
+    small = [_attachment(PDF, _base64(10, n)) for n in range(250)]
+    raw = _multipart(TEXT_PART, *small, _attachment(PDF, _base64(100_000)))
+
+    _in_place(raw)
+
+
 def _random_parts(draw: st.DrawFn) -> Iterator[bytes]:
     for index in range(draw(st.integers(1, 3))):
         size = draw(st.sampled_from([10, 50_000, SET_ASIDE_FROM, 70_000, 123_457]))
