@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from foi_mailbot.errors import ConfigError, TransientError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+PAGE_SIZE = 16384
+"""SQLite page size of a new database file (existing files keep theirs)."""
 M = TypeVar("M")
 
 
@@ -25,6 +27,9 @@ def _sqlite_pragmas(synchronous: str, autocheckpoint: int) -> Callable[[Any, Any
         # WAL lets readers (the CLI, health checks) run beside the daemon; FULL makes each
         # commit durable, which "nothing lost" needs; busy_timeout rides out short write locks.
         cursor = dbapi_connection.cursor()
+        # Set before the file's first table (a no-op after): a stored message is a chain of
+        # pages, and every page is a write of its own into the log at each commit.
+        cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from foi_mailbot.storage.db import alembic_config, make_engine, upgrade
+from foi_mailbot.storage.db import PAGE_SIZE, alembic_config, make_engine, upgrade
 from foi_mailbot.storage.models import Base
 
 INSERT_0002 = text(
@@ -49,3 +52,21 @@ def test_upgrading_moves_stored_bytes_to_their_own_table_and_back(db_url: str) -
     assert [(1, b"Hello")] == [(pk, bytes(raw)) for pk, raw in moved]
     assert "raw" not in columns
     assert b"Hello" == bytes(back)
+
+
+def test_a_new_sqlite_database_gets_large_pages_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    """Stored messages are page chains: a new file uses 16 KB pages; a file made with 4 KB
+    pages opens as it is."""
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("CREATE TABLE t (x)")
+    for path, expected in ((tmp_path / "new.db", PAGE_SIZE), (old, 4096)):
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        engine.dispose()
+        with sqlite3.connect(path) as conn:
+            assert expected == conn.execute("PRAGMA page_size").fetchone()[0]
+    assert 16384 == PAGE_SIZE
