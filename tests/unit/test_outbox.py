@@ -49,6 +49,21 @@ def _filing(app: App) -> list[int]:
     return filed
 
 
+def _copies_failing_then_recovered(app: App, count: int, error: Exception) -> list[int]:
+    """Send `count` acknowledgements while filing Sent copies raises `error`, then restart
+    with filing working; returns the batches filed at the restart."""
+
+    def failing(raws: Sequence[bytes]) -> None:
+        raise error
+
+    app.outbox.copy_to_sent = failing
+    _queue_acks(app, count)
+    app.outbox.drain()
+    filed = _filing(app)
+    app.outbox.recover()
+    return filed
+
+
 def _status(app: App) -> str:
     with session_scope(app.factory) as session:
         return session.scalars(select(OutboxMessage.status)).one()
@@ -355,15 +370,7 @@ def test_an_unexpected_failure_filing_copies_stops_nothing(
     """The copying thread survives any error; the copies are made at the next start."""
     app, transport = _app(settings, clock)
 
-    def broken(raws: Sequence[bytes]) -> None:
-        raise RuntimeError("unexpected")
-
-    app.outbox.copy_to_sent = broken
-    _queue_acks(app, 2)
-    app.outbox.drain()
-    filed = _filing(app)
-
-    app.outbox.recover()
+    filed = _copies_failing_then_recovered(app, 2, RuntimeError("unexpected"))
 
     assert [2] == filed and 2 == len(transport.sent)
     assert [True, True] == _copied(app)
@@ -375,15 +382,7 @@ def test_a_failed_sent_copy_is_filed_at_the_next_start(
     """The Sent folder refusing twice leaves the rows sent but uncopied; recovery files them."""
     app, transport = _app(settings, clock)
 
-    def refuse(raws: object) -> None:
-        raise TransientError("NO [SERVERBUG]")
-
-    app.outbox.copy_to_sent = refuse
-    _queue_acks(app, 3)
-    app.outbox.drain()
-    filed = _filing(app)
-
-    app.outbox.recover()
+    filed = _copies_failing_then_recovered(app, 3, TransientError("NO [SERVERBUG]"))
 
     assert [3] == filed
     with session_scope(app.factory) as session:
