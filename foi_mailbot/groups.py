@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.storage.db import unwritten
-from foi_mailbot.storage.models import Case, InboundMessage
+from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
 
 if TYPE_CHECKING:
     from foi_mailbot.pipeline import Pipeline
@@ -55,14 +55,15 @@ def earlier_changes_matter(session: Session, row: InboundMessage, mail: ParsedMa
     change what this message's look-ups find (they read written rows only).
 
     A group writes its messages' changes together at its commit, in one statement a table, and
-    writes them early only for a message that could read them: a reply (its thread may be an
-    earlier message's), a message from the applicant of a case opened in the group, or a second
-    copy of one of its messages. (A reply of the group coming back is known before this, by
-    `Pipeline`'s own look at the replies not yet written.)
+    writes them early only for a message that could read them: a reply to a message applied
+    or queued in the group (its thread look-up reads that message's case), a message from the
+    applicant of a case opened in the group, or a second copy of one of its messages. (A reply
+    of the group coming back is known before this, by `Pipeline`'s own look at the replies not
+    yet written.)
     """
     if not session.new and not session.dirty:
         return False
-    if mail.thread_ids:
+    if mail.thread_ids and _replies_into_the_group(session, mail.thread_ids):
         return True
     senders = {a.email for a in (mail.from_addr, *mail.reply_to) if a is not None}
     if any(case.applicant_email in senders for case in unwritten(session, Case)):
@@ -71,6 +72,15 @@ def earlier_changes_matter(session: Session, row: InboundMessage, mail: ParsedMa
         isinstance(pending, InboundMessage) and pending is not row
         and row.message_id is not None and pending.message_id == row.message_id
         for pending in session.dirty
+    )
+
+
+def _replies_into_the_group(session: Session, thread_ids: tuple[str, ...]) -> bool:
+    """True when a message replied to was applied, or queued to be sent, in this transaction."""
+    wanted = set(thread_ids)
+    return any(
+        isinstance(row, InboundMessage | OutboxMessage) and row.message_id in wanted
+        for row in (*session.new, *session.dirty)
     )
 
 

@@ -297,10 +297,13 @@ def _locked_row(session: Session, message_pk: int) -> InboundMessage | None:
 
 
 def _raw_of(session: Session, message_pk: int) -> bytes | None:
-    """A stored message's bytes (None once purged), read without keeping them in the session."""
-    raw: bytes | None = session.scalar(
+    """A stored message's bytes (None once purged), read without keeping them in the session.
+
+    Read as Core: stored bytes never change, so the session's changes need not be written
+    first (as the ORM would)."""
+    raw: bytes | None = session.connection().execute(
         select(RawMessage.raw).where(RawMessage.message_pk == message_pk)
-    )
+    ).scalar()
     return raw
 
 

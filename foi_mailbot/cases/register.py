@@ -226,7 +226,10 @@ def add_event(
         due_before=case.due_on,
         created_at=now,
     )
-    case.events.append(event)  # written with the case at the next flush
+    # Loading the timeline need not write the transaction's changes first: an event is only
+    # ever added through this collection, so one not yet loaded holds no unwritten event.
+    with session.no_autoflush:
+        case.events.append(event)  # written with the case at the next flush
     return event
 
 

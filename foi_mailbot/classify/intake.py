@@ -20,21 +20,21 @@ from foi_mailbot.classify.phrases import (
     NOT_FOI,
     SUBJECT_ACCESS,
     matches,
-    normalise,
 )
 from foi_mailbot.deadlines.laws import Law
-from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.parsing.folding import folded, joined
+from foi_mailbot.parsing.parsed import Folded, ParsedMail
 
 
 def _quoted(phrases: list[str]) -> str:
     return ", ".join(f"'{p}'" for p in phrases)
 
 
-def _written(mail: ParsedMail) -> str:
-    """Subject and new text, normalised; the whole body for forwards or when nothing is new."""
+def _written(mail: ParsedMail) -> Folded:
+    """Subject and new text, folded; the whole body for forwards or when nothing is new."""
     forwarded = is_forward(mail.subject)
-    body = mail.new_text if mail.new_text.strip() and not forwarded else mail.text
-    return normalise(f"{mail.subject}\n{body}")
+    body = folded(mail, "new_text" if mail.new_text.strip() and not forwarded else "text")
+    return joined(folded(mail, "subject"), body)
 
 
 class CopiedOnly:
@@ -78,7 +78,7 @@ class NotFoi:
         return Finding(Kind.NOT_FOI, reasons)
 
 
-def environmental_words(text: str, extra: tuple[str, ...] = ()) -> list[str]:
+def environmental_words(text: str | Folded, extra: tuple[str, ...] = ()) -> list[str]:
     """The environmental words that put a request under the EIR, or [] when too few match."""
     strong = matches(text, (*ENVIRONMENTAL, *extra))
     weak = [w for w in matches(text, ENVIRONMENTAL_WEAK) if not any(w in s for s in strong)]

@@ -14,6 +14,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Final
 
+from foi_mailbot.parsing.folding import normalise
+from foi_mailbot.parsing.folding import words as words_of
+from foi_mailbot.parsing.parsed import Folded
+
 # Review requests: enough on their own, even when the message is linked to no case.
 REVIEW_STRONG: Final = (
     "request an internal review",
@@ -331,16 +335,13 @@ ENVIRONMENTAL_WEAK: Final = (
 )
 
 
-def normalise(text: str) -> str:
-    """Lower-cased text with straight apostrophes and single spaces, ready for matching."""
-    return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
-
-
-def matches(text: str, phrases: Iterable[str]) -> list[str]:
-    """The phrases found in already-normalised text, in list order, without repeats."""
+def matches(text: str | Folded, phrases: Iterable[str]) -> list[str]:
+    """The phrases found in already-normalised (or folded) text, in list order, without
+    repeats."""
     # A phrase's first word must be among the text's words for its pattern to match: one
     # look-up rules out most phrases, where the pattern would read the whole text.
-    words = _words(text)
+    words = text.words if isinstance(text, Folded) else _words(text)
+    text = text.text if isinstance(text, Folded) else text
     return [phrase for phrase, first, keys, pattern in _compiled(tuple(phrases))
             if (not keys.isdisjoint(words) if keys else first in text)
             and _found(pattern, text)]
@@ -349,7 +350,7 @@ def matches(text: str, phrases: Iterable[str]) -> list[str]:
 @lru_cache(maxsize=4)
 def _words(text: str) -> frozenset[str]:
     """The runs of word characters in a text; the rules read one text several times."""
-    return frozenset(_WORD_RUN.findall(text))
+    return words_of(text)
 
 
 def _found(pattern: re.Pattern[str], text: str) -> bool:

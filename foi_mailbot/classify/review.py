@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from foi_mailbot.classify.base import ClassifyContext, Kind, Verdict
 from foi_mailbot.classify.correspondence import Finding, case_link
-from foi_mailbot.classify.phrases import REVIEW_STRONG, REVIEW_WEAK, matches, normalise
+from foi_mailbot.classify.phrases import REVIEW_STRONG, REVIEW_WEAK, matches
+from foi_mailbot.parsing.folding import folded, joined
 from foi_mailbot.parsing.parsed import ParsedMail
 
 
@@ -26,9 +27,9 @@ class ReviewRequest:
     name = "review_request"
 
     def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
-        written = normalise(mail.new_text)
+        written = folded(mail, "new_text")
         phrases = (*REVIEW_STRONG, *ctx.extra_review_phrases)
-        strong = matches(f"{normalise(mail.subject)} {written}", phrases)
+        strong = matches(joined(folded(mail, "subject"), written), phrases)
         link = case_link(mail, ctx)
         if link.reference is None:
             if not strong:

@@ -29,6 +29,15 @@ class AttachmentInfo:
 
 
 @dataclass(frozen=True)
+class Folded:
+    """A text as phrases are matched in it (see `parsing.folding`), and its runs of word
+    characters."""
+
+    text: str
+    words: frozenset[str]
+
+
+@dataclass(frozen=True)
 class ParsedMail:
     """A message as the core sees it. Header values are decoded and free of CR/LF."""
 
@@ -49,6 +58,9 @@ class ParsedMail:
     attachments: tuple[AttachmentInfo, ...] = ()
     defects: tuple[str, ...] = ()
     size: int = 0
+    # The subject and texts folded for phrase matching, by field name: on first use, or by
+    # the parsing worker beside parsing (see `parsing.folding`).
+    folded: dict[str, Folded] = field(default_factory=dict, compare=False, repr=False)
 
     def header(self, name: str) -> str:
         """A header's decoded value, or '' when absent."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from foi_mailbot import daemon as daemon_module
 from foi_mailbot.bootstrap import App, build
@@ -236,6 +237,9 @@ def test_messages_of_one_group_see_what_earlier_ones_did(
                                   "fines issued in 2025 under the Freedom of Information Act."))
     _drop(maildir, "5.eml", _mail("Bob Example <bob@example.org>", "Re: Parking fines",
                                   "b2@example.org", "Also the income from them, please."))
+    _drop(maildir, "6.eml", _mail("Cat Example <cat@example.org>", "Re: Parking fines",
+                                  "c1@example.org", "I am helping Bob with this request.",
+                                  "In-Reply-To: <b1@example.org>"))
 
     daemon.run_once()
 
@@ -247,7 +251,45 @@ def test_messages_of_one_group_see_what_earlier_ones_did(
     assert {"ann@example.org", "bob@example.org"} == set(cases)
     assert cases["ann@example.org"] == rows["f1@example.org"].case_id
     assert cases["bob@example.org"] == rows["b2@example.org"].case_id
+    assert cases["bob@example.org"] == rows["c1@example.org"].case_id  # not the applicant
     assert 1 == len(second_copy)
+
+
+def test_a_group_writes_its_changes_once_when_no_message_reads_them_early(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """A reply on a case opened before the group, between two new requests: nothing is written
+    before the group's commit (a reply threads by what was written already)."""
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    _drop(maildir, "1.eml", _mail("Ann Example <ann@example.org>", "Street lighting costs",
+                                  "r1@example.org", "Please send me the street lighting costs."))
+    daemon.run_once()
+    for name, sender, subject in (("2.eml", "Bob <bob@example.org>", "Parking fines"),
+                                  ("4.eml", "Cat <cat@example.org>", "Bus routes")):
+        _drop(maildir, name, _mail(sender, subject, f"{name}@example.org",
+                                   f"Please send me the {subject.lower()} figures for 2025."))
+    _drop(maildir, "3.eml", _mail("Ann Example <ann@example.org>", "Re: Street lighting costs",
+                                  "f1@example.org", "To clarify: the electricity costs only.",
+                                  "In-Reply-To: <r1@example.org>"))
+    flushes: list[int] = []  # new cases written by each flush
+
+    def counting(session: Session, _context: object, _instances: object) -> None:
+        flushes.append(sum(isinstance(row, Case) for row in session.new))
+
+    event.listen(Session, "before_flush", counting)
+    try:
+        daemon.run_once()
+    finally:
+        event.remove(Session, "before_flush", counting)
+
+    with session_scope(app.factory) as session:
+        cases = {c.applicant_email: c.id for c in session.scalars(select(Case))}
+        reply = session.scalars(select(InboundMessage).where(
+            InboundMessage.message_id == "f1@example.org")).one()
+        assert cases["ann@example.org"] == reply.case_id
+    assert {"bob@example.org", "cat@example.org"} < set(cases)
+    assert [2] == [n for n in flushes if n], flushes  # both new cases, at the group's commit
 
 
 def test_a_groups_message_rows_are_read_in_one_query(

@@ -1,0 +1,61 @@
+"""A message's texts folded for phrase matching: lower case, straight apostrophes, one space
+between words; with the set of its words.
+
+Folding a long message is most of what reading phrases in it costs, and the rules read the
+same few texts many times: each is folded once and kept on the message (`ParsedMail.folded`).
+In a backlog the parsing worker folds them beside parsing (`fold_all`), off the loop's thread.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+from foi_mailbot.parsing.parsed import Folded, ParsedMail
+
+Field = Literal["subject", "text", "new_text"]
+FIELDS: Final[tuple[Field, ...]] = ("subject", "text", "new_text")
+
+_WORD_RUN: Final = re.compile(r"\w+")
+
+
+def normalise(text: str) -> str:
+    """Lower-cased text with straight apostrophes and single spaces, ready for matching."""
+    return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
+
+
+def words(text: str) -> frozenset[str]:
+    """The runs of word characters in a text."""
+    return frozenset(_WORD_RUN.findall(text))
+
+
+def fold(text: str) -> Folded:
+    """`text` normalised, with its words."""
+    normal = normalise(text)
+    return Folded(normal, words(normal))
+
+
+def joined(first: Folded, second: Folded) -> Folded:
+    """The fold of the two texts with a line break between them, from their folds."""
+    # Whitespace splits words and folds to one space: nothing crosses the join.
+    text = " ".join(part for part in (first.text, second.text) if part)
+    return Folded(text, first.words | second.words)
+
+
+def folded(mail: ParsedMail, name: Field) -> Folded:
+    """The message's subject, text or new text folded (once per message)."""
+    found = mail.folded.get(name)
+    if found is None:
+        if name == "new_text" and mail.new_text == mail.text:
+            found = folded(mail, "text")  # nothing quoted: the same text
+        else:
+            found = fold(getattr(mail, name))
+        mail.folded[name] = found
+    return found
+
+
+def fold_all(mail: ParsedMail) -> ParsedMail:
+    """`mail` with every text the rules read folded."""
+    for name in FIELDS:
+        folded(mail, name)
+    return mail
