@@ -22,8 +22,8 @@ from foi_mailbot.classify.phrases import (
     matches,
 )
 from foi_mailbot.deadlines.laws import Law
-from foi_mailbot.parsing.folding import folded, joined
-from foi_mailbot.parsing.parsed import Folded, ParsedMail
+from foi_mailbot.parsing.folding import Folded, folded, joined
+from foi_mailbot.parsing.parsed import ParsedMail
 
 
 def _quoted(phrases: list[str]) -> str:

@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Final
 
-from foi_mailbot.parsing.folding import normalise
+from foi_mailbot.parsing.folding import Folded, normalise
 from foi_mailbot.parsing.folding import words as words_of
-from foi_mailbot.parsing.parsed import Folded
 
 # Review requests: enough on their own, even when the message is linked to no case.
 REVIEW_STRONG: Final = (

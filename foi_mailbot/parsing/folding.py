@@ -3,15 +3,19 @@ between words; with the set of its words.
 
 Folding a long message is most of what reading phrases in it costs, and the rules read the
 same few texts many times: each is folded once and kept on the message (`ParsedMail.folded`).
-In a backlog the parsing worker folds them beside parsing (`fold_all`), off the loop's thread.
+In a backlog the parsing worker normalises them beside parsing (`fold_all`), off the loop's
+thread; their words are found where they are read (sending sets of words between processes
+costs more than finding them).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Final, Literal
 
-from foi_mailbot.parsing.parsed import Folded, ParsedMail
+from foi_mailbot.parsing.parsed import ParsedMail
 
 Field = Literal["subject", "text", "new_text"]
 FIELDS: Final[tuple[Field, ...]] = ("subject", "text", "new_text")
@@ -29,17 +33,30 @@ def words(text: str) -> frozenset[str]:
     return frozenset(_WORD_RUN.findall(text))
 
 
+@dataclass(frozen=True)
+class Folded:
+    """A text as phrases are matched in it (`text`, normalised), and its words."""
+
+    text: str
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """The runs of word characters in the text (found on first use)."""
+        return words(self.text)
+
+
 def fold(text: str) -> Folded:
-    """`text` normalised, with its words."""
-    normal = normalise(text)
-    return Folded(normal, words(normal))
+    """`text` normalised."""
+    return Folded(normalise(text))
 
 
 def joined(first: Folded, second: Folded) -> Folded:
     """The fold of the two texts with a line break between them, from their folds."""
     # Whitespace splits words and folds to one space: nothing crosses the join.
-    text = " ".join(part for part in (first.text, second.text) if part)
-    return Folded(text, first.words | second.words)
+    both = Folded(" ".join(part for part in (first.text, second.text) if part))
+    # Its words are the two texts' words, known already (set where cached_property keeps them).
+    both.__dict__["words"] = first.words | second.words
+    return both
 
 
 def folded(mail: ParsedMail, name: Field) -> Folded:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from foi_mailbot.parsing.folding import Folded
 
 
 @dataclass(frozen=True)
@@ -26,15 +30,6 @@ class AttachmentInfo:
     filename: str
     content_type: str
     size: int
-
-
-@dataclass(frozen=True)
-class Folded:
-    """A text as phrases are matched in it (see `parsing.folding`), and its runs of word
-    characters."""
-
-    text: str
-    words: frozenset[str]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ TEXT = st.lists(st.one_of(st.sampled_from(WORDS), st.sampled_from(
 @given(TEXT, TEXT)
 def test_joining_two_folds_is_folding_the_two_texts_on_two_lines(first: str, second: str) -> None:
     """What the rules read as "subject, then body" is made from the two folds kept."""
-    assert joined(fold(first), fold(second)) == fold(f"{first}\n{second}")
+    both, whole = joined(fold(first), fold(second)), fold(f"{first}\n{second}")
+
+    assert (both.text, both.words) == (whole.text, whole.words)
 
 
 @given(TEXT)
