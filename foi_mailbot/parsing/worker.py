@@ -21,7 +21,6 @@ from multiprocessing.connection import Connection
 
 from foi_mailbot.memory import return_large_blocks
 from foi_mailbot.parsing import parse
-from foi_mailbot.parsing.folding import fold_all
 from foi_mailbot.parsing.parsed import ParsedMail
 
 _GONE = (EOFError, OSError)
@@ -75,8 +74,7 @@ def serve(conn: Connection, load: Loader | None = None) -> None:
     sender.start()
     while not gone.is_set() and (received := inbox.get()) is not None:
         raw = load(received) if load is not None else received
-        # Its texts normalised too: what the rules read most, done off the daemon's thread.
-        outbox.put((fold_all(parse(raw)) if raw is not None else None,))
+        outbox.put((parse(raw) if raw is not None else None,))
     outbox.put(None)
     sender.join()
 
