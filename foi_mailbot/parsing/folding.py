@@ -20,6 +20,10 @@ Field = Literal["subject", "text", "new_text"]
 FIELDS: Final[tuple[Field, ...]] = ("subject", "text", "new_text")
 
 _WORD_RUN: Final = re.compile(r"\w+")
+# Every ASCII byte that is not a word character, as a space; other bytes (UTF-8's) kept.
+_NOT_WORD: Final = bytes(
+    b if b >= 0x80 or re.fullmatch(r"\w", chr(b)) else 0x20 for b in range(256)
+)
 
 
 def normalise(text: str) -> str:
@@ -28,8 +32,16 @@ def normalise(text: str) -> str:
 
 
 def words(text: str) -> frozenset[str]:
-    """The runs of word characters in a text."""
-    return frozenset(_WORD_RUN.findall(text))
+    """The runs of word characters in a text (`\\w+`)."""
+    # Splitting at spaces after blanking ASCII's other characters in one pass over the bytes
+    # is about three times quicker than the pattern; pieces with other characters are split
+    # by the pattern itself (a piece holds whole runs: it ends only at a non-word character).
+    pieces = set(text.encode("utf-8", "surrogatepass").translate(_NOT_WORD).decode(
+        "utf-8", "surrogatepass").split())
+    for piece in [piece for piece in pieces if not piece.isascii()]:
+        pieces.discard(piece)
+        pieces.update(_WORD_RUN.findall(piece))
+    return frozenset(pieces)
 
 
 @dataclass(frozen=True)

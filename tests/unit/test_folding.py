@@ -3,17 +3,18 @@ text finds what matching its normalised string finds."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import ClassifyContext
 from foi_mailbot.classify.phrases import ENVIRONMENTAL, NOT_FOI, REVIEW_STRONG, matches
 from foi_mailbot.parsing import parse
-from foi_mailbot.parsing.folding import FIELDS, fold, folded, joined, normalise
+from foi_mailbot.parsing.folding import FIELDS, fold, folded, joined, normalise, words
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 PHRASES = (*NOT_FOI, *ENVIRONMENTAL, *REVIEW_STRONG)
@@ -58,3 +59,10 @@ def test_a_message_folded_at_once_is_classified_as_one_folded_on_first_use() -> 
 
         for ctx in (alone, on_a_case):
             assert classify(ahead, ctx) == classify(parse(raw), ctx), path.name
+
+
+@given(st.text() | st.text(st.characters(categories=["Cs", "Ll", "Po", "Zs"])))
+@example("caf\u00e9\udc80bar n\u00e9e\u2014done x_y 3\u00bd \udcff")
+def test_the_words_of_any_text_are_its_runs_of_word_characters(text: str) -> None:
+    """Letters, digits and underscores of every script; any punctuation, space or surrogate."""
+    assert words(text) == frozenset(re.findall(r"\w+", text))
