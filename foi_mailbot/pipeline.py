@@ -24,6 +24,7 @@ from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import Classification, ClassifyContext, Kind
 from foi_mailbot.clock import Clock
 from foi_mailbot.groups import Done, Group, earlier_changes_matter, log_done
+from foi_mailbot.outbound.compose import could_be_minted
 from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
@@ -368,8 +369,8 @@ _SAME_MESSAGE_ID = select(InboundMessage.status, InboundMessage.from_email).wher
 
 def _is_our_own(session: Session, row: InboundMessage) -> bool:
     """True when the message is one we sent (matched on the Message-ID we minted)."""
-    if not row.message_id:
-        return False
+    if not row.message_id or not could_be_minted(row.message_id):
+        return False  # every outgoing row's Message-ID was minted (`enqueue` refuses others)
     if any(queued.message_id == row.message_id for queued in unwritten(session, OutboxMessage)):
         return True  # queued in this transaction, not yet written
     found = session.connection().execute(_OWN_MESSAGE_ID, {"message_id": row.message_id})

@@ -41,6 +41,7 @@ WIRE: Final = policy.compat32.clone(linesep="\r\n")
 # Any bracketed word, e.g. a reference tag; one pattern for every reference, compiled once.
 _BRACKETED = re.compile(r"\[\s*([^\[\]\s]*)\s*\]")
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})*$")
+_MINTED: Final = re.compile(r"[0-9a-f]{32}@")
 # Reply markers in the languages our applicants' mail clients most often use.
 _REPLY_PREFIXES = re.compile(
     r"^(?:(?:re|aw|sv|vs|antw|odp|r)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*)+", re.IGNORECASE
@@ -93,6 +94,11 @@ def mint_message_id(domain: str) -> str:
         msg = f"'{domain}' is not a domain name that can end a Message-ID"
         raise ConfigError(msg)
     return f"{uuid.uuid4().hex}@{domain}"
+
+
+def could_be_minted(message_id: str) -> bool:
+    """False when `message_id` cannot be one that `mint_message_id` made (for any domain)."""
+    return _MINTED.match(message_id) is not None
 
 
 def reply_subject(reference: str, original: str) -> str:

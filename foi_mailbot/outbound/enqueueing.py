@@ -14,7 +14,7 @@ from email.message import Message
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from foi_mailbot.outbound.compose import wire_bytes
+from foi_mailbot.outbound.compose import could_be_minted, wire_bytes
 from foi_mailbot.storage.db import unwritten
 from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
 
@@ -61,7 +61,11 @@ def enqueue(
     """Add a message to the outbox unless one with this key exists (then None).
 
     The row is written at the session's next flush (a message's rows go in together).
+    `message_id` must be minted (`mint_message_id`): our own mail coming back is known by it.
     """
+    if not could_be_minted(message_id):
+        msg = f"{message_id!r} is not a Message-ID minted by mint_message_id"
+        raise ValueError(msg)
     if any(row.key == key for row in unwritten(session, OutboxMessage)):
         return None
     if session.connection().execute(_KEY_TAKEN, {"key": key}).first() is not None:

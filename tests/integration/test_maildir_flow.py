@@ -317,3 +317,36 @@ def test_a_groups_message_rows_are_read_in_one_query(
     with session_scope(app.factory) as session:
         assert 6 == len(list(session.scalars(select(Case))))
     assert 1 == len(reads), reads
+
+
+def test_our_acknowledgement_coming_back_is_known_by_its_message_id_and_only_it_is_looked_up(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """An acknowledgement delivered back to the mailbox is our own mail, not parsed, not
+    answered; mail whose Message-ID we could not have minted is never looked for among ours."""
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    _drop(maildir, "1.eml", _mail("Ann Example <ann@example.org>", "Street lighting costs",
+                                  "r1@example.org", "Please send me the street lighting costs."))
+    looked_up: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if " ".join(statement.split()).startswith(
+                "SELECT outbox_message.id FROM outbox_message WHERE outbox_message.message_id ="):
+            looked_up.append(statement)
+
+    for engine in (app.engine, app.quick_engine):
+        if engine is not None:
+            event.listen(engine, "before_cursor_execute", note)
+    daemon.run_once()
+    [ack] = _outgoing(settings)
+    assert [] == looked_up  # r1@example.org: not a Message-ID we mint
+
+    _drop(maildir, "2.eml", ack.replace(b"Auto-Submitted: auto-replied\r\n", b""))
+    daemon.run_once()
+
+    with session_scope(app.factory) as session:
+        back = session.scalars(select(InboundMessage).where(InboundMessage.id == 2)).one()
+        assert ("auto_reply", "our_own_message") == (back.kind, back.rule)
+    assert 1 == len(looked_up)
+    assert [ack] == _outgoing(settings)  # nothing sent to it

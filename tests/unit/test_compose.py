@@ -16,6 +16,7 @@ from foi_mailbot.outbound.compose import (
     MAX_SUBJECT,
     WIRE,
     compose,
+    could_be_minted,
     mint_message_id,
     reply_subject,
     wire_bytes,
@@ -211,6 +212,20 @@ def test_minted_message_ids_are_unique_and_bare() -> None:
 
     assert 100 == len(ids)
     assert all(i.endswith("@example.gov.uk") and "<" not in i for i in ids)
+
+
+@pytest.mark.parametrize("other", [
+    "ack-IC-000189-P4F1.20260122111102@example.gov.uk",  # shaped like ours, not minted
+    "CAF=abc123@mail.gmail.com",
+    "3F2A" + "0" * 28 + "@example.gov.uk",  # upper case: a uuid's hex is lower
+    "0" * 31 + "@example.gov.uk",
+    "0" * 33 + "@example.gov.uk",
+    "",
+])
+def test_only_message_ids_of_the_minted_shape_could_be_ours(other: str) -> None:
+    """Every id we mint, for any domain, could be ours; anything else cannot."""
+    assert all(could_be_minted(mint_message_id(d)) for d in ("example.gov.uk", "x.org") * 50)
+    assert not could_be_minted(other)
 
 
 def test_a_domain_that_cannot_end_a_message_id_is_a_config_error() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.errors import PermanentError, TransientError
+from foi_mailbot.outbound.compose import mint_message_id
 from foi_mailbot.outbound.enqueueing import enqueue
 from foi_mailbot.outbound.journal import SentJournal
 from foi_mailbot.settings import Settings
@@ -29,11 +30,12 @@ def _app(settings: Settings, clock: FixedClock) -> tuple[App, MemoryTransport]:
 
 def _queue(app: App, key: str = "case:1:acknowledgement") -> OutboxMessage | None:
     msg = EmailMessage()
+    message_id = mint_message_id("example.gov.uk")
     msg["From"], msg["To"], msg["Subject"] = "foi@example.gov.uk", "a@example.org", "Ack"
-    msg["Message-ID"] = f"<{key}@example.gov.uk>"
+    msg["Message-ID"] = f"<{message_id}>"
     msg.set_content("hello")
     with session_scope(app.factory) as session:
-        return enqueue(session, key=key, message=msg, message_id=f"{key}@example.gov.uk",
+        return enqueue(session, key=key, message=msg, message_id=message_id,
                        to_email="a@example.org", purpose="acknowledgement", now=app.clock.now())
 
 
@@ -389,3 +391,14 @@ def test_a_failed_sent_copy_is_filed_at_the_next_start(
         rows = session.scalars(select(OutboxMessage)).all()
         assert all(row.copied_to_sent and row.status == OutboxStatus.SENT for row in rows)
     assert 3 == len(transport.sent)
+
+
+def test_only_a_minted_message_id_is_queued(settings: Settings, clock: FixedClock) -> None:
+    """Our own mail coming back is known by the Message-ID we minted: nothing else is queued."""
+    app, _ = _app(settings, clock)
+    msg = EmailMessage()
+    msg["Message-ID"] = "<reply-1@example.gov.uk>"
+    with session_scope(app.factory) as session, pytest.raises(ValueError, match="minted"):
+        enqueue(session, key="case:1:acknowledgement", message=msg,
+                message_id="reply-1@example.gov.uk", to_email="a@example.org",
+                purpose="acknowledgement", now=app.clock.now())
