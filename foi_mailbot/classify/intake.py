@@ -22,7 +22,7 @@ from foi_mailbot.classify.phrases import (
     matches,
 )
 from foi_mailbot.deadlines.laws import Law
-from foi_mailbot.parsing.folding import Folded, folded, joined
+from foi_mailbot.parsing.folding import Folded, headed
 from foi_mailbot.parsing.parsed import ParsedMail
 
 
@@ -33,8 +33,7 @@ def _quoted(phrases: list[str]) -> str:
 def _written(mail: ParsedMail) -> Folded:
     """Subject and new text, folded; the whole body for forwards or when nothing is new."""
     forwarded = is_forward(mail.subject)
-    body = folded(mail, "new_text" if mail.new_text.strip() and not forwarded else "text")
-    return joined(folded(mail, "subject"), body)
+    return headed(mail, "new_text" if mail.new_text.strip() and not forwarded else "text")
 
 
 class CopiedOnly:

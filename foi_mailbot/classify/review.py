@@ -13,7 +13,7 @@ from __future__ import annotations
 from foi_mailbot.classify.base import ClassifyContext, Kind, Verdict
 from foi_mailbot.classify.correspondence import Finding, case_link
 from foi_mailbot.classify.phrases import REVIEW_STRONG, REVIEW_WEAK, matches
-from foi_mailbot.parsing.folding import folded, joined
+from foi_mailbot.parsing.folding import folded, headed
 from foi_mailbot.parsing.parsed import ParsedMail
 
 
@@ -29,7 +29,7 @@ class ReviewRequest:
     def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         written = folded(mail, "new_text")
         phrases = (*REVIEW_STRONG, *ctx.extra_review_phrases)
-        strong = matches(joined(folded(mail, "subject"), written), phrases)
+        strong = matches(headed(mail, "new_text"), phrases)
         link = case_link(mail, ctx)
         if link.reference is None:
             if not strong:

@@ -80,3 +80,14 @@ def folded(mail: ParsedMail, name: Field) -> Folded:
             found = fold(getattr(mail, name))
         mail.folded[name] = found
     return found
+
+
+def headed(mail: ParsedMail, body: Field) -> Folded:
+    """The subject, then the message's text or new text, folded as one (once per message)."""
+    if body == "new_text" and mail.new_text == mail.text:
+        body = "text"  # nothing quoted: the same text
+    key = f"subject+{body}"
+    found = mail.folded.get(key)
+    if found is None:
+        found = mail.folded[key] = joined(folded(mail, "subject"), folded(mail, body))
+    return found

@@ -53,8 +53,8 @@ class ParsedMail:
     attachments: tuple[AttachmentInfo, ...] = ()
     defects: tuple[str, ...] = ()
     size: int = 0
-    # The subject and texts folded for phrase matching, by field name, on first use (see
-    # `parsing.folding`).
+    # The subject and texts folded for phrase matching, by field name (and the subject joined
+    # to a text), on first use (see `parsing.folding`).
     folded: dict[str, Folded] = field(default_factory=dict, compare=False, repr=False)
 
     def header(self, name: str) -> str:

@@ -14,7 +14,15 @@ from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import ClassifyContext
 from foi_mailbot.classify.phrases import ENVIRONMENTAL, NOT_FOI, REVIEW_STRONG, matches
 from foi_mailbot.parsing import parse
-from foi_mailbot.parsing.folding import FIELDS, fold, folded, joined, normalise, words
+from foi_mailbot.parsing.folding import (
+    FIELDS,
+    fold,
+    folded,
+    headed,
+    joined,
+    normalise,
+    words,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 PHRASES = (*NOT_FOI, *ENVIRONMENTAL, *REVIEW_STRONG)
@@ -45,6 +53,10 @@ def test_each_text_is_folded_once_and_an_unquoting_reply_shares_its_fold() -> No
 
     assert folded(mail, "text") is first
     assert mail.new_text != mail.text or folded(mail, "new_text") is first
+    # Subject and body as one text: joined once, shared by the rules that read it.
+    assert headed(mail, "text") is headed(mail, "text")
+    assert headed(mail, "text").text == fold(f"{mail.subject}\n{mail.text}").text
+    assert mail.new_text != mail.text or headed(mail, "new_text") is headed(mail, "text")
 
 
 def test_a_message_folded_at_once_is_classified_as_one_folded_on_first_use() -> None:
