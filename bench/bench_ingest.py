@@ -160,9 +160,7 @@ def _outcome(app: Any) -> dict[str, Any]:
         }
 
 
-def ours_round(
-    server: Server, sampler: RssSampler, phases: PhaseTimer, *, profile: bool = False
-) -> Result:
+def ours_round(server: Server, phases: PhaseTimer, *, profile: bool = False) -> Result:
     """One pass of the daemon over the inbox with a fresh database."""
     import cProfile
     import pstats
@@ -177,7 +175,6 @@ def ours_round(
         daemon = Daemon(app, app.source)
         app.warm_up()  # as `foi-mailbot run` does before it touches mail
         profiler = cProfile.Profile() if profile else None
-        sampler.reset()
         phases.reset()
         started = time.perf_counter()
         if profiler is not None:
@@ -186,16 +183,13 @@ def ours_round(
         if profiler is not None:
             profiler.disable()
         seconds = time.perf_counter() - started
-        peak = sampler.peak
-        worker_hwm = sampler.child_hwm
         outcome = _outcome(app)
         size = _inbound_bytes(app)
         app.close()
     forget_closed_engines()
     # What a round left behind, not the garbage awaiting Python's next full collection.
     gc.collect()
-    extra = {**outcome, "cycles": cycles, "acks": transport.sent, "peak_rss": peak,
-             "worker_hwm": worker_hwm,
+    extra = {**outcome, "cycles": cycles, "acks": transport.sent,
              "rss_after": rss_bytes(), "rss_trimmed": trimmed_rss_bytes(),
              "phases": phases.table(seconds)}
     if profiler is not None:
@@ -222,14 +216,12 @@ def _inbound_bytes(app: Any) -> int:
 def ours_worker(conn: Connection, server: Server) -> None:
     """Child process: run a round of OURS for each request on `conn` until told to stop."""
     quiet_logging()
-    sampler = RssSampler()
     phases = PhaseTimer()
     conn.send({"rss_start": rss_bytes()})
     while (command := conn.recv()) != "stop":
-        result = ours_round(server, sampler, phases, profile=command == "profile")
+        result = ours_round(server, phases, profile=command == "profile")
         result.extra["peak_rss_process"] = peak_rss_bytes()
         conn.send(result)
-    sampler.stop()
 
 
 def restore(server: Server) -> None:
@@ -267,15 +259,21 @@ class OursProcess:
         self._process = context.Process(target=ours_worker, args=(child, server))
         self._process.start()
         self.rss_start: int = self._conn.recv()["rss_start"]
+        # Sampled from here: a sampling thread in the daemon's process would compete with it.
+        self._sampler = RssSampler(self._process.pid or 0)
 
     def round(self, *, profile: bool = False) -> Result:
-        """Run one round and wait for its result."""
+        """Run one round and wait for its result (its peak RSS, with the worker's, sampled)."""
+        self._sampler.reset()
         self._conn.send("profile" if profile else "round")
         result: Result = self._conn.recv()
+        result.extra["peak_rss"] = self._sampler.peak
+        result.extra["worker_hwm"] = self._sampler.child_hwm
         return result
 
     def close(self) -> None:
         """Stop the child."""
+        self._sampler.stop()
         with contextlib.suppress(OSError):
             self._conn.send("stop")
         self._process.join(timeout=60)

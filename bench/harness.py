@@ -51,37 +51,37 @@ class Server:
 
 
 
-def rss_bytes() -> int:
-    """This process's resident set size now."""
-    with open("/proc/self/statm", encoding="ascii") as statm:
+def rss_bytes(pid: int | str = "self") -> int:
+    """A process's resident set size now (this process's by default)."""
+    with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * PAGE
 
 
-def _children(name: str) -> Iterator[str]:
-    """The text of `/proc/PID/name` for each child of this process (the parsing worker)."""
-    ours = Path("/proc/self/cmdline").read_bytes()
-    for children in Path("/proc/self/task").glob("*/children"):
-        for pid in children.read_text(encoding="ascii").split():
+def _children(name: str, pid: int | str = "self") -> Iterator[str]:
+    """The text of `/proc/CHILD/name` for each child of a process (the parsing worker)."""
+    ours = Path(f"/proc/{pid}/cmdline").read_bytes()
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text(encoding="ascii").split():
             try:
-                # A worker being started (vfork, not yet exec) shares this process's memory
-                # and shows its RSS and high-water mark: counting it would count us twice.
-                if Path(f"/proc/{pid}/cmdline").read_bytes() == ours:
+                # A worker being started (vfork, not yet exec) shares its parent's memory
+                # and shows its RSS and high-water mark: counting it would count it twice.
+                if Path(f"/proc/{child}/cmdline").read_bytes() == ours:
                     continue
-                yield Path(f"/proc/{pid}/{name}").read_text(encoding="ascii")
+                yield Path(f"/proc/{child}/{name}").read_text(encoding="ascii")
             except OSError:
                 continue  # it ended meanwhile
 
 
-def tree_rss_bytes() -> int:
-    """RSS of this process and its children (the daemon's parsing worker) now."""
-    return rss_bytes() + sum(int(statm.split()[1]) * PAGE for statm in _children("statm"))
+def tree_rss_bytes(pid: int | str = "self") -> int:
+    """RSS of a process and its children (the daemon's parsing worker) now."""
+    return rss_bytes(pid) + sum(int(statm.split()[1]) * PAGE for statm in _children("statm", pid))
 
 
-def children_hwm_bytes() -> int:
-    """The sum of this process's children's peak RSS so far (VmHWM), as the kernel counts it."""
+def children_hwm_bytes(pid: int | str = "self") -> int:
+    """The sum of a process's children's peak RSS so far (VmHWM), as the kernel counts it."""
     return sum(
         int(line.split()[1]) * 1024
-        for status in _children("status")
+        for status in _children("status", pid)
         for line in status.splitlines()
         if line.startswith("VmHWM:")
     )
@@ -114,9 +114,12 @@ def forget_closed_engines() -> None:
 
 
 class RssSampler:
-    """Samples RSS (with children's) in a thread, so each round can report its own peak."""
+    """Samples a process's RSS (with its children's) in a thread, so each round can report its
+    own peak. Run it in another process than the one it watches: in the daemon's own, its
+    reads of /proc took the daemon's interpreter lock about a tenth of the time."""
 
-    def __init__(self, every: float = 0.02) -> None:
+    def __init__(self, pid: int, every: float = 0.02) -> None:
+        self.pid = pid
         self.peak = 0
         # The children's own high-water marks (VmHWM): exact, however short a spike was, and
         # kept until a child exits; with the daemon's ru_maxrss they bound the peak from above.
@@ -128,12 +131,13 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            self.peak = max(self.peak, tree_rss_bytes())
-            self.child_hwm = max(self.child_hwm, children_hwm_bytes())
+            with contextlib.suppress(OSError):  # the process ended
+                self.peak = max(self.peak, tree_rss_bytes(self.pid))
+                self.child_hwm = max(self.child_hwm, children_hwm_bytes(self.pid))
 
     def reset(self) -> None:
         """Start a new peak from the current RSS."""
-        self.peak = tree_rss_bytes()
+        self.peak = tree_rss_bytes(self.pid)
         self.child_hwm = 0
 
     def stop(self) -> None:
@@ -209,6 +213,12 @@ PHASES = (
 )
 
 
+# Stages entered once a message or a row: timed only. Asking for the peak RSS around each
+# (a system call that stops the daemon's other threads) cost the daemon 5% of its time.
+PER_ITEM = frozenset({"Pipeline.apply_one", "parse", "classify", "find_thread", "apply",
+                      "ParseAhead._receive", "Outbox._send_one"})
+
+
 class PhaseTimer:
     """Wall time inside the daemon's stages, by wrapping their entry points in this process."""
 
@@ -217,6 +227,7 @@ class PhaseTimer:
         self.calls: Counter[str] = Counter()
         self.peak_growth: Counter[str] = Counter()
         self.missing: list[str] = []
+        self._per_item = {label for _module, dotted, label in PHASES if dotted in PER_ITEM}
         for module_name, dotted, label in PHASES:
             self._wrap(module_name, dotted, label)
 
@@ -240,7 +251,15 @@ class PhaseTimer:
                 # The process's peak RSS rose during this stage (a sampler can miss a spike).
                 self.peak_growth[label] += peak_rss_bytes() - peak
 
-        setattr(owner, name, timed)
+        def timed_only(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+                self.calls[label] += 1
+
+        setattr(owner, name, timed_only if dotted in PER_ITEM else timed)
 
     def reset(self) -> None:
         """Forget what was timed so far."""
@@ -255,8 +274,10 @@ class PhaseTimer:
         for _module, _dotted, label in PHASES:
             if self.calls[label]:
                 total, calls = self.seconds[label], self.calls[label]
+                growth = ("-" if label in self._per_item
+                          else f"{self.peak_growth[label] / 2**20:.0f}")
                 lines.append(f"    {label:<34} {total:8.1f} {calls:7,} {total / calls * 1e3:8.2f} "
-                             f"{total / wall:8.0%} {self.peak_growth[label] / 2**20:9.0f}")
+                             f"{total / wall:8.0%} {growth:>9}")
         if self.missing:
             lines.append(f"    (not found, not timed: {', '.join(self.missing)})")
         return "\n".join(lines)
