@@ -8,7 +8,6 @@ templates autoescape it, and no value is ever compiled as template source.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import jinja2
+from jinja2.filters import do_wordwrap
 
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.errors import ConfigError
@@ -151,28 +151,20 @@ def wordwrap(
     wrapstring: str | None = None,
     break_on_hyphens: bool = True,
 ) -> str:
-    """Jinja2's `wordwrap` (each line a paragraph), remembering short lines it wrapped: most
-    of a letter is the same in every copy."""
+    """Jinja2's `wordwrap`, a line (its paragraph) at a time, remembering short lines it
+    wrapped: most of a letter is the same in every copy."""
     joiner = environment.newline_sequence if wrapstring is None else wrapstring
     return joiner.join(
-        (_wrapped if len(line) < _WRAP_MEMO_LINE else _wrap)(
-            line, width, break_long_words, break_on_hyphens, joiner
+        (_wrapped if len(line) < _WRAP_MEMO_LINE else do_wordwrap)(
+            environment, line, width, break_long_words, joiner, break_on_hyphens
         )
         for line in s.splitlines()
     )
 
 
-def _wrap(line: str, width: int, break_long_words: bool, break_on_hyphens: bool,
-          joiner: str) -> str:
-    return joiner.join(textwrap.wrap(
-        line, width=width, expand_tabs=False, replace_whitespace=False,
-        break_long_words=break_long_words, break_on_hyphens=break_on_hyphens,
-    ))
-
-
 _WRAP_MEMO_LINE: Final = 2_000
 """Lines shorter than this are remembered, 256 at most."""
-_wrapped = lru_cache(maxsize=256)(_wrap)
+_wrapped = lru_cache(maxsize=256)(do_wordwrap)
 
 
 def _variables(context: DataclassInstance) -> dict[str, object]:
