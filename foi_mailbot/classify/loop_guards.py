@@ -17,7 +17,7 @@ from foi_mailbot.classify.phrases import (
     matches,
     starts_with,
 )
-from foi_mailbot.parsing.folding import folded, normalise
+from foi_mailbot.parsing.folding import fold, folded
 from foi_mailbot.parsing.parsed import ParsedMail
 
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
@@ -189,7 +189,7 @@ class OutOfOfficeText:
         body = mail.new_text or mail.text
         if len(body) > _SHORT_BODY:
             return None
-        head = normalise(body[:_BODY_HEAD])
+        head = fold(body[:_BODY_HEAD])  # read for three lists: its words found once
         found = matches(head, (*AUTO_REPLY_BODY, *extra))
         if found:
             return _auto(f"A short message saying '{found[0]}' is an automatic notice.")

@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Final
 
 from foi_mailbot.parsing.folding import Folded, normalise
-from foi_mailbot.parsing.folding import words as words_of
 
 # Review requests: enough on their own, even when the message is linked to no case.
 REVIEW_STRONG: Final = (
@@ -339,17 +338,10 @@ def matches(text: str | Folded, phrases: Iterable[str]) -> list[str]:
     repeats."""
     # A phrase's first word must be among the text's words for its pattern to match: one
     # look-up rules out most phrases, where the pattern would read the whole text.
-    words = text.words if isinstance(text, Folded) else _words(text)
-    text = text.text if isinstance(text, Folded) else text
+    seen = text if isinstance(text, Folded) else Folded(text)
     return [phrase for phrase, first, keys, pattern in _compiled(tuple(phrases))
-            if (not keys.isdisjoint(words) if keys else first in text)
-            and _found(pattern, text)]
-
-
-@lru_cache(maxsize=4)
-def _words(text: str) -> frozenset[str]:
-    """The runs of word characters in a text; the rules read one text several times."""
-    return words_of(text)
+            if (not keys.isdisjoint(seen.words) if keys else first in seen.text)
+            and _found(pattern, seen.text)]
 
 
 def _found(pattern: re.Pattern[str], text: str) -> bool:

@@ -72,22 +72,22 @@ def joined(first: Folded, second: Folded) -> Folded:
 
 def folded(mail: ParsedMail, name: Field) -> Folded:
     """The message's subject, text or new text folded (once per message)."""
+    name = _source(mail, name)
     found = mail.folded.get(name)
     if found is None:
-        if name == "new_text" and mail.new_text == mail.text:
-            found = folded(mail, "text")  # nothing quoted: the same text
-        else:
-            found = fold(getattr(mail, name))
-        mail.folded[name] = found
+        found = mail.folded[name] = fold(getattr(mail, name))
     return found
 
 
 def headed(mail: ParsedMail, body: Field) -> Folded:
     """The subject, then the message's text or new text, folded as one (once per message)."""
-    if body == "new_text" and mail.new_text == mail.text:
-        body = "text"  # nothing quoted: the same text
-    key = f"subject+{body}"
+    key = f"subject+{_source(mail, body)}"
     found = mail.folded.get(key)
     if found is None:
         found = mail.folded[key] = joined(folded(mail, "subject"), folded(mail, body))
     return found
+
+
+def _source(mail: ParsedMail, name: Field) -> Field:
+    """The field whose text `name` is: a reply that quotes nothing has one text, not two."""
+    return "text" if name == "new_text" and mail.new_text == mail.text else name
