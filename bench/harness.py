@@ -227,7 +227,6 @@ class PhaseTimer:
         self.calls: Counter[str] = Counter()
         self.peak_growth: Counter[str] = Counter()
         self.missing: list[str] = []
-        self._per_item = {label for _module, dotted, label in PHASES if dotted in PER_ITEM}
         for module_name, dotted, label in PHASES:
             self._wrap(module_name, dotted, label)
 
@@ -241,25 +240,19 @@ class PhaseTimer:
             self.missing.append(dotted)  # renamed since this benchmark was written
             return
 
+        peaks = dotted not in PER_ITEM
+
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started, peak = time.perf_counter(), peak_rss_bytes()
+            started, peak = time.perf_counter(), peak_rss_bytes() if peaks else 0
             try:
                 return original(*args, **kwargs)
             finally:
                 self.seconds[label] += time.perf_counter() - started
                 self.calls[label] += 1
-                # The process's peak RSS rose during this stage (a sampler can miss a spike).
-                self.peak_growth[label] += peak_rss_bytes() - peak
+                if peaks:  # the process's peak RSS rose in this stage (a sampler can miss it)
+                    self.peak_growth[label] += peak_rss_bytes() - peak
 
-        def timed_only(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.perf_counter() - started
-                self.calls[label] += 1
-
-        setattr(owner, name, timed_only if dotted in PER_ITEM else timed)
+        setattr(owner, name, timed)
 
     def reset(self) -> None:
         """Forget what was timed so far."""
@@ -271,11 +264,10 @@ class PhaseTimer:
         """Seconds, calls, milliseconds per call and share of `wall` for each stage."""
         lines = [f"    {'stage':<34} {'s':>8} {'calls':>7} {'ms/call':>8} {'of wall':>8} "
                  f"{'peak +MB':>9}"]
-        for _module, _dotted, label in PHASES:
+        for _module, dotted, label in PHASES:
             if self.calls[label]:
                 total, calls = self.seconds[label], self.calls[label]
-                growth = ("-" if label in self._per_item
-                          else f"{self.peak_growth[label] / 2**20:.0f}")
+                growth = "-" if dotted in PER_ITEM else f"{self.peak_growth[label] / 2**20:.0f}"
                 lines.append(f"    {label:<34} {total:8.1f} {calls:7,} {total / calls * 1e3:8.2f} "
                              f"{total / wall:8.0%} {growth:>9}")
         if self.missing:
