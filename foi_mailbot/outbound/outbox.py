@@ -25,6 +25,7 @@ from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.errors import PermanentError, TransientError
 from foi_mailbot.outbound import claims
 from foi_mailbot.outbound.claims import Claimed, RowChange
+from foi_mailbot.outbound.compose import could_be_minted
 from foi_mailbot.outbound.enqueueing import RetryPolicy
 from foi_mailbot.outbound.journal import JournalView, SentJournal
 from foi_mailbot.outbound.sent_copies import SentCopier
@@ -345,12 +346,11 @@ class Outbox:
 
     def own_message_ids(self, message_ids: Collection[str]) -> set[str]:
         """Those of the Message-IDs that we minted for mail in the outbox."""
-        if not message_ids:
-            return set()
+        wanted = [message_id for message_id in message_ids if could_be_minted(message_id)]
+        if not wanted:
+            return set()  # staff mail in Sent: none could be ours, nothing to ask
         with session_scope(self.factory) as session:
-            stmt = select(OutboxMessage.message_id).where(
-                OutboxMessage.message_id.in_(list(message_ids))
-            )
+            stmt = select(OutboxMessage.message_id).where(OutboxMessage.message_id.in_(wanted))
             return set(session.scalars(stmt))
 
     def backlog(self) -> int:

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
@@ -402,3 +402,20 @@ def test_only_a_minted_message_id_is_queued(settings: Settings, clock: FixedCloc
         enqueue(session, key="case:1:acknowledgement", message=msg,
                 message_id="reply-1@example.gov.uk", to_email="a@example.org",
                 purpose="acknowledgement", now=app.clock.now())
+
+
+def test_only_ids_of_the_minted_shape_are_looked_for_among_ours(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Staff mail filed in Sent has other Message-IDs: they are never asked about."""
+    app, _ = _app(settings, clock)
+    queued = _queue(app)
+    assert queued is not None
+    asked: list[str] = []
+    event.listen(app.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: asked.append(statement))
+
+    assert set() == app.outbox.own_message_ids({"staff-note-1@example.gov.uk"})
+    assert [] == asked
+    assert {queued.message_id} == app.outbox.own_message_ids(
+        {queued.message_id, "staff-note-1@example.gov.uk"})
