@@ -61,26 +61,18 @@ def earlier_changes_matter(session: Session, row: InboundMessage, mail: ParsedMa
     of the group coming back is known before this, by `Pipeline`'s own look at the replies not
     yet written.)
     """
-    if not session.new and not session.dirty:
+    changed = [*session.new, *session.dirty]
+    if not changed:
         return False
-    if mail.thread_ids and _replies_into_the_group(session, mail.thread_ids):
-        return True
     senders = {a.email for a in (mail.from_addr, *mail.reply_to) if a is not None}
     if any(case.applicant_email in senders for case in unwritten(session, Case)):
         return True
+    # The messages it replies to (its thread is theirs), and itself (a second copy).
+    wanted = {*mail.thread_ids, *([row.message_id] if row.message_id else [])}
     return any(
-        isinstance(pending, InboundMessage) and pending is not row
-        and row.message_id is not None and pending.message_id == row.message_id
-        for pending in session.dirty
-    )
-
-
-def _replies_into_the_group(session: Session, thread_ids: tuple[str, ...]) -> bool:
-    """True when a message replied to was applied, or queued to be sent, in this transaction."""
-    wanted = set(thread_ids)
-    return any(
-        isinstance(row, InboundMessage | OutboxMessage) and row.message_id in wanted
-        for row in (*session.new, *session.dirty)
+        isinstance(other, InboundMessage | OutboxMessage) and other is not row
+        and other.message_id in wanted
+        for other in changed
     )
 
 
