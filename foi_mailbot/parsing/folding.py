@@ -17,7 +17,6 @@ from typing import Final, Literal
 from foi_mailbot.parsing.parsed import ParsedMail
 
 Field = Literal["subject", "text", "new_text"]
-FIELDS: Final[tuple[Field, ...]] = ("subject", "text", "new_text")
 
 _WORD_RUN: Final = re.compile(r"\w+")
 # Every ASCII byte that is not a word character, as a space; other bytes (UTF-8's) kept.
