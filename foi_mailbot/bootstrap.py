@@ -25,11 +25,10 @@ from foi_mailbot.outbound.journal import SentJournal
 from foi_mailbot.outbound.outbox import Outbox
 from foi_mailbot.outbound.render import check_templates, make_environment
 from foi_mailbot.outbound.transport import Transport, make_transport
-from foi_mailbot.parse_ahead import ParseAhead
+from foi_mailbot.parsing.pool import ParsePool
 from foi_mailbot.pipeline import Pipeline, classify_context
 from foi_mailbot.settings import Settings
 from foi_mailbot.sources import MailSource
-from foi_mailbot.storage.checkpoint import FALLBACK_PAGES, Checkpointer
 from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
 from foi_mailbot.storage.state import DbCheckpoints
 
@@ -69,7 +68,6 @@ class App:
     source: MailSource | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     quick_engine: Engine | None = None
-    checkpointer: Checkpointer | None = None
     # Held by the mail loop for a whole cycle, and by the scheduler's outbox sweep, which
     # skips its turn while the loop is busy: the loop sends at the end of every cycle, and two
     # threads writing at once only make each other wait on the database.
@@ -93,8 +91,6 @@ class App:
         if self.source is not None:
             self.source.close()
         self.pipeline.close()
-        if self.checkpointer is not None:
-            self.checkpointer.stop()
         self.engine.dispose()
         if self.quick_engine is not None:
             self.quick_engine.dispose()
@@ -112,15 +108,12 @@ def build(
     clock = clock or SystemClock()
     url = settings.database.resolved_url(settings.paths)
     database = sqlite_file(url)
-    # The daemon copies SQLite's log back into the database from a thread of its own.
-    checkpointer = Checkpointer(database) if with_source and database is not None else None
-    pages = FALLBACK_PAGES if checkpointer is not None else 1000
-    engine = make_engine(url, autocheckpoint=pages)
+    engine = make_engine(url)
     if migrate:
         upgrade(engine)
     factory = make_session_factory(engine)
     # A second engine on the same file (an in-memory database would be a different one).
-    quick_engine = make_engine(url, fsync=False, autocheckpoint=pages) if database else None
+    quick_engine = make_engine(url, fsync=False) if database else None
     env = make_environment(settings.paths.template_dir)
     services = Services(
         settings=settings,
@@ -129,10 +122,9 @@ def build(
         acks=Acknowledger(settings=settings, env=env),
     )
     quick_factory = make_session_factory(quick_engine) if quick_engine else None
-    # On a SQLite file the worker reads the stored messages there itself.
-    ahead = ParseAhead(database=database) if settings.pipeline.parse_worker else None
+    pool = ParsePool() if settings.pipeline.parse_worker else None
     pipeline = Pipeline(factory, services, clock, classify_context(settings, services),
-                        quick_factory=quick_factory, ahead=ahead)
+                        quick_factory=quick_factory, pool=pool)
     transport = transport or make_transport(settings)
     source = make_source(settings, factory, clock) if with_source else None
     outbox = Outbox(
@@ -144,13 +136,8 @@ def build(
         journal=SentJournal(settings.paths.data_dir / "sent.journal"),
     )
     _wire_sent_folder(settings, outbox, source)
-    if checkpointer is not None:
-        for followed in (engine, quick_engine):
-            if followed is not None:
-                checkpointer.follow(followed)
-        checkpointer.start()
     return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source,
-               quick_engine=quick_engine, checkpointer=checkpointer)
+               quick_engine=quick_engine)
 
 
 def _hours(value: float) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Final
@@ -18,54 +18,14 @@ import structlog
 from foi_mailbot.bootstrap import App
 from foi_mailbot.errors import FoiMailbotError, TransientError
 from foi_mailbot.ingest import store_many
-from foi_mailbot.memory import return_large_blocks
 from foi_mailbot.sources import MailSource, RawMail
 from foi_mailbot.storage.state import record
 
 log = structlog.get_logger(__name__)
 
 ERROR_BACKOFF_FIRST_SECONDS: Final = 1.0
-PENDING_BATCH: Final = 500
 STORE_BATCH: Final = 50
 STORE_BATCH_BYTES: Final = 8 * 2**20  # a batch in hand is part of the daemon's peak memory
-SEND_EVERY: Final = 5
-"""Groups of a backlog applied between two sends of the outbox: replies go out as it goes."""
-
-
-@dataclass
-class _Sync:
-    """A cycle's fetching and storing, advanced a batch at a time between other work."""
-
-    steps: Generator[list[int], None, None]
-    finished: Callable[[TransientError | None], None]
-    done: bool = False
-    stored: int = 0
-
-    def step(self) -> list[int]:
-        """Fetch and store the next batch, if any; returns the new messages' ids. A mailbox
-        failure ends this cycle's sync."""
-        if self.done:
-            return []
-        try:
-            created = next(self.steps)
-        except StopIteration:
-            self._finish(None)
-            return []
-        except TransientError as exc:
-            self._finish(exc)
-            return []
-        self.stored += len(created)
-        return created
-
-    def close(self) -> None:
-        """Leave the rest for the next cycle (a stop): every batch yielded was already stored."""
-        if not self.done:
-            self.steps.close()
-            self.done = True
-
-    def _finish(self, error: TransientError | None) -> None:
-        self.done = True
-        self.finished(error)
 
 
 @dataclass
@@ -80,10 +40,6 @@ class Daemon:
     on_sync: Callable[[str | None], None] | None = None
     leadership_lost: Callable[[], bool] | None = None
 
-    def __post_init__(self) -> None:
-        # A long-running process that holds messages of megabytes, one after another.
-        return_large_blocks()
-
     def install_signal_handlers(self) -> None:
         """Make SIGTERM and SIGINT ask the loop to finish and exit."""
 
@@ -94,86 +50,47 @@ class Daemon:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def _syncing(self) -> Generator[list[int], None, None]:
-        """Fetch and store new mail a batch at a time, marking each message done at the source
-        after it committed; yields the ids of each batch's new messages.
+    def run_once(self) -> None:
+        """One cycle: store new mail, process what is pending, send what is due."""
+        with self.app.mail_lock:
+            self.sync()
+            self.app.pipeline.run_pending(stop=self.stop.is_set)
+            self.app.outbox.drain(stop=self.stop.is_set)
 
-        Messages are committed in small batches (one fsync for up to `STORE_BATCH` of them):
-        a backlog is stored several times faster, and nothing is marked done before its commit.
+    def sync(self) -> int:
+        """Fetch new mail and store it a batch at a time; returns how many were stored.
+
+        A batch (up to `STORE_BATCH` messages or `STORE_BATCH_BYTES`, one folder) is one
+        durable commit, and only then marked done at the source. A mailbox failure ends the
+        sync (what was stored stays stored); a database failure ends the cycle.
         """
-        stored = 0
+        stored, error = 0, None
         batch: list[RawMail] = []
-        size = 0
-        for mail in self.source.fetch_new():
-            if batch and batch[-1].folder != mail.folder:
-                stored += len(batch)
-                yield self._store(batch)
-                batch, size = [], 0
-            batch.append(mail)
-            size += len(mail.raw)
-            if len(batch) >= STORE_BATCH or size >= STORE_BATCH_BYTES or self.stop.is_set():
-                stored += len(batch)
-                yield self._store(batch)
-                batch, size = [], 0
-            if self.stop.is_set():
-                break
-        created = self._store(batch)
-        record(self.app.factory, self.app.clock, "last_sync",
-               {"at": self.app.clock.now().isoformat(), "stored": stored + len(batch)})
-        yield created
+        try:
+            for mail in self.source.fetch_new():
+                if batch and _full(batch, mail):
+                    stored += self._store(batch)
+                    batch = []
+                batch.append(mail)
+                if self.stop.is_set():
+                    break
+        except TransientError as exc:
+            error = exc
+        stored += self._store(batch)
+        if error is None:
+            record(self.app.factory, self.app.clock, "last_sync",
+                   {"at": self.app.clock.now().isoformat(), "stored": stored})
+        self._synced(error)
+        return stored
 
-    def _store(self, batch: list[RawMail]) -> list[int]:
-        """Store a batch in one durable commit, then mark it done; returns the new messages."""
+    def _store(self, batch: list[RawMail]) -> int:
+        """Store a batch in one durable commit, then mark it done; returns how many."""
         results = store_many(self.app.factory, batch, self.app.clock)
-        created: list[int] = []
         for mail, result in zip(batch, results, strict=True):
-            if result.created:
-                self.app.pipeline.note_stored(result.message_pk)
-                created.append(result.message_pk)
             self.source.mark_done(mail)
             log.info("message.stored", source_key=mail.source_key,
                      message_pk=result.message_pk, new=result.created)
-        return created
-
-    def run_once(self) -> None:
-        """One cycle: sync, process, send. Errors are logged; the loop goes on."""
-        with self.app.mail_lock:
-            self._cycle()
-
-    def _cycle(self) -> None:
-        # Storing a backlog is interleaved with processing it, a batch after each group of
-        # messages applied, whose new messages join the ones being processed: one stream, so
-        # the parsing worker reads ahead while the next batch is stored.
-        sync = _Sync(self._syncing(), self._synced)
-        sync.step()
-        groups = 0
-
-        def more() -> list[int]:
-            nonlocal groups
-            if self.stop.is_set():
-                return []
-            groups += 1
-            if groups % SEND_EVERY == 0:
-                # A long backlog's first replies need not wait for its last message; and the
-                # parsing worker reads ahead meanwhile.
-                self.app.outbox.drain(stop=self.stop.is_set, background=True)
-            return sync.step()
-
-        first = True
-        while not self.stop.is_set():
-            sync.stored = 0
-            # A message that failed a try is tried once a cycle, in its first pass.
-            looked = self.app.pipeline.run_pending(
-                PENDING_BATCH, stop=self.stop.is_set, between=more, untried=not first)
-            first = False
-            # Mail stored after the pass's last message (at its final commit) waits for the
-            # next pass; so does mail stored by `sync.step()` below.
-            if looked < PENDING_BATCH and not sync.stored:
-                if sync.done:
-                    break
-                sync.step()  # nothing left to process: store the next batch
-        sync.close()
-        self.app.outbox.drain(stop=self.stop.is_set)
+        return len(batch)
 
     def _synced(self, error: TransientError | None) -> None:
         if error is not None:
@@ -229,3 +146,10 @@ class Daemon:
         log.error("daemon.cycle_failed", error=error, failures=failures,
                   retry_in_seconds=round(delay, 1))
         self.stop.wait(delay)
+
+
+def _full(batch: list[RawMail], mail: RawMail) -> bool:
+    """True when `mail` starts a new batch: this one is full, or `mail` is of another folder."""
+    size = sum(len(held.raw) for held in batch)
+    return (len(batch) >= STORE_BATCH or size >= STORE_BATCH_BYTES
+            or batch[-1].folder != mail.folder)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from foi_mailbot.classify.base import Classification
 from foi_mailbot.parsing.parsed import ParsedMail
-from foi_mailbot.storage.db import unwritten
-from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
+from foi_mailbot.storage import queries
+from foi_mailbot.storage.models import Case
 
 # WhatDoTheyKnow (and Alaveteli sites) give each request its own reply address.
 _PER_REQUEST_SENDER = re.compile(r"^request-\d+-[0-9a-f]+@", re.IGNORECASE)
@@ -44,38 +43,15 @@ def normalise_subject(subject: str) -> str:
     return " ".join(_SUBJECT_NOISE.sub("", subject).split()).lower()
 
 
-# Run for every message on the session's connection as Core, built once (the ORM's per-call
-# work costs several times the query). They read written rows only: a group writes earlier
-# messages' changes first when they could matter (`groups.earlier_changes_matter`).
-_THREAD_VIA_OUTBOX = (
-    select(OutboxMessage.case_id)
-    .where(OutboxMessage.message_id.in_(bindparam("ids", expanding=True)),
-           OutboxMessage.case_id.is_not(None))
-    .limit(1)
-)
-_THREAD_VIA_INBOUND = (
-    select(InboundMessage.case_id)
-    .where(InboundMessage.message_id.in_(bindparam("ids", expanding=True)),
-           InboundMessage.case_id.is_not(None))
-    .limit(1)
-)
-_SENDERS_CASES = select(Case.id, Case.subject).where(Case.applicant_email == bindparam("sender"))
-
-
 def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> Thread:
     """Candidate case from message threading, a per-request sender, or sender and subject."""
-    connection = session.connection()
-    ids = mail.thread_ids
-    if ids:
-        case_id = connection.execute(_THREAD_VIA_OUTBOX, {"ids": ids}).scalar() or (
-            connection.execute(_THREAD_VIA_INBOUND, {"ids": ids}).scalar()
-        )
-        if case_id is not None:
-            return Thread(session.get(Case, case_id), "replies to a message on this case")
+    replied_to = queries.case_replied_to(session, mail.thread_ids)
+    if replied_to is not None:
+        return Thread(replied_to, "replies to a message on this case")
     if staff or mail.from_addr is None:
         return Thread(None, None)
     sender = mail.from_addr.email
-    cases = connection.execute(_SENDERS_CASES, {"sender": sender}).all()
+    cases = queries.cases_of_sender(session, sender)
     if _PER_REQUEST_SENDER.match(sender) and cases:
         newest = max(case_id for case_id, _subject in cases)
         how = f"sender {sender} is the reply address of one request"
@@ -88,11 +64,6 @@ def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> T
         how = "same sender and same subject as this case"
         return Thread(session.get(Case, max(same_subject)), how)
     return Thread(None, None)
-
-
-def _opened_here(session: Session, reference: str) -> Case | None:
-    """A case opened in this transaction and not yet written (see `groups`)."""
-    return next((c for c in unwritten(session, Case) if c.reference == reference), None)
 
 
 def resolve(
@@ -113,9 +84,7 @@ def resolve(
         flags.append("mistyped_reference")
     if verdict.reference is None:
         return Match(thread.case, thread.how, tuple(flags))
-    case = _opened_here(session, verdict.reference) or session.scalars(
-        select(Case).where(Case.reference == verdict.reference)
-    ).first()
+    case = queries.case_by_reference(session, verdict.reference)
     if case is None:
         flags.append("unknown_reference")
         return Match(thread.case, thread.how, tuple(flags))

@@ -226,10 +226,7 @@ def add_event(
         due_before=case.due_on,
         created_at=now,
     )
-    # Loading the timeline need not write the transaction's changes first: an event is only
-    # ever added through this collection, so one not yet loaded holds no unwritten event.
-    with session.no_autoflush:
-        case.events.append(event)  # written with the case at the next flush
+    case.events.append(event)  # written with the case at the next flush
     return event
 
 

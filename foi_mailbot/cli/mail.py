@@ -34,8 +34,6 @@ def ingest(
     with typer.progressbar(length=total, label="Storing", hidden=not _tty()) as bar:
         for mail in iter_paths(paths):
             result = store(app_.factory, mail, app_.clock)
-            if result.created:
-                app_.pipeline.note_stored(result.message_pk)
             created += result.created
             duplicates += not result.created
             bar.update(1)
@@ -43,7 +41,7 @@ def ingest(
     with typer.progressbar(length=created, label="Processing", hidden=not _tty()) as bar:
         while ids := app_.pipeline.pending(200):
             for message_pk in ids:
-                kinds[app_.pipeline.process(message_pk) or "needs a person"] += 1
+                kinds[app_.pipeline.run_one(message_pk) or "needs a person"] += 1
                 bar.update(1)
     app_.outbox.drain()
     typer.echo(f"Read {total} messages: {created} stored, {duplicates} already stored.")

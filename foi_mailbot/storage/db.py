@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -19,10 +19,9 @@ from foi_mailbot.errors import ConfigError, TransientError
 MIGRATIONS = Path(__file__).with_name("migrations")
 PAGE_SIZE = 16384
 """SQLite page size of a new database file (existing files keep theirs)."""
-M = TypeVar("M")
 
 
-def _sqlite_pragmas(synchronous: str, autocheckpoint: int) -> Callable[[Any, Any], None]:
+def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets readers (the CLI, health checks) run beside the daemon; FULL makes each
         # commit durable, which "nothing lost" needs; busy_timeout rides out short write locks.
@@ -34,20 +33,18 @@ def _sqlite_pragmas(synchronous: str, autocheckpoint: int) -> Callable[[Any, Any
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
         cursor.close()
 
     return on_connect
 
 
-def make_engine(url: str, *, fsync: bool = True, autocheckpoint: int = 1000) -> Engine:
+def make_engine(url: str, *, fsync: bool = True) -> Engine:
     """An engine for a SQLAlchemy URL; SQLite files get their directory and pragmas.
 
     `fsync=False` (SQLite only) gives commits that survive the process being killed but not
     a power cut: WAL with synchronous=NORMAL, about ten times quicker. Only for records that
     must be written at once and can be redone after a power cut (see `Outbox`).
-    `autocheckpoint` is SQLite's: log pages past which a commit copies the log back into the
-    database (see `checkpoint`).
+    SQLite copies its log back into the database file itself (its automatic checkpoint).
     """
     try:
         parsed = make_url(url)
@@ -60,7 +57,7 @@ def make_engine(url: str, *, fsync: bool = True, autocheckpoint: int = 1000) -> 
         if (database := sqlite_file(url)) is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
-        pragmas = _sqlite_pragmas("FULL" if fsync else "NORMAL", autocheckpoint)
+        pragmas = _sqlite_pragmas("FULL" if fsync else "NORMAL")
         event.listen(engine, "connect", pragmas)
         return engine
     return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -75,12 +72,6 @@ def sqlite_file(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
-
-
-def unwritten(session: Session, model: type[M]) -> list[M]:
-    """Rows of `model` added to `session` and not yet flushed (the database does not show
-    them: look-ups run as Core on the session's connection count these themselves)."""
-    return [row for row in session.new if isinstance(row, model)]
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -34,6 +34,8 @@ class MessageStatus:
     """Where a stored message is in the pipeline."""
 
     STORED = "stored"
+    PROCESSING = "processing"
+    """Taken up by a process (its attempt counted); left so by a process that stopped."""
     PARSED = "parsed"
     CLASSIFIED = "classified"
     APPLIED = "applied"

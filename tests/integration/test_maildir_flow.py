@@ -113,7 +113,7 @@ def test_one_cycle_processes_a_backlog_larger_than_a_batch(
     settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Messages beyond the first batch are not left waiting for the next wake-up."""
-    monkeypatch.setattr(daemon_module, "PENDING_BATCH", 2)
+    monkeypatch.setattr(daemon_module, "STORE_BATCH", 2)
     app, daemon = _start(settings, clock)
     maildir = Path(str(settings.mailbox.maildir))
     for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:5]):
@@ -126,87 +126,60 @@ def test_one_cycle_processes_a_backlog_larger_than_a_batch(
         assert 5 == len(list(session.scalars(select(Case))))
 
 
-def _backlog(
-    settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, *, requests: int,
-    store_batch: int, group: int
-) -> tuple[App, Daemon]:
-    """A daemon facing `requests` new requests, storing and applying in batches this small."""
-    monkeypatch.setattr(daemon_module, "STORE_BATCH", store_batch)
-    monkeypatch.setattr("foi_mailbot.groups.GROUP", group)
-    app, daemon = _start(settings, clock)
-    maildir = Path(str(settings.mailbox.maildir))
-    for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:requests]):
-        _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
-    return app, daemon
-
-
-def test_a_backlog_is_applied_while_the_rest_of_it_is_still_being_stored(
+def test_a_cycle_stores_the_backlog_then_processes_it_then_sends(
     settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stores of later batches come between groups of applied messages; all in one cycle."""
-    app, daemon = _backlog(settings, clock, monkeypatch, requests=9, store_batch=3, group=2)
+    """Batches are stored first (one commit each), then every message is processed, then the
+    outbox is sent once: each reply once."""
+    monkeypatch.setattr(daemon_module, "STORE_BATCH", 3)
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:9]):
+        _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
     events: list[str] = []
-    store, apply_one = daemon._store, app.pipeline.apply_one
+    store, run_one, drain = daemon._store, app.pipeline.run_one, app.outbox.drain
     monkeypatch.setattr(daemon, "_store", lambda batch: events.append("store") or store(batch))
-    monkeypatch.setattr(app.pipeline, "apply_one",
-                        lambda *a: events.append("apply") or apply_one(*a))
-    synced: list[str | None] = []
-    daemon.on_sync = synced.append
+    monkeypatch.setattr(app.pipeline, "run_one",
+                        lambda *a: events.append("process") or run_one(*a))
+    monkeypatch.setattr(app.outbox, "drain", lambda **k: events.append("send") or drain(**k))
 
     daemon.run_once()
 
-    assert "apply" in events[: events.index("store", 1) + 3], events
-    assert 9 == events.count("apply")
-    assert [None] == synced
+    assert ["store"] * 3 == events[:3], events
+    assert ["process"] * 9 + ["send"] == [e for e in events if e != "store"]
     assert not app.pipeline.pending()
     with session_scope(app.factory) as session:
         assert 9 == len(list(session.scalars(select(Case))))
+    assert 9 == len(_outgoing(settings))
 
 
-def test_a_message_that_fails_is_tried_once_a_cycle_while_more_mail_is_stored(
+def test_a_message_that_fails_is_tried_once_a_cycle(
     settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Later passes of a cycle take only untried messages: a failure is not retried at once."""
-    app, daemon = _backlog(settings, clock, monkeypatch, requests=6, store_batch=2, group=1)
+    """A failure is recorded and left for the next cycle; the others are applied meanwhile."""
+    app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:4]):
+        _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
     tries: list[int] = []
-    apply_one = app.pipeline.apply_one
+    process = app.pipeline.process
 
-    def failing_first(session: object, message_pk: int, parsed: object) -> object:
-        if message_pk == 1:
-            tries.append(message_pk)
+    def failing_first(session: Session, row: InboundMessage, parsed: object) -> object:
+        if row.id == 1:
+            tries.append(row.id)
             raise RuntimeError("cannot apply")
-        return apply_one(session, message_pk, parsed)  # type: ignore[arg-type]
+        return process(session, row, parsed)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(app.pipeline, "apply_one", failing_first)
+    monkeypatch.setattr(app.pipeline, "process", failing_first)
 
     daemon.run_once()
 
     with session_scope(app.factory) as session:
         first = session.get(InboundMessage, 1)
         assert first is not None and 1 == first.attempts and first.status == "stored"
-        assert 5 == len(list(session.scalars(select(Case))))
-    assert [1, 1] == tries  # in its group, then alone where the failure is recorded
-
-
-def test_a_long_backlogs_first_replies_go_before_its_last_message_is_applied(
-    settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The outbox is sent every few groups of a backlog, each reply once, not all at its end."""
-    monkeypatch.setattr(daemon_module, "SEND_EVERY", 2)
-    app, daemon = _backlog(settings, clock, monkeypatch, requests=9, store_batch=3, group=1)
-    events: list[str] = []
-    send, apply_one = app.transport.send, app.pipeline.apply_one
-    monkeypatch.setattr(app.transport, "send",
-                        lambda raw, on_accepted=None: events.append("send") or send(raw, on_accepted))
-    monkeypatch.setattr(app.pipeline, "apply_one",
-                        lambda *a: events.append("apply") or apply_one(*a))
-
-    daemon.run_once()
-
-    last_apply = len(events) - 1 - events[::-1].index("apply")
-    assert "send" in events[:last_apply], events
-    assert 9 == events.count("apply")
-    assert events.count("send") == len(_outgoing(settings)) > 0
+        assert "RuntimeError: cannot apply" == first.last_error
+        assert 3 == len(list(session.scalars(select(Case))))
+    assert [1] == tries
 
 
 def _mail(sender: str, subject: str, message_id: str, body: str, *headers: str) -> bytes:
@@ -216,12 +189,12 @@ def _mail(sender: str, subject: str, message_id: str, body: str, *headers: str) 
     return "\r\n".join(lines).encode()
 
 
-def test_messages_of_one_group_see_what_earlier_ones_did(
+def test_messages_of_one_cycle_see_what_earlier_ones_did(
     settings: Settings, clock: FixedClock
 ) -> None:
-    """Applied in one transaction, a reply still threads into the case its request opened, a
-    second message from that applicant on the same subject joins it, and a second copy of a
-    request is known as one."""
+    """Applied one after another in one cycle, a reply threads into the case its request
+    opened, a second message from that applicant on the same subject joins it, and a second
+    copy of a request is known as one."""
     app, daemon = _start(settings, clock)
     maildir = Path(str(settings.mailbox.maildir))
     ask = "Please send me all recorded information about street lighting costs in 2025."
@@ -253,70 +226,6 @@ def test_messages_of_one_group_see_what_earlier_ones_did(
     assert cases["bob@example.org"] == rows["b2@example.org"].case_id
     assert cases["bob@example.org"] == rows["c1@example.org"].case_id  # not the applicant
     assert 1 == len(second_copy)
-
-
-def test_a_group_writes_its_changes_once_when_no_message_reads_them_early(
-    settings: Settings, clock: FixedClock
-) -> None:
-    """A reply on a case opened before the group, between two new requests: nothing is written
-    before the group's commit (a reply threads by what was written already)."""
-    app, daemon = _start(settings, clock)
-    maildir = Path(str(settings.mailbox.maildir))
-    _drop(maildir, "1.eml", _mail("Ann Example <ann@example.org>", "Street lighting costs",
-                                  "r1@example.org", "Please send me the street lighting costs."))
-    daemon.run_once()
-    for name, sender, subject in (("2.eml", "Bob <bob@example.org>", "Parking fines"),
-                                  ("4.eml", "Cat <cat@example.org>", "Bus routes")):
-        _drop(maildir, name, _mail(sender, subject, f"{name}@example.org",
-                                   f"Please send me the {subject.lower()} figures for 2025."))
-    _drop(maildir, "3.eml", _mail("Ann Example <ann@example.org>", "Re: Street lighting costs",
-                                  "f1@example.org", "To clarify: the electricity costs only.",
-                                  "In-Reply-To: <r1@example.org>"))
-    flushes: list[int] = []  # new cases written by each flush
-
-    def counting(session: Session, _context: object, _instances: object) -> None:
-        flushes.append(sum(isinstance(row, Case) for row in session.new))
-
-    event.listen(Session, "before_flush", counting)
-    try:
-        daemon.run_once()
-    finally:
-        event.remove(Session, "before_flush", counting)
-
-    with session_scope(app.factory) as session:
-        cases = {c.applicant_email: c.id for c in session.scalars(select(Case))}
-        reply = session.scalars(select(InboundMessage).where(
-            InboundMessage.message_id == "f1@example.org")).one()
-        assert cases["ann@example.org"] == reply.case_id
-    assert {"bob@example.org", "cat@example.org"} < set(cases)
-    assert [2] == [n for n in flushes if n], flushes  # both new cases, at the group's commit
-
-
-def test_a_groups_message_rows_are_read_in_one_query(
-    settings: Settings, clock: FixedClock
-) -> None:
-    """The rows of a group's messages are read together, not asked for one by one."""
-    app, daemon = _start(settings, clock)
-    maildir = Path(str(settings.mailbox.maildir))
-    for n in range(6):
-        _drop(maildir, f"{n}.eml", _mail(f"Person {n} <p{n}@example.org>", f"Bus routes {n}",
-                                         f"bus{n}@example.org", "Please send me the bus "
-                                         "timetables under the Freedom of Information Act."))
-    reads: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.startswith("SELECT") and "FROM inbound_message WHERE inbound_message.id" \
-                in " ".join(statement.split()):
-            reads.append(statement)
-
-    for engine in (app.engine, app.quick_engine):
-        if engine is not None:
-            event.listen(engine, "before_cursor_execute", note)
-    daemon.run_once()
-
-    with session_scope(app.factory) as session:
-        assert 6 == len(list(session.scalars(select(Case))))
-    assert 1 == len(reads), reads
 
 
 def test_our_acknowledgement_coming_back_is_known_by_its_message_id_and_only_it_is_looked_up(

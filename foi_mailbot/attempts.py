@@ -1,0 +1,91 @@
+"""A stored message's attempts, counted in the database only.
+
+Taking a message up is a commit of its own before any work: its status becomes `processing`
+and its attempts one more. Then the work commits `applied` (or `duplicate`, or
+`needs_attention`) in a transaction of its own; a failure puts the message back to `stored`
+with its error, or hands it to a person at `MAX_ATTEMPTS`. A message found `processing` was in
+hand when a process stopped (killed, out of memory): it is taken up again after the others,
+and a message that stopped the process `MAX_ATTEMPTS` times goes to a person untried. A failure
+of the database itself is not the message's: its claim is released and its attempt uncounted.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import structlog
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from foi_mailbot.storage import queries
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import InboundMessage, MessageStatus
+
+log = structlog.get_logger("foi_mailbot.pipeline")  # the pipeline's own events
+
+MAX_ATTEMPTS: Final = 3
+# Failures of the database rather than of a message: SQLite BUSY, LOCKED, IOERR and FULL;
+# PostgreSQL connection exceptions, insufficient resources (disk full) and operator shutdown.
+_SQLITE_UNAVAILABLE: Final = frozenset({5, 6, 10, 13})
+_SQLSTATES_UNAVAILABLE: Final = ("08", "53", "57P")
+
+
+def claim(factory: sessionmaker[Session], message_pk: int) -> bool:
+    """Take the message up: `processing`, one attempt more, committed. False when it is not
+    there to take, or goes to a person instead, having used up its attempts."""
+    with session_scope(factory) as session:
+        row = queries.message_for_update(session, message_pk)
+        if row is None or row.status not in queries.CLAIMABLE:
+            return False
+        if row.attempts >= MAX_ATTEMPTS:
+            # Every try so far stopped the process, or failed: a person looks at it.
+            _give_up(row, row.last_error or "the process stopped while it was in hand")
+            return False
+        row.status, row.attempts = MessageStatus.PROCESSING, row.attempts + 1
+        return True
+
+
+def failed(factory: sessionmaker[Session], message_pk: int, exc: Exception) -> None:
+    """Record the error of a counted try: back to `stored`, or to a person at the limit."""
+    error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    # The class only: exception text can quote headers or SQL parameters (applicant data);
+    # the full error is stored on the message for a person to read.
+    log.error("message.failed", error_type=exc.__class__.__name__)
+    with session_scope(factory) as session:
+        row = queries.message_for_update(session, message_pk)
+        if row is None or row.status != MessageStatus.PROCESSING:
+            return
+        row.last_error = error
+        if row.attempts >= MAX_ATTEMPTS:
+            _give_up(row, error)
+        else:
+            row.status = MessageStatus.STORED
+
+
+def release(factory: sessionmaker[Session], message_pk: int) -> None:
+    """Put back a message taken up when the database failed, its attempt uncounted."""
+    with session_scope(factory) as session:
+        row = queries.message_for_update(session, message_pk)
+        if row is not None and row.status == MessageStatus.PROCESSING:
+            row.status, row.attempts = MessageStatus.STORED, max(row.attempts - 1, 0)
+            log.warning("message.released")
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """True when the database itself failed: connection lost, disk full, out of resources."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return (sqlite_code & 0xFF) in _SQLITE_UNAVAILABLE  # extended codes keep the primary low
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_SQLSTATES_UNAVAILABLE)
+
+
+def _give_up(row: InboundMessage, error: str) -> None:
+    row.status = MessageStatus.NEEDS_ATTENTION
+    row.needs_person = True
+    row.attention_reason = f"could not be processed after {row.attempts} attempts: {error}"
+    log.error("message.needs_attention", attempts=row.attempts)

@@ -1,0 +1,142 @@
+"""A backlog's next messages parsed in a second process while the current one is applied.
+
+Parsing is pure and the costliest step for a message; applying is database work one process
+does. With a backlog the two overlap on two cores. A handful of messages are parsed in place:
+starting a process would only add latency.
+
+The worker is a `ProcessPoolExecutor` of one process, started by "spawn" (it imports the
+parser only) and stopped when the backlog is done. It is sent raw bytes and returns a
+`ParsedMail`; both are pickled, so the bytes in flight are bounded as well as the messages.
+If it dies (a message that crashes the parser, the OOM killer), the rest of the backlog is
+parsed in place, where the runner's attempt counting catches a message that kills a process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Final
+
+import structlog
+
+from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.parsed import ParsedMail
+
+log = structlog.get_logger(__name__)
+
+MIN_BACKLOG: Final = 4
+"""Fewer pending messages than this are parsed in place."""
+
+RawLoader = Callable[[int], bytes | None]
+"""The stored raw bytes of a message, by primary key (None when there are none)."""
+
+
+@dataclass
+class _Sent:
+    message_pk: int
+    future: Future[ParsedMail] | None
+    size: int
+
+
+@dataclass
+class ParsePool:
+    """Pending messages in order, each with its parsed form (None: parse it in place)."""
+
+    window: int = 32
+    """Messages sent ahead of the one in hand: enough to ride over a slow one."""
+    window_bytes: int = 4 * 2**20
+    """Raw bytes in flight at most: a few large attachments."""
+    _executor: ProcessPoolExecutor | None = field(default=None, init=False, repr=False)
+    _broken: bool = field(default=False, init=False, repr=False)
+
+    @staticmethod
+    def wanted(backlog: int) -> bool:
+        """True when `backlog` messages are worth a second process (on a multi-core machine)."""
+        return backlog >= MIN_BACKLOG and (os.cpu_count() or 1) > 1
+
+    def parsed(
+        self, ids: Sequence[int], load: RawLoader
+    ) -> Iterator[tuple[int, ParsedMail | None]]:
+        """Each id in order with its parsed message, or None where it is to be parsed in place.
+
+        Reading ahead stops where the caller stops: what was sent ahead is dropped."""
+        if not self.wanted(len(ids)):
+            yield from ((message_pk, None) for message_pk in ids)
+            return
+        self._broken = False
+        upcoming, in_flight = iter(ids), deque[_Sent]()
+        while True:
+            self._send_ahead(upcoming, in_flight, load)
+            if not in_flight:
+                return
+            sent = in_flight.popleft()
+            yield sent.message_pk, self._result(sent.future)
+
+    def _send_ahead(self, upcoming: Iterator[int], in_flight: deque[_Sent],
+                    load: RawLoader) -> None:
+        while len(in_flight) < self.window and (
+            not in_flight or sum(sent.size for sent in in_flight) < self.window_bytes
+        ):
+            message_pk = next(upcoming, None)
+            if message_pk is None:
+                return
+            raw = None if self._broken else load(message_pk)
+            future = self._submit(raw) if raw is not None else None
+            in_flight.append(_Sent(message_pk, future, len(raw) if future and raw else 0))
+
+    def _submit(self, raw: bytes) -> Future[ParsedMail] | None:
+        try:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_started)
+            return self._executor.submit(parse, raw)
+        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+            self._lost(exc)
+            return None
+
+    def _result(self, future: Future[ParsedMail] | None) -> ParsedMail | None:
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            self._lost(exc)
+        except Exception:  # noqa: BLE001 - parsed again in place, where the error is recorded
+            log.warning("parse_pool.parse_failed")
+        return None
+
+    def _lost(self, exc: BaseException) -> None:
+        if not self._broken:
+            log.warning("parse_pool.worker_lost", error_type=type(exc).__name__)
+        self._broken = True
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker process (the next backlog starts another)."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_started() -> None:
+    """In the worker: leave signals to the daemon, and end with it, even if it is killed."""
+    # A Ctrl-C at a terminal, or systemd stopping the service, reaches every process of the
+    # daemon: it finishes the message in hand and then stops the worker itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()  # returns when the daemon's process has gone, however it went
+    os._exit(0)

@@ -1,0 +1,118 @@
+"""The named look-ups of the message path, in one place.
+
+Every look-up runs through the session (`Session.execute`), which writes the transaction's
+pending changes first: a look-up sees every row the message's own transaction has made, and
+every row committed before it. Nothing scans the session for rows not yet written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, case, select
+from sqlalchemy.orm import Session
+
+from foi_mailbot.storage.models import (
+    Case,
+    InboundMessage,
+    MessageStatus,
+    OutboxMessage,
+    RawMessage,
+)
+
+PENDING = (MessageStatus.STORED, MessageStatus.PARSED, MessageStatus.CLASSIFIED)
+"""A stored message not yet applied (parsed and classified are left by older versions)."""
+CLAIMABLE = (*PENDING, MessageStatus.PROCESSING)
+"""A message that may be taken up: pending, or left in hand by a process that stopped."""
+
+# Built once: they are asked for every message.
+_OWN_MESSAGE_ID = (
+    select(OutboxMessage.id).where(OutboxMessage.message_id == bindparam("message_id")).limit(1)
+)
+# Only the Message-ID is in the WHERE clause: with the status there too, SQLite picks the status
+# index and visits every applied message for each new one (quadratic in a backlog).
+_SAME_MESSAGE_ID = select(InboundMessage.status, InboundMessage.from_email).where(
+    InboundMessage.message_id == bindparam("message_id"),
+    InboundMessage.id != bindparam("message_pk"),
+)
+_THREAD_VIA_OUTBOX = (
+    select(OutboxMessage.case_id)
+    .where(OutboxMessage.message_id.in_(bindparam("ids", expanding=True)),
+           OutboxMessage.case_id.is_not(None))
+    .limit(1)
+)
+_THREAD_VIA_INBOUND = (
+    select(InboundMessage.case_id)
+    .where(InboundMessage.message_id.in_(bindparam("ids", expanding=True)),
+           InboundMessage.case_id.is_not(None))
+    .limit(1)
+)
+_SENDERS_CASES = select(Case.id, Case.subject).where(Case.applicant_email == bindparam("sender"))
+
+
+def pending_messages(session: Session, limit: int | None = None) -> list[int]:
+    """Messages to take up, oldest first: never-tried ones, then those that failed a try, then
+    those left in hand by a process that stopped (the message most often in hand at a second
+    kill is the first one after a restart: only a message that really kills the process
+    should be handed to a person for it)."""
+    left_in_hand = case((InboundMessage.status == MessageStatus.PROCESSING, 1), else_=0)
+    stmt = (
+        select(InboundMessage.id)
+        .where(InboundMessage.status.in_(CLAIMABLE))
+        .order_by(left_in_hand, InboundMessage.attempts, InboundMessage.arrived_at,
+                  InboundMessage.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def message_for_update(session: Session, message_pk: int) -> InboundMessage | None:
+    """A stored message's row, locked for the transaction (on databases that lock rows)."""
+    return session.get(InboundMessage, message_pk, with_for_update=True)
+
+
+def raw_of(session: Session, message_pk: int) -> bytes | None:
+    """A stored message's bytes (None once purged), not kept in the session."""
+    raw: bytes | None = session.execute(
+        select(RawMessage.raw).where(RawMessage.message_pk == message_pk)
+    ).scalar()
+    return raw
+
+
+def is_our_message_id(session: Session, message_id: str) -> bool:
+    """True when one of our outgoing messages carries this Message-ID."""
+    return session.execute(_OWN_MESSAGE_ID, {"message_id": message_id}).first() is not None
+
+
+def same_message_applied(session: Session, row: InboundMessage) -> bool:
+    """True when another message with this one's Message-ID and sender was applied already
+    (the same mail delivered again, or re-encoded on its way)."""
+    if not row.message_id:
+        return False
+    same = session.execute(_SAME_MESSAGE_ID, {"message_id": row.message_id, "message_pk": row.id})
+    return any(
+        status == MessageStatus.APPLIED and from_email == row.from_email
+        for status, from_email in same
+    )
+
+
+def case_replied_to(session: Session, message_ids: Sequence[str]) -> Case | None:
+    """The case of a message (ours or received) with one of these Message-IDs."""
+    if not message_ids:
+        return None
+    params = {"ids": list(message_ids)}
+    case_id = session.execute(_THREAD_VIA_OUTBOX, params).scalar() or (
+        session.execute(_THREAD_VIA_INBOUND, params).scalar()
+    )
+    return session.get(Case, case_id) if case_id is not None else None
+
+
+def cases_of_sender(session: Session, sender: str) -> list[tuple[int, str]]:
+    """The id and subject of every case opened for this applicant address."""
+    return [(case_id, subject) for case_id, subject in
+            session.execute(_SENDERS_CASES, {"sender": sender})]
+
+
+def case_by_reference(session: Session, reference: str) -> Case | None:
+    """The case with this reference, if any."""
+    return session.scalars(select(Case).where(Case.reference == reference)).first()
