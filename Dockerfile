@@ -8,6 +8,13 @@ FROM python:3.11.10-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# glibc's allocator: message bodies of megabytes, held briefly, are mapped of their own and
+# given back when freed (a fixed threshold: glibc would otherwise raise it as blocks are freed
+# and keep the high-water mark for good), free heap beyond 128 KB is returned, and two arenas
+# are enough for the daemon's few threads. Without these, RSS creeps up over weeks.
+ENV MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
+    MALLOC_TRIM_THRESHOLD_=131072
 
 RUN groupadd --system --gid 10001 foi-mailbot \
  && useradd --system --uid 10001 --gid foi-mailbot --home-dir /data --no-create-home \

@@ -27,6 +27,7 @@ import gc
 import io
 import json
 import multiprocessing
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import (
+    PRODUCTION_MALLOC,
     InstantTransport,
     PhaseTimer,
     RssSampler,
@@ -254,6 +256,8 @@ class OursProcess:
     """The daemon's rounds in a spawned child, so its memory figures are its own."""
 
     def __init__(self, server: Server) -> None:
+        # The allocator as the Dockerfile and the systemd unit set it (read at process start).
+        os.environ.update(PRODUCTION_MALLOC)
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._process = context.Process(target=ours_worker, args=(child, server))

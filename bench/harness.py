@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib
 import logging
 import os
 import resource
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -196,80 +194,56 @@ class InstantTransport:
 
 
 
-# Entry points of the daemon's stages, timed by `PhaseTimer` (nested: parse runs inside _process).
-PHASES = (
-    ("foi_mailbot.daemon", "_Sync.step", "fetch + store a batch"),
-    ("foi_mailbot.daemon", "store_many", "  store (one durable commit)"),
-    ("foi_mailbot.pipeline", "Pipeline.run_pending", "process pending, per batch"),
-    ("foi_mailbot.pipeline", "Pipeline.apply_one", "  one message"),
-    ("foi_mailbot.pipeline", "parse", "    parse"),
-    ("foi_mailbot.pipeline", "classify", "    classify"),
-    ("foi_mailbot.pipeline", "find_thread", "    find_thread"),
-    ("foi_mailbot.pipeline", "apply", "    apply (case, deadline, ack)"),
-    ("foi_mailbot.parse_ahead", "ParseAhead._receive", "  wait for the parsing worker"),
-    ("foi_mailbot.outbound.outbox", "Outbox.drain", "send the outbox, per drain"),
-    ("foi_mailbot.outbound.outbox", "Outbox._send_one", "  one row"),
-    ("foi_mailbot.outbound.outbox", "Outbox._copy", "  Sent copies (own thread)"),
+# glibc's allocator as the Dockerfile and config/foi-mailbot.service set it for the daemon.
+PRODUCTION_MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072",
+                     "MALLOC_TRIM_THRESHOLD_": "131072"}
+
+
+# The daemon's stages, as its `cycle.done` log events time them: (field, label).
+STAGES = (
+    ("store_seconds", "fetch + store (one durable commit a batch)"),
+    ("process_seconds", "process pending (one transaction a message)"),
+    ("send_seconds", "send the outbox"),
 )
 
 
-# Stages entered once a message or a row: timed only. Asking for the peak RSS around each
-# (a system call that stops the daemon's other threads) cost the daemon 5% of its time.
-PER_ITEM = frozenset({"Pipeline.apply_one", "parse", "classify", "find_thread", "apply",
-                      "ParseAhead._receive", "Outbox._send_one"})
-
-
-class PhaseTimer:
-    """Wall time inside the daemon's stages, by wrapping their entry points in this process."""
+class PhaseTimer(logging.Handler):
+    """Time in the daemon's stages, read from its `cycle.done` log events in this process
+    (and the messages applied, from `message.applied`): nothing of the daemon is patched."""
 
     def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
-        self.peak_growth: Counter[str] = Counter()
-        self.missing: list[str] = []
-        for module_name, dotted, label in PHASES:
-            self._wrap(module_name, dotted, label)
+        self.applied = 0
+        logging.getLogger().addHandler(self)
 
-    def _wrap(self, module_name: str, dotted: str, label: str) -> None:
-        owner: Any = importlib.import_module(module_name)
-        *path, name = dotted.split(".")
-        for part in path:
-            owner = getattr(owner, part, None)
-        original = getattr(owner, name, None) if owner is not None else None
-        if original is None:
-            self.missing.append(dotted)  # renamed since this benchmark was written
-            return
-
-        peaks = dotted not in PER_ITEM
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started, peak = time.perf_counter(), peak_rss_bytes() if peaks else 0
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.perf_counter() - started
+    def emit(self, record: logging.LogRecord) -> None:
+        """Note a stage's time from a daemon event (structlog passes the event as a dict)."""
+        event = record.msg if isinstance(record.msg, dict) else {}
+        if event.get("event") == "message.applied":
+            self.applied += 1
+        elif event.get("event") == "cycle.done":
+            for key, label in STAGES:
+                self.seconds[label] += float(event.get(key, 0.0))
                 self.calls[label] += 1
-                if peaks:  # the process's peak RSS rose in this stage (a sampler can miss it)
-                    self.peak_growth[label] += peak_rss_bytes() - peak
-
-        setattr(owner, name, timed)
 
     def reset(self) -> None:
         """Forget what was timed so far."""
         self.seconds.clear()
         self.calls.clear()
-        self.peak_growth.clear()
+        self.applied = 0
 
     def table(self, wall: float) -> str:
-        """Seconds, calls, milliseconds per call and share of `wall` for each stage."""
-        lines = [f"    {'stage':<34} {'s':>8} {'calls':>7} {'ms/call':>8} {'of wall':>8} "
-                 f"{'peak +MB':>9}"]
-        for _module, dotted, label in PHASES:
+        """Seconds, cycles, milliseconds per cycle and share of `wall` for each stage."""
+        lines = [f"    {'stage':<46} {'s':>8} {'cycles':>7} {'ms/cycle':>9} {'of wall':>8}"]
+        for _key, label in STAGES:
             if self.calls[label]:
                 total, calls = self.seconds[label], self.calls[label]
-                growth = "-" if dotted in PER_ITEM else f"{self.peak_growth[label] / 2**20:.0f}"
-                lines.append(f"    {label:<34} {total:8.1f} {calls:7,} {total / calls * 1e3:8.2f} "
-                             f"{total / wall:8.0%} {growth:>9}")
-        if self.missing:
-            lines.append(f"    (not found, not timed: {', '.join(self.missing)})")
+                lines.append(f"    {label:<46} {total:8.1f} {calls:7,} "
+                             f"{total / calls * 1e3:9.1f} {total / wall:8.0%}")
+        if self.applied:
+            processing = self.seconds[STAGES[1][1]]
+            lines.append(f"    messages applied: {self.applied:,} "
+                         f"({processing / self.applied * 1e3:.2f} ms each, processing)")
         return "\n".join(lines)

@@ -80,7 +80,7 @@ class App:
         transaction, that second holds SQLite's write lock and widens the window in which a
         restart loop (`kill -9`, OOM) would be blamed on an innocent message.
         """
-        today = local_date(self.clock.now())
+        today = local_date(self.clock.now(), self.settings.organisation.zone)
         for law in Law:
             self.services.calendars.for_law(law).fingerprint(today=today)
         check_templates(self.services.acks.env)

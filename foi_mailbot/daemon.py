@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -53,9 +54,17 @@ class Daemon:
     def run_once(self) -> None:
         """One cycle: store new mail, process what is pending, send what is due."""
         with self.app.mail_lock:
-            self.sync()
-            self.app.pipeline.run_pending(stop=self.stop.is_set)
+            started = time.perf_counter()
+            stored = self.sync()
+            synced = time.perf_counter()
+            processed = self.app.pipeline.run_pending(stop=self.stop.is_set)
+            ran = time.perf_counter()
             self.app.outbox.drain(stop=self.stop.is_set)
+        if stored or processed:  # an idle wake-up is not worth a line
+            log.info("cycle.done", stored=stored, processed=processed,
+                     store_seconds=round(synced - started, 4),
+                     process_seconds=round(ran - synced, 4),
+                     send_seconds=round(time.perf_counter() - ran, 4))
 
     def sync(self) -> int:
         """Fetch new mail and store it a batch at a time; returns how many were stored.

@@ -242,7 +242,9 @@ def move(
     on: date | None = None,
     days: int | None = None,
 ) -> None:
-    """Apply a lifecycle event (raises IllegalTransition) and record it on the timeline."""
+    """Apply a lifecycle event (raises IllegalTransition) and record it on the timeline,
+    dated `on`: a date in the organisation's time zone, which every caller in the message
+    path gives (without it, the default zone's date of `now`)."""
     after = transition(State(case.status), event)
     add_event(
         session,

@@ -172,7 +172,8 @@ def _acknowledge(
         outcome.effect += "; not acknowledged automatically"
         return
     if purpose != "clarification_ack" and case.status == State.REQUESTED.value:
-        move(session, case, Event.ACKNOWLEDGED, now, row, ["acknowledgement queued"])
+        move(session, case, Event.ACKNOWLEDGED, now, row, ["acknowledgement queued"],
+             on=local_date(now, services.settings.organisation.zone))
     outcome.effect += "; acknowledgement queued"
 
 
@@ -188,7 +189,7 @@ def _clarification(a: _Applying) -> None:
             a.session,
             case,
             kind="correspondence",
-            on=local_date(a.row.arrived_at),
+            on=local_date(a.row.arrived_at, a.services.settings.organisation.zone),
             now=a.now,
             message_pk=a.row.id,
             reasons=[a.match.how or "matched"],
@@ -237,7 +238,7 @@ def _review(a: _Applying) -> None:
             a.session,
             original,
             kind="correspondence",
-            on=local_date(a.row.arrived_at),
+            on=local_date(a.row.arrived_at, a.services.settings.organisation.zone),
             now=a.now,
             message_pk=a.row.id,
             reasons=["further correspondence on a review"],
@@ -265,6 +266,7 @@ def _review(a: _Applying) -> None:
                 a.now,
                 a.row,
                 [f"internal review requested, opened as {review.reference}"],
+                on=local_date(a.now, a.services.settings.organisation.zone),
             )
         except IllegalTransition as exc:
             a.outcome.flag(f"original case {original.reference}: {exc}")
@@ -291,7 +293,7 @@ def _record_only(a: _Applying) -> None:
             a.session,
             a.match.case,
             kind=a.verdict.kind.value,
-            on=local_date(a.row.arrived_at),
+            on=local_date(a.row.arrived_at, a.services.settings.organisation.zone),
             now=a.now,
             message_pk=a.row.id,
             reasons=[label, a.match.how or ""],

@@ -110,6 +110,6 @@ def _record_response(
         original = session.get(Case, case.original_case_id) if case.original_case_id else None
         if original is not None and original.status == State.UNDER_REVIEW.value:
             move(session, original, Event.REVIEW_OUTCOME, now, row,
-                 [f"review {case.reference} outcome: {case.outcome}"])
+                 [f"review {case.reference} outcome: {case.outcome}"], on=completed)
     elif action.outcome is not None:
         case.outcome = action.outcome.value
