@@ -1,0 +1,85 @@
+"""The parser in a second process: same results as in place, a bounded read-ahead, and a
+lost worker costing nothing but the speed."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.pool import MIN_BACKLOG, ParsePool
+
+FIXTURES = sorted((Path(__file__).parents[1] / "fixtures").glob("*.eml"))[:12]
+RAWS = {pk: path.read_bytes() for pk, path in enumerate(FIXTURES, start=1)}
+
+pytestmark = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: parsed in place")
+
+
+def test_a_backlog_is_parsed_in_the_second_process_as_it_would_be_in_place() -> None:
+    """Every message comes back in order, parsed exactly as `parse` does it here."""
+    pool = ParsePool()
+    try:
+        results = list(pool.parsed(list(RAWS), RAWS.get))
+    finally:
+        pool.close()
+
+    assert list(RAWS) == [pk for pk, _mail in results]
+    assert all(mail == parse(RAWS[pk]) for pk, mail in results)
+
+
+@pytest.mark.parametrize(("window", "window_bytes", "ahead"), [(4, 2**30, 4), (32, 1, 1)])
+def test_the_read_ahead_is_bounded_in_messages_and_in_bytes(
+    window: int, window_bytes: int, ahead: int
+) -> None:
+    """No more than `window` messages, nor (past the first) `window_bytes`, are in flight."""
+    loaded: list[int] = []
+
+    def load(pk: int) -> bytes:
+        loaded.append(pk)
+        return RAWS[pk]
+
+    pool = ParsePool(window=window, window_bytes=window_bytes)
+    in_flight_at_each: list[int] = []
+    try:
+        for index, (_pk, mail) in enumerate(pool.parsed(list(RAWS), load)):
+            assert mail is not None
+            in_flight_at_each.append(len(loaded) - index)
+    finally:
+        pool.close()
+
+    assert max(in_flight_at_each) == ahead
+
+
+def test_a_handful_of_messages_is_parsed_in_place_without_a_second_process() -> None:
+    """Below the backlog worth a process, nothing is started and nothing is loaded."""
+    pool = ParsePool()
+    ids = list(RAWS)[: MIN_BACKLOG - 1]
+
+    results = list(pool.parsed(ids, RAWS.get))
+
+    assert [(pk, None) for pk in ids] == results
+    assert [] == multiprocessing.active_children()
+
+
+def test_a_worker_killed_mid_backlog_leaves_the_rest_to_be_parsed_in_place() -> None:
+    """SIGKILL to the worker: no error, the messages after it come back unparsed (None)."""
+    pool = ParsePool(window=2)
+    results = []
+    try:
+        for pk, mail in pool.parsed(list(RAWS), RAWS.get):
+            results.append((pk, mail))
+            if len(results) == 1:
+                [worker] = multiprocessing.active_children()
+                os.kill(worker.pid or 0, signal.SIGKILL)
+                worker.join(timeout=10)
+    finally:
+        pool.close()
+
+    assert list(RAWS) == [pk for pk, _mail in results]
+    assert results[0][1] is not None
+    assert results[-1][1] is None
+    assert [] == multiprocessing.active_children()
