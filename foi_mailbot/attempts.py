@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 import structlog
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,21 +29,29 @@ MAX_ATTEMPTS: Final = 3
 # PostgreSQL connection exceptions, insufficient resources (disk full) and operator shutdown.
 _SQLITE_UNAVAILABLE: Final = frozenset({5, 6, 10, 13})
 _SQLSTATES_UNAVAILABLE: Final = ("08", "53", "57P")
+_CLAIM: Final = (
+    update(InboundMessage)
+    .where(InboundMessage.id == bindparam("message_pk"),
+           InboundMessage.status.in_(queries.CLAIMABLE),
+           InboundMessage.attempts < MAX_ATTEMPTS)
+    .values(status=MessageStatus.PROCESSING, attempts=InboundMessage.attempts + 1)
+    .returning(InboundMessage.id)
+)
 
 
 def claim(factory: sessionmaker[Session], message_pk: int) -> bool:
     """Take the message up: `processing`, one attempt more, committed. False when it is not
     there to take, or goes to a person instead, having used up its attempts."""
     with session_scope(factory) as session:
+        # One statement in the usual case: claimed only if pending and short of the limit.
+        claimed = session.execute(_CLAIM, {"message_pk": message_pk}).first()
+        if claimed is not None:
+            return True
         row = queries.message_for_update(session, message_pk)
-        if row is None or row.status not in queries.CLAIMABLE:
-            return False
-        if row.attempts >= MAX_ATTEMPTS:
+        if row is not None and row.status in queries.CLAIMABLE:
             # Every try so far stopped the process, or failed: a person looks at it.
             _give_up(row, row.last_error or "the process stopped while it was in hand")
-            return False
-        row.status, row.attempts = MessageStatus.PROCESSING, row.attempts + 1
-        return True
+        return False
 
 
 def failed(factory: sessionmaker[Session], message_pk: int, exc: Exception) -> None:

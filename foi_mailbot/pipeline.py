@@ -145,12 +145,15 @@ class Pipeline:
             _record_own(row)
             return Done(row.kind, row.rule)
         mail = parsed if parsed is not None else parse(queries.raw_of(session, row.id) or b"")
-        _record_parse(row, mail)
         thread = find_thread(session, mail, staff=self._is_staff(mail, row))
         verdict = classify(mail, self._context(row, thread))
-        _record_verdict(row, verdict)
         match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF)
-        if queries.same_message_applied(session, row):
+        # The row is written to after the look-ups, so that none of them has to write it first.
+        duplicate = queries.same_message_applied(session, row.id, _message_id(row, mail),
+                                                 mail.from_addr.email if mail.from_addr else None)
+        _record_parse(row, mail)
+        _record_verdict(row, verdict)
+        if duplicate:
             row.status, row.effect = MessageStatus.DUPLICATE, "second copy of a message"
             return Done(row.kind, row.rule)
         outcome = apply(session, self.services, row, mail, verdict, match, self.clock.now())
@@ -195,13 +198,17 @@ def _record_own(row: InboundMessage) -> None:
     row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
 
 
+def _message_id(row: InboundMessage, mail: ParsedMail) -> str | None:
+    """The message's Message-ID: as read when it was stored, else as parsed."""
+    return row.message_id or (mail.message_id[:990] if mail.message_id else None)
+
+
 def _record_parse(row: InboundMessage, mail: ParsedMail) -> None:
     row.subject = mail.subject[:2000]
     row.from_email = mail.from_addr.email if mail.from_addr else None
     row.from_name = mail.from_addr.name[:500] if mail.from_addr else None
     row.defects = list(mail.defects)
-    if row.message_id is None and mail.message_id:
-        row.message_id = mail.message_id[:990]
+    row.message_id = _message_id(row, mail)
 
 
 def _record_verdict(row: InboundMessage, verdict: Classification) -> None:

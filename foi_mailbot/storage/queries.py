@@ -84,15 +84,16 @@ def is_our_message_id(session: Session, message_id: str) -> bool:
     return session.execute(_OWN_MESSAGE_ID, {"message_id": message_id}).first() is not None
 
 
-def same_message_applied(session: Session, row: InboundMessage) -> bool:
-    """True when another message with this one's Message-ID and sender was applied already
-    (the same mail delivered again, or re-encoded on its way)."""
-    if not row.message_id:
+def same_message_applied(
+    session: Session, message_pk: int, message_id: str | None, from_email: str | None
+) -> bool:
+    """True when another message with this Message-ID and sender was applied already (the
+    same mail delivered again, or re-encoded on its way)."""
+    if not message_id:
         return False
-    same = session.execute(_SAME_MESSAGE_ID, {"message_id": row.message_id, "message_pk": row.id})
+    same = session.execute(_SAME_MESSAGE_ID, {"message_id": message_id, "message_pk": message_pk})
     return any(
-        status == MessageStatus.APPLIED and from_email == row.from_email
-        for status, from_email in same
+        status == MessageStatus.APPLIED and sender == from_email for status, sender in same
     )
 
 
