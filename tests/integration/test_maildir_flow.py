@@ -7,6 +7,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -259,3 +260,22 @@ def test_our_acknowledgement_coming_back_is_known_by_its_message_id_and_only_it_
         assert ("auto_reply", "our_own_message") == (back.kind, back.rule)
     assert 1 == len(looked_up)
     assert [ack] == _outgoing(settings)  # nothing sent to it
+
+
+def test_a_cycle_that_did_something_reports_what_and_how_long_each_stage_took(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """One `cycle.done` event with the counts and each stage's seconds; an idle cycle is quiet."""
+    _app, daemon = _start(settings, clock)
+    maildir = Path(str(settings.mailbox.maildir))
+    for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:3]):
+        _drop(maildir, f"{n}.eml", fixture.read_bytes())
+
+    with structlog.testing.capture_logs() as logs:
+        daemon.run_once()
+        daemon.run_once()
+
+    [done] = [entry for entry in logs if entry["event"] == "cycle.done"]
+    assert (3, 3) == (done["stored"], done["processed"])
+    assert all(done[stage] >= 0 for stage in ("store_seconds", "process_seconds",
+                                              "send_seconds"))
