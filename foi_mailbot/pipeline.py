@@ -94,12 +94,14 @@ class Pipeline:
         self._release_in_hand()
         ids = self.pending()
         parsed = self.pool.parsed(ids, self._raw) if self.pool else ((pk, None) for pk in ids)
-        for message_pk, mail in parsed:
-            self.run_one(message_pk, mail)
-            if stop is not None and stop():
-                break
-        if self.pool is not None:
-            self.pool.close()  # the backlog is done: no idle second process
+        try:
+            for message_pk, mail in parsed:
+                self.run_one(message_pk, mail)
+                if stop is not None and stop():
+                    break
+        finally:
+            if self.pool is not None:
+                self.pool.close()  # the backlog is done (or cut short): no idle second process
         return len(ids)
 
     def run_one(self, message_pk: int, parsed: ParsedMail | None = None) -> str | None:
