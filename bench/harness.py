@@ -209,7 +209,7 @@ PHASES = (
     ("foi_mailbot.parse_ahead", "ParseAhead._receive", "  wait for the parsing worker"),
     ("foi_mailbot.outbound.outbox", "Outbox.drain", "send the outbox, per drain"),
     ("foi_mailbot.outbound.outbox", "Outbox._send_one", "  one row"),
-    ("foi_mailbot.outbound.outbox", "Outbox._copy", "  Sent copies (own thread)"),
+    ("foi_mailbot.outbound.outbox", "Outbox._file", "  Sent copies"),
 )
 
 

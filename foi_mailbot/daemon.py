@@ -156,7 +156,7 @@ class Daemon:
             if groups % SEND_EVERY == 0:
                 # A long backlog's first replies need not wait for its last message; and the
                 # parsing worker reads ahead meanwhile.
-                self.app.outbox.drain(stop=self.stop.is_set, background=True)
+                self.app.outbox.drain(stop=self.stop.is_set)
             return sync.step()
 
         first = True

@@ -46,7 +46,7 @@ from foi_mailbot.jobs.stats import (
     open_by_state,
     weekly_volumes,
 )
-from foi_mailbot.outbound.enqueueing import enqueue
+from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.render import render_pair
 from foi_mailbot.settings import DigestSettings, Settings
 from foi_mailbot.storage.db import session_scope

@@ -37,8 +37,8 @@ from foi_mailbot.deadlines.workdays import WorkingDays
 from foi_mailbot.jobs.recalc import recompute_open_deadlines
 from foi_mailbot.jobs.stats import clarification_sought, flagged_messages, legislation
 from foi_mailbot.outbound.compose import compose, mint_message_id
-from foi_mailbot.outbound.enqueueing import enqueue
-from foi_mailbot.outbound.render import make_environment, render_text
+from foi_mailbot.outbound.outbox import enqueue
+from foi_mailbot.outbound.render import render_text
 from foi_mailbot.parsing.parsed import Address
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
@@ -199,11 +199,8 @@ def staff_message(
 
 
 def templates(app: App) -> jinja2.Environment:
-    """The template environment the jobs render with, built once per App."""
-    env = app.extras.get("job_templates")
-    if not isinstance(env, jinja2.Environment):
-        env = app.extras["job_templates"] = make_environment(app.settings.paths.template_dir)
-    return env
+    """The template environment the jobs render with (the acknowledgements' own)."""
+    return app.services.acks.env
 
 
 def _existing(session: Session, keys: Iterable[str]) -> set[str]:
