@@ -45,7 +45,9 @@ from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, OutboxMessage
 
 if TYPE_CHECKING:
-    from foi_mailbot.bootstrap import App
+    from sqlalchemy.orm import sessionmaker
+
+    from foi_mailbot.cases.service import Services
 
 log = structlog.get_logger(__name__)
 
@@ -196,11 +198,6 @@ def staff_message(
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     return message, message_id
-
-
-def templates(app: App) -> jinja2.Environment:
-    """The template environment the jobs render with (the acknowledgements' own)."""
-    return app.services.acks.env
 
 
 def _existing(session: Session, keys: Iterable[str]) -> set[str]:
@@ -376,14 +373,15 @@ def _enqueue(
     )
 
 
-def sweep(app: App, now: datetime) -> list[OutboxMessage]:
+def sweep(
+    factory: sessionmaker[Session], services: Services, now: datetime
+) -> list[OutboxMessage]:
     """Queue every reminder due at `now` (after recomputing deadlines a calendar change moved)."""
-    recompute_open_deadlines(app, now)
-    env = templates(app)
+    recompute_open_deadlines(factory, services.calendars, now)
     queued: list[OutboxMessage] = []
-    with session_scope(app.factory) as session:
-        for item in plan(session, app.settings, app.services.calendars, now):
-            row = _enqueue(session, app.settings, env, item, now)
+    with session_scope(factory) as session:
+        for item in plan(session, services.settings, services.calendars, now):
+            row = _enqueue(session, services.settings, services.acks.env, item, now)
             if row is not None:
                 queued.append(row)
     for row in queued:
