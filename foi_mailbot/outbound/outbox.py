@@ -3,19 +3,19 @@
 A row is unique on its `key` (case and purpose) and its Message-ID is minted before it is
 queued, so deciding a message twice never queues a second reply. `Outbox.drain` sends the rows:
 
-1. `recover`: rows an earlier drain on this machine left `sending` (the process was killed, or
-   the database went away before their outcome was written) are settled from the sent journal;
+1. recover: rows an earlier drain on this machine left `sending` (the process was killed, or
+   the database went away before their outcome was written) are settled by the sent journal;
 2. claim up to `CLAIM_BATCH` due rows in one durable commit (`sending`, `attempts + 1`);
-3. for each row: journal `tried` -> hand the stored bytes to the transport -> journal
-   `accepted` (or `failed`);
-4. file the batch's copies in the Sent folder (one IMAP MULTIAPPEND);
-5. write every row's outcome, and whether its copy was filed, in one commit;
+3. for each row: journal `tried` -> hand its stored bytes to the transport -> journal
+   `accepted` (or `failed`, `refused`);
+4. write what became of each row (sent; due again later; for a person) in one commit;
+5. file the copies of those that went in the Sent folder (one IMAP MULTIAPPEND), and note it;
 
-and again from 2 until nothing is due. A crash or an outage anywhere leaves rows `sending`, which
-no sender claims: step 1 of the next drain finds what became of them. At start (`recover`) rows
-the journal does not know of are settled too: sent if the Sent folder has them, due again if it
-does not, and handed to a person when nothing can tell. Nothing is ever sent twice on a guess.
-"""
+and again from 2 until nothing is due; then the journal is cleared. A kill or an outage
+anywhere leaves rows `sending`, which no sender claims, and the journal not cleared: step 1 of
+the next drain settles them. At start, `recover` settles rows the journal does not know of too:
+sent if the Sent folder has them, due again if it does not, and for a person when nothing can
+tell. Nothing is sent twice on a guess."""
 
 from __future__ import annotations
 
@@ -195,18 +195,21 @@ class Outbox:
         """Send due rows until none is due (or `stop`); returns how many went."""
         sent = 0
         with self.journal.held():
-            self._settle(every_row=False)
+            self._recover(every_row=False)
             while claimed := self._claim(CLAIM_BATCH):
                 sent += self._send_batch(claimed, stop)
                 if stop is not None and stop():
                     break
+            self.journal.clear()  # every row it speaks of is settled
         return sent
 
     def send_due(self, limit: int = CLAIM_BATCH, stop: Callable[[], bool] | None = None) -> int:
         """Send one claim's worth of due rows (tests step through retries with it)."""
         with self.journal.held():
-            self._settle(every_row=False)
-            return self._send_batch(self._claim(limit), stop)
+            self._recover(every_row=False)
+            sent = self._send_batch(self._claim(limit), stop)
+            self.journal.clear()
+        return sent
 
     def recover(self) -> int:
         """At start: settle every row left `sending`, then file the Sent copies a crash left out.
@@ -218,15 +221,15 @@ class Outbox:
         would look left in doubt. Returns how many rows were settled.
         """
         with self.journal.held():
-            settled = self._settle(every_row=True)
+            settled = self._recover(every_row=True)
         self.copy_missing()
         return settled
 
-    def _settle(self, *, every_row: bool) -> int:
+    def _recover(self, *, every_row: bool) -> int:
         """Settle rows left `sending` that the journal speaks of (with `every_row`, all)."""
         journal = self.journal.read()
         if not journal.last and not every_row:
-            return 0  # the last drain ended cleanly
+            return 0  # the last drain ended cleanly, and cleared it
         settled = 0
         with session_scope(self.factory) as session:
             stuck = session.scalars(
@@ -269,8 +272,9 @@ class Outbox:
             return claimed
 
     def _send_batch(self, claimed: list[Claimed], stop: Callable[[], bool] | None) -> int:
-        """Send claimed rows in order, file their Sent copies, then write what became of each
-        in one commit. On `stop`, the rows not yet tried are released uncounted."""
+        """Send claimed rows in order, write what became of each in one commit, then file the
+        Sent copies of those that went. On `stop`, the rows not yet tried are released
+        uncounted."""
         outcomes: dict[int, Outcome] = {}
         for index, item in enumerate(claimed):
             outcomes[item.id] = self._send_one(item)
@@ -278,14 +282,12 @@ class Outbox:
                 for untried in claimed[index + 1 :]:
                     outcomes[untried.id] = Outcome(Said.CLAIMED, self.clock.now())
                 break
-        sent = [item for item in claimed if outcomes[item.id].said is Said.ACCEPTED]
-        copied = self._file(sent)
         with session_scope(self.factory) as session:
             rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outcomes)))
             for row in rows:
                 self._apply(row, outcomes[row.id])
-                if copied and outcomes[row.id].said is Said.ACCEPTED:
-                    row.copied_to_sent = True
+        sent = [item for item in claimed if outcomes[item.id].said is Said.ACCEPTED]
+        self._file(sent)
         self._report(outcomes.values())
         return len(sent)
 
@@ -356,25 +358,27 @@ class Outbox:
         elif any(outcome.said in (Said.ACCEPTED, Said.REFUSED) for outcome in outcomes):
             self.alerts.success("smtp")
 
-    def _file(self, items: Sequence[Claimed]) -> bool:
-        """File copies of these sent rows in the Sent folder; False if that failed."""
-        if self.sent_folder is None or not self.file_copies or not items:
-            return False
-        for attempt in (1, 2):
+    def _file(self, items: Sequence[Claimed]) -> int:
+        """File copies of these sent rows in the Sent folder, and note it on them; returns
+        how many were filed (none if that failed: they are filed again at the next start)."""
+        folder = self.sent_folder
+        if folder is None or not self.file_copies or not items:
+            return 0
+        raws = [item.raw for item in items]
+        try:
             try:
-                self.sent_folder.file_copies([item.raw for item in items])
-            except TransientError as exc:
-                # A kept connection the server dropped fails once; the second try reconnects.
-                if attempt == 2:
-                    log.warning("outbox.copy_to_sent_failed", error=str(exc),
-                                outbox_ids=[item.id for item in items])
-            except Exception as exc:  # noqa: BLE001 - a copy left out is made at the next start
-                log.warning("outbox.copy_to_sent_failed", error_type=type(exc).__name__,
-                            outbox_ids=[item.id for item in items])
-                return False
-            else:
-                return True
-        return False
+                folder.file_copies(raws)
+            except TransientError:
+                folder.file_copies(raws)  # a kept connection the server dropped: reconnected
+        except Exception as exc:  # noqa: BLE001 - the mail has gone; only its copy is missing
+            log.warning("outbox.copy_to_sent_failed", error=str(exc)[:200],
+                        outbox_ids=[item.id for item in items])
+            return 0
+        with session_scope(self.factory) as session:
+            session.execute(update(OutboxMessage)
+                            .where(OutboxMessage.id.in_([item.id for item in items]))
+                            .values(copied_to_sent=True))
+        return len(items)
 
     def copy_missing(self, since: timedelta = timedelta(days=1)) -> int:
         """File the Sent copies a crash or a failure left out (of mail sent recently)."""
@@ -389,15 +393,8 @@ class Outbox:
                 )
             ).all()
         missing = [Claimed(*row) for row in rows]
-        filed: list[int] = []
-        for start in range(0, len(missing), CLAIM_BATCH):
-            batch = missing[start : start + CLAIM_BATCH]
-            filed += [item.id for item in batch] if self._file(batch) else []
-        if filed:
-            with session_scope(self.factory) as session:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(filed))
-                                .values(copied_to_sent=True))
-        return len(filed)
+        return sum(self._file(missing[start : start + CLAIM_BATCH])
+                   for start in range(0, len(missing), CLAIM_BATCH))
 
     def backlog(self) -> int:
         """Rows not yet sent and not given up on."""

@@ -319,7 +319,8 @@ def test_sent_copies_are_filed_in_batches_and_recorded(
 def _copied(settings: Settings, clock: FixedClock) -> list[bool]:
     app, _ = _app(settings, clock)
     with session_scope(app.factory) as session:
-        return list(session.scalars(select(OutboxMessage.copied_to_sent)))
+        return list(session.scalars(
+            select(OutboxMessage.copied_to_sent).order_by(OutboxMessage.id)))
 
 
 def test_a_drain_has_filed_and_recorded_its_sent_copies_when_it_returns(
@@ -476,3 +477,16 @@ def test_a_second_sender_on_the_machine_waits_for_the_first(
     worker.join(10)
 
     assert done.is_set()
+
+
+def test_a_drain_that_ends_cleanly_leaves_no_journal_behind(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Every row it claimed is settled in the database, so the next drain has nothing to read."""
+    app, transport = _app(settings, clock)
+    _queue_acks(app, 2)
+    transport.fail_with.append(TransientError("421 try later"))
+
+    assert 1 == app.outbox.drain()
+
+    assert not app.outbox.journal.path.exists()
