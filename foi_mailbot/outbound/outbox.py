@@ -207,7 +207,8 @@ class Outbox:
         """Send one claim's worth of due rows (tests step through retries with it)."""
         with self.journal.held():
             self._recover(every_row=False)
-            sent = self._send_batch(self._claim(limit), stop)
+            claimed = self._claim(limit)
+            sent = self._send_batch(claimed, stop) if claimed else 0
             self.journal.clear()
         return sent
 
