@@ -12,25 +12,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.metrics import record_error
 from foi_mailbot.outbound.compose import compose, mint_message_id
-from foi_mailbot.outbound.enqueueing import enqueue
-from foi_mailbot.outbound.outbox import Outbox
+from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.render import longdate
 from foi_mailbot.parsing.parsed import Address
+from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import ServiceState
 from foi_mailbot.storage.state import get_state, put_state
-
-if TYPE_CHECKING:
-    from foi_mailbot.bootstrap import App
 
 log = structlog.get_logger(__name__)
 
@@ -81,28 +78,31 @@ def failing_components(session: Session) -> dict[str, str]:
 class Alerter:
     """Turns a run of failures into one alert and one recovery notice per outage."""
 
-    def __init__(self, app: App, clock: Clock | None = None) -> None:
-        self.app = app
-        self.clock = clock or app.clock
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], clock: Clock) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.clock = clock
         # Known-healthy components skip the database on every success (it is called per cycle).
         self._healthy: set[str] = set()
 
     @property
     def threshold(self) -> timedelta:
         """How long a component must fail before a person is told."""
-        return timedelta(seconds=self.app.settings.health.alert_after_seconds)
+        return timedelta(seconds=self.settings.health.alert_after_seconds)
 
-    def watch_outbox(self, outbox: Outbox) -> None:
-        """Report the outbox's temporary SMTP failures and successes as component `smtp`."""
-        outbox.on_failure = lambda error: self.failure("smtp", error)
-        outbox.on_success = lambda: self.success("smtp")
+    def report(self, component: str, error: str | None) -> None:
+        """An attempt of `component` failed with `error`, or worked (None)."""
+        if error is None:
+            self.success(component)
+        else:
+            self.failure(component, error)
 
     def failure(self, component: str, error: str) -> None:
         """Record a failed attempt; alert once the failure has lasted long enough."""
         now = self.clock.now()
         error = error[:MAX_ERROR_CHARS]
         self._healthy.discard(component)
-        with session_scope(self.app.factory) as session:
+        with session_scope(self.factory) as session:
             record_error(session, component, now)
             key = STATE_PREFIX + component
             state = _Failing.from_json(get_state(session, key))
@@ -120,7 +120,7 @@ class Alerter:
         if component in self._healthy:
             return
         now = self.clock.now()
-        with session_scope(self.app.factory) as session:
+        with session_scope(self.factory) as session:
             key = STATE_PREFIX + component
             state = _Failing.from_json(get_state(session, key))
             if state is not None:
@@ -138,7 +138,7 @@ class Alerter:
         since = self._local(state.since)
         subject = f"foi-mailbot cannot reach {what} since {since}"
         text = (
-            f"foi-mailbot for {self.app.settings.organisation.name} has not been able to reach "
+            f"foi-mailbot for {self.settings.organisation.name} has not been able to reach "
             f"{what} since {since}.\n\nThe last error was:\n  {state.last_error}\n\n"
             f"It keeps retrying on its own. {_MEANWHILE.get(component, '')}\n"
             "You will get one more message when it works again.\n"
@@ -155,7 +155,7 @@ class Alerter:
         what = COMPONENTS.get(component, component)
         subject = f"foi-mailbot reaches {what} again"
         text = (
-            f"foi-mailbot for {self.app.settings.organisation.name} reaches {what} again since "
+            f"foi-mailbot for {self.settings.organisation.name} reaches {what} again since "
             f"{self._local(now)}. It had been failing since {self._local(state.since)}.\n"
         )
         queued = self._send(session, f"recovered:{component}:{state.since.isoformat()}",
@@ -166,7 +166,7 @@ class Alerter:
     def _send(self, session: Session, key: str, purpose: str, subject: str, text: str,
               now: datetime) -> bool:
         """Queue one message to the operations address; False if none is configured."""
-        settings = self.app.settings
+        settings = self.settings
         ops = settings.health.ops_address
         if not ops:
             return False
@@ -182,5 +182,5 @@ class Alerter:
         return True
 
     def _local(self, instant: datetime) -> str:
-        local = as_utc(instant).astimezone(self.app.settings.organisation.zone)
+        local = as_utc(instant).astimezone(self.settings.organisation.zone)
         return f"{longdate(local.date())} {local:%H:%M %Z}"

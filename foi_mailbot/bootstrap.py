@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from foi_mailbot.alerts import Alerter
 from foi_mailbot.cases.reference import ReferenceCodec
 from foi_mailbot.cases.register import Calendars
 from foi_mailbot.cases.service import Services
 from foi_mailbot.clock import Clock, SystemClock, local_date
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.deadlines.statutory import ClockPolicy
+from foi_mailbot.health import HealthServer
 from foi_mailbot.outbound.acks import Acknowledger
-from foi_mailbot.outbound.enqueueing import RetryPolicy
 from foi_mailbot.outbound.journal import SentJournal
-from foi_mailbot.outbound.outbox import Outbox
+from foi_mailbot.outbound.outbox import Outbox, RetryPolicy, SentFolder, own_message_ids
 from foi_mailbot.outbound.render import check_templates, make_environment
 from foi_mailbot.outbound.transport import Transport, make_transport
 from foi_mailbot.parsing.pool import ParsePool
@@ -65,8 +67,8 @@ class App:
     pipeline: Pipeline
     transport: Transport
     outbox: Outbox
+    alerter: Alerter
     source: MailSource | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
     quick_engine: Engine | None = None
     # Held by the mail loop for a whole cycle, and by the scheduler's outbox sweep, which
     # skips its turn while the loop is busy: the loop sends at the end of every cycle, and two
@@ -87,7 +89,7 @@ class App:
 
     def close(self) -> None:
         """Release connections."""
-        self.outbox.close()  # first: its last Sent copies use the mailbox's connection
+        self.outbox.close()
         if self.source is not None:
             self.source.close()
         self.pipeline.close()
@@ -103,8 +105,12 @@ def build(
     migrate: bool = True,
     with_source: bool = False,
     transport: Transport | None = None,
+    sent_folder: SentFolder | None = None,
 ) -> App:
-    """Build the application; `with_source` connects the mailbox (the daemon wants it)."""
+    """Build the application; `with_source` connects the mailbox (the daemon wants it).
+
+    `transport` and `sent_folder` replace the configured ones (tests pass stand-ins).
+    """
     clock = clock or SystemClock()
     url = settings.database.resolved_url(settings.paths)
     database = sqlite_file(url)
@@ -127,23 +133,19 @@ def build(
                         quick_factory=quick_factory, pool=pool)
     transport = transport or make_transport(settings)
     source = make_source(settings, factory, clock) if with_source else None
+    alerter = Alerter(settings, factory, clock)
     outbox = Outbox(
         factory=factory,
         transport=transport,
         clock=clock,
-        retry=RetryPolicy(give_up_after=_hours(settings.smtp.retry_for_hours)),
-        quick_factory=quick_factory,
         journal=SentJournal(settings.paths.data_dir / "sent.journal"),
+        retry=RetryPolicy(give_up_after=timedelta(hours=settings.smtp.retry_for_hours)),
+        sent_folder=sent_folder or make_sent_folder(settings, source),
+        file_copies=settings.smtp.append_to_sent,
+        alerts=alerter,
     )
-    _wire_sent_folder(settings, outbox, source)
-    return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source,
-               quick_engine=quick_engine)
-
-
-def _hours(value: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(hours=value)
+    return App(settings, clock, engine, factory, services, pipeline, transport, outbox, alerter,
+               source, quick_engine=quick_engine)
 
 
 def make_source(
@@ -156,29 +158,30 @@ def make_source(
         from foi_mailbot.sources.tokens import provider_from_settings
 
         tokens = provider_from_settings(box) if box.auth == "xoauth2" else None
-        return ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock)
+        # Our own replies filed in Sent are passed over unfetched: the outbox knows them.
+        return ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock,
+                          ours=partial(own_message_ids, factory))
     from foi_mailbot.sources.maildir import MaildirSource
 
     path = box.maildir or settings.paths.data_dir / "maildir"
     return MaildirSource(path, settings.organisation.mailbox_address, clock)
 
 
-def _wire_sent_folder(settings: Settings, outbox: Outbox, source: MailSource | None) -> None:
-    """With IMAP, copies go to Sent, and the Sent folder settles interrupted sends."""
+def make_sent_folder(settings: Settings, source: MailSource | None) -> SentFolder | None:
+    """With IMAP and a Sent folder configured, the outbox files copies there and asks it
+    about interrupted sends."""
+    from foi_mailbot.outbound.sent_folder import ImapSentFolder
     from foi_mailbot.sources.imap import ImapSource
 
     if not isinstance(source, ImapSource) or not settings.mailbox.sent_folder:
-        return
-    folder = settings.mailbox.sent_folder
-    imap = source
+        return None
+    return ImapSentFolder(source, settings.mailbox.sent_folder)
 
-    def check(message_id: str) -> bool | None:
-        try:
-            return imap.has_message_id(folder, message_id)
-        except Exception:  # noqa: BLE001 - any failure means "cannot tell", which flags the row
-            return None
 
-    outbox.sent_checker = check
-    imap.ours = outbox.own_message_ids
-    if settings.smtp.append_to_sent:
-        outbox.copy_to_sent = lambda raws: imap.append_many(folder, raws)
+def make_health_server(
+    app: App, *, host: str | None = None, port: int | None = None
+) -> HealthServer:
+    """The `/healthz` and `/metrics` server (not started) on the configured address, unless
+    `host` or `port` are given."""
+    return HealthServer(app.engine, app.factory, app.clock, app.settings.health,
+                        host=host, port=port)

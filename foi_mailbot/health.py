@@ -20,11 +20,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from foi_mailbot.alerts import failing_components
 from foi_mailbot.clock import as_utc
 from foi_mailbot.errors import TransientError
-from foi_mailbot.metrics import Figures, read_figures, render_metrics
+from foi_mailbot.metrics import Figures, make_registry, read_figures, render_metrics
 from foi_mailbot.storage.db import ping, session_scope
 
 if TYPE_CHECKING:
-    from foi_mailbot.bootstrap import App
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from foi_mailbot.clock import Clock
+    from foi_mailbot.settings import HealthSettings
 
 log = structlog.get_logger(__name__)
 
@@ -69,15 +74,18 @@ def _facts(figures: Figures, failing: dict[str, str], now: datetime) -> dict[str
     }
 
 
-def health_report(app: App, now: datetime) -> HealthReport:
-    """Healthy while the database answers and the mailbox was synced within the allowed time."""
+def health_report(
+    engine: Engine, factory: sessionmaker[Session], stale_after_seconds: float, now: datetime
+) -> HealthReport:
+    """Healthy while the database answers and the mailbox was synced within
+    `stale_after_seconds`."""
     now = as_utc(now)
     try:
-        ping(app.engine)
+        ping(engine)
     except TransientError:
         return HealthReport(False, ("the database does not answer",), {})
     try:
-        with session_scope(app.factory) as session:
+        with session_scope(factory) as session:
             figures = read_figures(session)
             failing = failing_components(session)
     except SQLAlchemyError as exc:
@@ -85,7 +93,7 @@ def health_report(app: App, now: datetime) -> HealthReport:
                   f"({exc.__class__.__name__}; try foi-mailbot db upgrade)")
         return HealthReport(False, (reason,), {})
     facts = _facts(figures, failing, now)
-    limit = app.settings.health.stale_after_seconds
+    limit = stale_after_seconds
     reasons: list[str] = []
     if figures.last_sync_at is None:
         reasons.append("the mailbox has not been synced yet")
@@ -123,12 +131,12 @@ def describe(report: HealthReport) -> list[str]:
 
 
 class _Server(ThreadingHTTPServer):
-    """The HTTP server, carrying the app its handlers report on."""
+    """The HTTP server, carrying the health server its handlers report on."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
-        self.app = app
+    def __init__(self, address: tuple[str, int], health: HealthServer) -> None:
+        self.health = health
         super().__init__(address, _Handler)
 
 
@@ -143,8 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Serve one of the two read-only pages."""
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
-            app = self.server.app
-            report = health_report(app, app.clock.now())
+            report = self.server.health.report()
             if report.ok:
                 self._reply(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
             else:
@@ -152,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(HTTPStatus.SERVICE_UNAVAILABLE, text.encode(),
                             "text/plain; charset=utf-8")
         elif path == "/metrics":
-            self._reply(HTTPStatus.OK, render_metrics(self.server.app), PROMETHEUS_TEXT)
+            self._reply(HTTPStatus.OK, render_metrics(self.server.health.registry), PROMETHEUS_TEXT)
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 
@@ -176,12 +183,30 @@ class _Handler(BaseHTTPRequestHandler):
 class HealthServer:
     """Serves `/healthz` and `/metrics` from a daemon thread; port 0 picks a free port."""
 
-    def __init__(self, app: App, host: str | None = None, port: int | None = None) -> None:
-        self.app = app
-        self.host = host if host is not None else app.settings.health.host
-        self.port = port if port is not None else app.settings.health.port
+    def __init__(
+        self,
+        engine: Engine,
+        factory: sessionmaker[Session],
+        clock: Clock,
+        settings: HealthSettings,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.factory = factory
+        self.clock = clock
+        self.stale_after_seconds = settings.stale_after_seconds
+        self.registry: CollectorRegistry = make_registry(factory)
+        self.host = host if host is not None else settings.host
+        self.port = port if port is not None else settings.port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def report(self) -> HealthReport:
+        """The health report as of now."""
+        return health_report(self.engine, self.factory, self.stale_after_seconds,
+                             self.clock.now())
 
     @property
     def url(self) -> str:
@@ -191,7 +216,7 @@ class HealthServer:
     def start(self) -> None:
         """Bind and serve in the background; returns once the socket is listening."""
         try:
-            self._server = _Server((self.host, self.port), self.app)
+            self._server = _Server((self.host, self.port), self)
         except OSError as exc:
             msg = (f"the health endpoint cannot listen on {self.host}:{self.port} "
                    f"({exc.strerror}); set health.port to a free port or health.enabled = false")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
@@ -33,9 +33,6 @@ from foi_mailbot.storage.models import (
 )
 from foi_mailbot.storage.state import get_state, put_state
 
-if TYPE_CHECKING:
-    from foi_mailbot.bootstrap import App
-
 log = structlog.get_logger(__name__)
 
 PREFIX: Final = "foi_mailbot"
@@ -46,7 +43,6 @@ ACK_PURPOSES: Final = frozenset(ACK_TEMPLATES)
 REMINDER_PREFIX: Final = "reminder"
 # A case under internal review is still owed an answer.
 _OWED_STATES: Final = frozenset({*OPEN_STATES, State.UNDER_REVIEW})
-_REGISTRY_KEY: Final = "metrics.registry"
 
 
 @dataclass(frozen=True)
@@ -193,12 +189,8 @@ def make_registry(factory: sessionmaker[Session]) -> CollectorRegistry:
     return registry
 
 
-def render_metrics(app: App) -> bytes:
-    """The Prometheus text exposition of the app's figures."""
-    registry = app.extras.get(_REGISTRY_KEY)
-    if not isinstance(registry, CollectorRegistry):
-        registry = make_registry(app.factory)
-        app.extras[_REGISTRY_KEY] = registry
+def render_metrics(registry: CollectorRegistry) -> bytes:
+    """The Prometheus text exposition of the figures (`make_registry`)."""
     return generate_latest(registry)
 
 

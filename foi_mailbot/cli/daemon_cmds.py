@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from foi_mailbot.bootstrap import App, build
+from foi_mailbot.bootstrap import App, build, make_health_server
 from foi_mailbot.cli.common import ConfigOption, app, db_app, fail, friendly_errors, settings_from
 from foi_mailbot.errors import ConfigError
 from foi_mailbot.logconfig import configure
@@ -33,26 +33,26 @@ def run(config: ConfigOption = None) -> None:
 
 def _serve(app_: App, source: MailSource) -> None:
     """Become the active instance, then run the loop with health, alerts and schedules."""
-    from foi_mailbot.alerts import Alerter
+    import signal
+    import threading
+    from functools import partial
+
     from foi_mailbot.daemon import Daemon
-    from foi_mailbot.health import HealthServer
     from foi_mailbot.jobs import make_scheduler
     from foi_mailbot.leader import acquire_leadership
 
-    daemon = Daemon(app_, source)
-    daemon.install_signal_handlers()
-    leadership = acquire_leadership(app_.engine, stop=daemon.stop)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # a standby waiting its turn stops too
+        signal.signal(signum, lambda *_: stop.set())
+    leadership = acquire_leadership(app_.engine, stop=stop)
     if not leadership.acquired:
         return
-    alerter = Alerter(app_)
-    alerter.watch_outbox(app_.outbox)
-    daemon.on_sync = lambda error: (
-        alerter.failure("mailbox", error) if error else alerter.success("mailbox")
-    )
-    daemon.leadership_lost = leadership.lost
-    health = HealthServer(app_) if app_.settings.health.enabled else None
+    daemon = Daemon(app_, source, stop=stop, on_sync=partial(app_.alerter.report, "mailbox"),
+                    leadership_lost=leadership.lost)
+    daemon.install_signal_handlers()
+    health = make_health_server(app_) if app_.settings.health.enabled else None
     app_.warm_up()
-    scheduler = make_scheduler(app_, stop_event=daemon.stop)
+    scheduler = make_scheduler(app_, stop_event=stop)
     try:
         if health is not None:
             health.start()

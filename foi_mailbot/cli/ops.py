@@ -30,7 +30,8 @@ def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     with friendly_errors():
         app_ = build(settings, migrate=False)
     try:
-        report = health_report(app_, app_.clock.now())
+        report = health_report(app_.engine, app_.factory,
+                               settings.health.stale_after_seconds, app_.clock.now())
     finally:
         app_.close()
     if as_json:

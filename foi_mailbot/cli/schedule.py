@@ -17,7 +17,6 @@ from foi_mailbot.cli.common import ConfigOption, app, fail, friendly_errors, set
 from foi_mailbot.clock import local_date
 from foi_mailbot.jobs import digest as digest_job
 from foi_mailbot.jobs import reminders
-from foi_mailbot.jobs.reminders import templates
 from foi_mailbot.jobs.report import FORMATS, build_report, render, resolve_range
 from foi_mailbot.storage.db import session_scope
 
@@ -64,12 +63,12 @@ def digest(
                 built = digest_job.build_digest(
                     session, app_.settings, app_.services.calendars, now
                 )
-            text, page = digest_job.render_digest(templates(app_), built)
+            text, page = digest_job.render_digest(app_.services.acks.env, built)
             typer.echo(text, nl=False)
             if html is not None:
                 _write(html, page)
             return
-        queued = digest_job.send_now(app_, now)
+        queued = digest_job.send_now(app_.factory, app_.services, now)
         sent = app_.outbox.drain()
     if not queued:
         typer.echo("This week's digest was already queued; nothing new to send.")
@@ -102,7 +101,7 @@ def remind(
                 typer.echo(item.describe())
             typer.echo(f"{len(planned)} reminder(s) due now.")
             return
-        queued = reminders.sweep(app_, now)
+        queued = reminders.sweep(app_.factory, app_.services, now)
         sent = app_.outbox.drain()
     typer.echo(f"{len(queued)} reminder(s) queued; {sent} message(s) sent.")
 

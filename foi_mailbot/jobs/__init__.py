@@ -63,15 +63,15 @@ def _send_outbox(app: App, _now: datetime, stop: threading.Event) -> object:
 
 
 def _remind(app: App, now: datetime, _stop: threading.Event) -> object:
-    return reminders.sweep(app, now)
+    return reminders.sweep(app.factory, app.services, now)
 
 
 def _digest(app: App, now: datetime, _stop: threading.Event) -> object:
-    return digest.send_if_due(app, now)
+    return digest.send_if_due(app.factory, app.services, now)
 
 
 def _housekeeping(app: App, now: datetime, _stop: threading.Event) -> object:
-    recalc.recompute_open_deadlines(app, now)
+    recalc.recompute_open_deadlines(app.factory, app.services.calendars, now)
     keep = app.settings.retention.keep_raw_days
     return purge_raw(app.factory, app.clock, older_than_days=keep) if keep else None
 

@@ -29,7 +29,7 @@ from foi_mailbot.cases.register import Calendars
 from foi_mailbot.clock import as_utc
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.jobs.recalc import CALENDAR_CAUSE
-from foi_mailbot.jobs.reminders import staff_message, templates
+from foi_mailbot.jobs.reminders import staff_message
 from foi_mailbot.jobs.stats import (
     Activity,
     Compliance,
@@ -46,7 +46,7 @@ from foi_mailbot.jobs.stats import (
     open_by_state,
     weekly_volumes,
 )
-from foi_mailbot.outbound.enqueueing import enqueue
+from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.render import render_pair
 from foi_mailbot.settings import DigestSettings, Settings
 from foi_mailbot.storage.db import session_scope
@@ -62,7 +62,9 @@ from foi_mailbot.storage.models import (
 from foi_mailbot.storage.state import get_state
 
 if TYPE_CHECKING:
-    from foi_mailbot.bootstrap import App
+    from sqlalchemy.orm import sessionmaker
+
+    from foi_mailbot.cases.service import Services
 
 log = structlog.get_logger(__name__)
 
@@ -359,21 +361,24 @@ def week_key(anchor: date, address: str) -> str:
     return f"digest:{iso.year}-W{iso.week:02d}:{address}"
 
 
-def send(app: App, now: datetime, *, anchor: date) -> bool:
+def send(
+    factory: sessionmaker[Session], services: Services, now: datetime, *, anchor: date
+) -> bool:
     """Queue the digest of `anchor`'s ISO week to each recipient not yet sent it."""
-    keys = {address: week_key(anchor, address) for address in recipients(app.settings)}
-    with session_scope(app.factory) as session:
+    settings = services.settings
+    keys = {address: week_key(anchor, address) for address in recipients(settings)}
+    with session_scope(factory) as session:
         done = set(
             session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys.values())))
         )
         missing = [address for address, key in keys.items() if key not in done]
         if not missing:
             return False
-        digest = build_digest(session, app.settings, app.services.calendars, now, anchor=anchor)
-        text, html = render_digest(templates(app), digest)
+        digest = build_digest(session, settings, services.calendars, now, anchor=anchor)
+        text, html = render_digest(services.acks.env, digest)
         for address in missing:
             message, message_id = staff_message(
-                app.settings, to=address, subject=digest_subject(digest), text=text, html=html,
+                settings, to=address, subject=digest_subject(digest), text=text, html=html,
                 now=now,
             )
             enqueue(session, key=keys[address], message=message, message_id=message_id,
@@ -382,18 +387,18 @@ def send(app: App, now: datetime, *, anchor: date) -> bool:
     return True
 
 
-def send_if_due(app: App, now: datetime) -> bool:
+def send_if_due(factory: sessionmaker[Session], services: Services, now: datetime) -> bool:
     """Queue this ISO week's digest once its set weekday and time have passed; else nothing."""
-    zone = app.settings.organisation.zone
-    due = digest_due_at(app.settings.digest, as_utc(now).astimezone(zone).date(), zone)
+    zone = services.settings.organisation.zone
+    due = digest_due_at(services.settings.digest, as_utc(now).astimezone(zone).date(), zone)
     if as_utc(now) < due:
         return False
-    return send(app, now, anchor=due.date())
+    return send(factory, services, now, anchor=due.date())
 
 
-def send_now(app: App, now: datetime) -> bool:
+def send_now(factory: sessionmaker[Session], services: Services, now: datetime) -> bool:
     """Queue this ISO week's digest now, even before its set time (once per week all the same)."""
-    zone = app.settings.organisation.zone
+    zone = services.settings.organisation.zone
     today = as_utc(now).astimezone(zone).date()
-    due = digest_due_at(app.settings.digest, today, zone)
-    return send(app, now, anchor=due.date() if as_utc(now) >= due else today)
+    due = digest_due_at(services.settings.digest, today, zone)
+    return send(factory, services, now, anchor=due.date() if as_utc(now) >= due else today)

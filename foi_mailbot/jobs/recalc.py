@@ -25,7 +25,7 @@ from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case
 
 if TYPE_CHECKING:
-    from foi_mailbot.bootstrap import App
+    from sqlalchemy.orm import sessionmaker
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +75,9 @@ def recompute(session: Session, calendars: Calendars, now: datetime) -> list[Mov
     return moved
 
 
-def recompute_open_deadlines(app: App, now: datetime) -> list[Moved]:
+def recompute_open_deadlines(
+    factory: sessionmaker[Session], calendars: Calendars, now: datetime
+) -> list[Moved]:
     """Recompute every open deadline computed on an outdated calendar, in one transaction."""
-    with session_scope(app.factory) as session:
-        return recompute(session, app.services.calendars, now)
+    with session_scope(factory) as session:
+        return recompute(session, calendars, now)

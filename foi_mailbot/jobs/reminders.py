@@ -37,15 +37,17 @@ from foi_mailbot.deadlines.workdays import WorkingDays
 from foi_mailbot.jobs.recalc import recompute_open_deadlines
 from foi_mailbot.jobs.stats import clarification_sought, flagged_messages, legislation
 from foi_mailbot.outbound.compose import compose, mint_message_id
-from foi_mailbot.outbound.enqueueing import enqueue
-from foi_mailbot.outbound.render import make_environment, render_text
+from foi_mailbot.outbound.outbox import enqueue
+from foi_mailbot.outbound.render import render_text
 from foi_mailbot.parsing.parsed import Address
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, OutboxMessage
 
 if TYPE_CHECKING:
-    from foi_mailbot.bootstrap import App
+    from sqlalchemy.orm import sessionmaker
+
+    from foi_mailbot.cases.service import Services
 
 log = structlog.get_logger(__name__)
 
@@ -196,14 +198,6 @@ def staff_message(
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     return message, message_id
-
-
-def templates(app: App) -> jinja2.Environment:
-    """The template environment the jobs render with, built once per App."""
-    env = app.extras.get("job_templates")
-    if not isinstance(env, jinja2.Environment):
-        env = app.extras["job_templates"] = make_environment(app.settings.paths.template_dir)
-    return env
 
 
 def _existing(session: Session, keys: Iterable[str]) -> set[str]:
@@ -379,14 +373,15 @@ def _enqueue(
     )
 
 
-def sweep(app: App, now: datetime) -> list[OutboxMessage]:
+def sweep(
+    factory: sessionmaker[Session], services: Services, now: datetime
+) -> list[OutboxMessage]:
     """Queue every reminder due at `now` (after recomputing deadlines a calendar change moved)."""
-    recompute_open_deadlines(app, now)
-    env = templates(app)
+    recompute_open_deadlines(factory, services.calendars, now)
     queued: list[OutboxMessage] = []
-    with session_scope(app.factory) as session:
-        for item in plan(session, app.settings, app.services.calendars, now):
-            row = _enqueue(session, app.settings, env, item, now)
+    with session_scope(factory) as session:
+        for item in plan(session, services.settings, services.calendars, now):
+            row = _enqueue(session, services.settings, services.acks.env, item, now)
             if row is not None:
                 queued.append(row)
     for row in queued:

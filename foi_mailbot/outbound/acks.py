@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from foi_mailbot.clock import as_utc
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.outbound.compose import compose, mint_message_id, reply_subject
-from foi_mailbot.outbound.enqueueing import automatic_replies_since, enqueue
+from foi_mailbot.outbound.outbox import automatic_replies_since, enqueue
 from foi_mailbot.outbound.render import AckContext, law_name, render_pair
 from foi_mailbot.parsing.parsed import Address, ParsedMail
 from foi_mailbot.settings import Settings

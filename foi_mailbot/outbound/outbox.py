@@ -1,106 +1,338 @@
-"""The outbox, sending: rows queued by `enqueueing` are claimed, sent and settled here.
+"""The outbox: a message to send is queued in the transaction that decided it, then sent once.
 
-A row is unique on its `key` (case and purpose), and its Message-ID is minted at enqueue, so a
-crash anywhere never produces a second copy: a row left in `sending` is settled by the sent
-journal when it shows the row accepted or never tried, else checked against the mailbox's Sent
-folder before any resend, and flagged for a person when that cannot tell. When
-only the database connection drops, the process still knows what happened to the rows it
-claimed, and writes that down before it claims any more.
-"""
+A row is unique on its `key` (case and purpose) and its Message-ID is minted before it is
+queued, so deciding a message twice never queues a second reply. `Outbox.drain` sends the rows:
+
+1. recover: rows an earlier drain on this machine left `sending` (the process was killed, or
+   the database went away before their outcome was written) are settled by the sent journal;
+2. claim up to `CLAIM_BATCH` due rows in one durable commit (`sending`, `attempts + 1`);
+3. for each row: journal `tried` -> hand its stored bytes to the transport -> journal
+   `accepted` (or `failed`, `refused`);
+4. write what became of each row (sent; due again later; for a person) in one commit;
+5. file the copies of those that went in the Sent folder (one IMAP MULTIAPPEND), and note it;
+
+and again from 2 until nothing is due; then the journal is cleared. A kill or an outage
+anywhere leaves rows `sending`, which no sender claims, and the journal not cleared: step 1 of
+the next drain settles them. At start, `recover` settles rows the journal does not know of too:
+sent if the Sent folder has them, due again if it does not, and for a person when nothing can
+tell. Nothing is sent twice on a guess."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import Message
+from typing import Protocol
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.clock import Clock, as_utc
 from foi_mailbot.errors import PermanentError, TransientError
-from foi_mailbot.outbound import claims
-from foi_mailbot.outbound.claims import Claimed, RowChange
-from foi_mailbot.outbound.compose import could_be_minted
-from foi_mailbot.outbound.enqueueing import RetryPolicy
-from foi_mailbot.outbound.journal import JournalView, SentJournal
-from foi_mailbot.outbound.sent_copies import SentCopier
+from foi_mailbot.outbound.compose import could_be_minted, wire_bytes
+from foi_mailbot.outbound.journal import Said, SentJournal
 from foi_mailbot.outbound.transport import Transport
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import OutboxMessage, OutboxStatus
+from foi_mailbot.storage.models import Case, OutboxMessage, OutboxStatus
 
 log = structlog.get_logger(__name__)
 
-
-COPY_BATCH = 20
-"""Sent messages filed in the Sent folder together (one IMAP command, one index update)."""
 CLAIM_BATCH = 20
-"""Rows claimed in one durable commit. The journal tells which of them a crash left unsent."""
+"""Rows claimed in one durable commit, and their Sent copies filed in one IMAP command."""
 
-SentChecker = Callable[[str], bool | None]
-"""Given a Message-ID, True/False if the Sent folder shows it was (not) sent, None if unknown."""
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff for temporary failures: doubling from `first`, capped, with jitter."""
+
+    first: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(minutes=30)
+    give_up_after: timedelta = timedelta(hours=48)
+
+    def delay(self, attempts: int) -> timedelta:
+        """How long to wait after the n-th failed attempt."""
+        doubled: timedelta = self.first * (2 ** max(0, attempts - 1))
+        jitter: float = 0.8 + 0.4 * random.random()
+        return min(self.cap, doubled) * jitter
+
+
+class SentFolder(Protocol):
+    """The mailbox's Sent folder, as the outbox uses it."""
+
+    def has_message_id(self, message_id: str) -> bool | None:
+        """True/False if the folder does (not) hold this Message-ID; None if it cannot tell."""
+        ...
+
+    def file_copies(self, raws: Sequence[bytes]) -> None:
+        """File copies of these sent messages (raises `TransientError` if it could not)."""
+        ...
+
+
+class Alerts(Protocol):
+    """Told how sending went, to tell a person when the mail server has been failing a while."""
+
+    def failure(self, component: str, error: str) -> None:
+        """A temporary failure of `component`."""
+        ...
+
+    def success(self, component: str) -> None:
+        """`component` worked."""
+        ...
+
+
+# -- queueing -----------------------------------------------------------------------------
+
+# Built once: they are asked for every reply. Run through the session, so they see the rows
+# this transaction queued already.
+_KEY_TAKEN = select(OutboxMessage.id).where(OutboxMessage.key == bindparam("key"))
+_AUTOMATIC_SINCE = select(func.count(OutboxMessage.id)).where(
+    OutboxMessage.to_email == bindparam("to_email"),
+    OutboxMessage.automatic.is_(True),
+    OutboxMessage.created_at >= bindparam("since"),
+)
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    message: Message,
+    message_id: str,
+    to_email: str,
+    purpose: str,
+    now: datetime,
+    case: Case | None = None,
+    caused_by: int | None = None,
+    automatic: bool = True,
+    retry: RetryPolicy | None = None,
+) -> OutboxMessage | None:
+    """Add a message to the outbox unless one with this key exists (then None).
+
+    `message_id` must be minted (`mint_message_id`): our own mail coming back is known by it.
+    """
+    if not could_be_minted(message_id):
+        msg = f"{message_id!r} is not a Message-ID minted by mint_message_id"
+        raise ValueError(msg)
+    if session.execute(_KEY_TAKEN, {"key": key}).first() is not None:
+        return None
+    row = OutboxMessage(
+        key=key, case=case, purpose=purpose, message_id=message_id, to_email=to_email.lower(),
+        automatic=automatic, raw=wire_bytes(message), status=OutboxStatus.PENDING, attempts=0,
+        next_attempt_at=now, retry_until=now + (retry or RetryPolicy()).give_up_after,
+        created_at=now, caused_by=caused_by,
+    )
+    session.add(row)
+    return row
+
+
+def automatic_replies_since(session: Session, to_email: str, since: datetime) -> int:
+    """How many automatic messages we queued for an address since an instant."""
+    to_email = to_email.lower()
+    found = session.execute(_AUTOMATIC_SINCE, {"to_email": to_email, "since": since})
+    return int(found.scalar() or 0)
+
+
+def own_message_ids(factory: sessionmaker[Session], message_ids: Collection[str]) -> set[str]:
+    """Those of the Message-IDs that we minted for mail in the outbox."""
+    wanted = [message_id for message_id in message_ids if could_be_minted(message_id)]
+    if not wanted:
+        return set()  # staff mail in Sent: none could be ours, nothing to ask
+    with session_scope(factory) as session:
+        stmt = select(OutboxMessage.message_id).where(OutboxMessage.message_id.in_(wanted))
+        return set(session.scalars(stmt))
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row claimed for sending, with what the send needs."""
+
+    id: int
+    key: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a claimed row, in the journal's words (None: nothing can tell)."""
+
+    said: Said | None
+    at: datetime
+    error: str = ""
+
+
+UNRECORDED = "the mail server did not take it; the reason was not recorded"
+
 
 @dataclass
 class Outbox:
-    """Sends due rows through a transport: the daemon, the scheduler and the CLI call `drain`;
-    `send_due` sends one claim's worth (tests step through retries with it)."""
+    """Sends due rows through a transport; the daemon, the scheduler and the CLI call `drain`."""
 
     factory: sessionmaker[Session]
     transport: Transport
     clock: Clock
+    journal: SentJournal
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    sent_checker: SentChecker | None = None
-    # Files copies of sent messages in the Sent folder, several at a time (one IMAP MULTIAPPEND).
-    copy_to_sent: Callable[[Sequence[bytes]], None] | None = None
-    on_failure: Callable[[str], None] | None = None
-    on_success: Callable[[], None] | None = None
-    # For what happened after a send: on SQLite these commits skip the fsync (they survive a
-    # kill, not a power cut). The claim before the send is fully durable.
-    quick_factory: sessionmaker[Session] | None = None
-    # Records each acceptance before the database does (see `journal`).
-    journal: SentJournal | None = None
-    # Rows this process claimed whose outcome could not be written (database gone), by id.
-    _owed: dict[int, RowChange] = field(default_factory=dict, init=False, repr=False)
-    _owed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    # Rows whose Sent copy was filed and not yet recorded (written with the owed changes).
-    _copied: set[int] = field(default_factory=set, init=False, repr=False)
-    _copier: SentCopier[Claimed] | None = field(default=None, init=False, repr=False)
+    sent_folder: SentFolder | None = None
+    # False where the mail provider files what it relays in Sent itself (a copy would double it).
+    file_copies: bool = True
+    alerts: Alerts | None = None
+
+    def drain(self, stop: Callable[[], bool] | None = None) -> int:
+        """Send due rows until none is due (or `stop`); returns how many went."""
+        sent = 0
+        with self.journal.held():
+            self._recover(every_row=False)
+            while claimed := self._claim(CLAIM_BATCH):
+                sent += self._send_batch(claimed, stop)
+                if stop is not None and stop():
+                    break
+            self.journal.clear()  # every row it speaks of is settled
+        return sent
+
+    def send_due(self, limit: int = CLAIM_BATCH, stop: Callable[[], bool] | None = None) -> int:
+        """Send one claim's worth of due rows (tests step through retries with it)."""
+        with self.journal.held():
+            self._recover(every_row=False)
+            claimed = self._claim(limit)
+            sent = self._send_batch(claimed, stop) if claimed else 0
+            self.journal.clear()
+        return sent
 
     def recover(self) -> int:
-        """Settle rows a crash left in `sending`: sent if the journal or the Sent folder shows
-        them (a provider that files what it relays, or our copy), due again if the journal
-        shows no send of them began or the Sent folder does not have them, flagged when
-        nothing can tell. Then make the Sent copies a crash left out.
+        """At start: settle every row left `sending`, then file the Sent copies a crash left out.
 
-        Run it before anything else sends: it clears the journal when it is done.
+        Rows of this machine's journal are settled by what it says; any other (sent from
+        elsewhere, or a journal lost with a reboot) is sent if the Sent folder has it, due
+        again if not, and flagged for a person when nothing can tell. Run it before anything
+        else sends, as the one active instance: a row another process is sending right now
+        would look left in doubt. Returns how many rows were settled.
         """
+        with self.journal.held():
+            settled = self._recover(every_row=True)
+        self.copy_missing()
+        return settled
+
+    def _recover(self, *, every_row: bool) -> int:
+        """Settle rows left `sending` that the journal speaks of (with `every_row`, all)."""
+        journal = self.journal.read()
+        if not journal.last and not every_row:
+            return 0  # the last drain ended cleanly, and cleared it
         settled = 0
-        journal = self.journal.read() if self.journal else JournalView()
         with session_scope(self.factory) as session:
             stuck = session.scalars(
                 select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING)
             ).all()
             for row in stuck:
-                if row.id in journal.accepted:
-                    row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
-                elif journal.never_tried(row.id):
-                    claims.release(row)
-                else:
-                    self._settle_in_doubt(row)
-                log.warning("outbox.recovered", outbox_id=row.id, status=row.status)
-                settled += 1
-        if self.journal:
-            self.journal.clear()
-        self.copy_missing()
+                if every_row or row.id in journal.last:
+                    self._apply(row, Outcome(journal.says(row.id), self.clock.now(), UNRECORDED))
+                    log.warning("outbox.recovered", outbox_id=row.id, status=row.status)
+                    settled += 1
+        self.journal.clear()
         return settled
 
-    def _settle_in_doubt(self, row: OutboxMessage) -> None:
+    def _claim(self, limit: int) -> list[Claimed]:
+        """Mark up to `limit` due rows `sending`, oldest first, in one durable commit.
+
+        The UPDATE is conditional on `pending`, so two senders never claim one row.
+        """
+        now = self.clock.now()
+        with session_scope(self.factory) as session:
+            due = session.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.status == OutboxStatus.PENDING,
+                       OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            ).all()
+            if not due:
+                return []
+            rows = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(due), OutboxMessage.status == OutboxStatus.PENDING)
+                .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.id, OutboxMessage.key, OutboxMessage.raw),
+                execution_options={"synchronize_session": False},
+            ).all()
+            claimed = sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+            if claimed:
+                self.journal.claimed(item.id for item in claimed)  # before the commit
+            return claimed
+
+    def _send_batch(self, claimed: list[Claimed], stop: Callable[[], bool] | None) -> int:
+        """Send claimed rows in order, write what became of each in one commit, then file the
+        Sent copies of those that went. On `stop`, the rows not yet tried are released
+        uncounted."""
+        outcomes: dict[int, Outcome] = {}
+        for index, item in enumerate(claimed):
+            outcomes[item.id] = self._send_one(item)
+            if stop is not None and stop():
+                for untried in claimed[index + 1 :]:
+                    outcomes[untried.id] = Outcome(Said.CLAIMED, self.clock.now())
+                break
+        with session_scope(self.factory) as session:
+            rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outcomes)))
+            for row in rows:
+                self._apply(row, outcomes[row.id])
+        sent = [item for item in claimed if outcomes[item.id].said is Said.ACCEPTED]
+        self._file(sent)
+        self._report(outcomes.values())
+        return len(sent)
+
+    def _send_one(self, item: Claimed) -> Outcome:
+        """Hand one row's stored bytes to the transport, journalling before and after."""
+        accepted: list[datetime] = []
+
+        def on_accepted() -> None:
+            # The moment the server took it: from here on the row is sent, whatever follows.
+            self.journal.record(item.id)
+            accepted.append(self.clock.now())
+
+        self.journal.tried(item.id)  # from here on, a crash leaves the row in doubt
+        try:
+            self.transport.send(item.raw, on_accepted=on_accepted)
+        except (TransientError, PermanentError) as exc:
+            if not accepted:
+                permanent = isinstance(exc, PermanentError)
+                self.journal.failed(item.id, permanent=permanent)
+                return Outcome(Said.REFUSED if permanent else Said.FAILED, self.clock.now(),
+                               str(exc))
+        log.info("outbox.sent", outbox_id=item.id, key=item.key)
+        return Outcome(Said.ACCEPTED, accepted[0] if accepted else self.clock.now())
+
+    def _apply(self, row: OutboxMessage, outcome: Outcome) -> None:
+        """Write an outcome on a row still `sending` (one already settled is left as it is)."""
+        if row.status != OutboxStatus.SENDING:
+            return
+        if outcome.said is Said.ACCEPTED:
+            row.status, row.sent_at = OutboxStatus.SENT, outcome.at
+        elif outcome.said is Said.CLAIMED:
+            # Nothing was sent: due again, and the claim's attempt is not counted.
+            row.status, row.attempts = OutboxStatus.PENDING, max(0, row.attempts - 1)
+        elif outcome.said in (Said.FAILED, Said.REFUSED):
+            self._failed(row, outcome.error, permanent=outcome.said is Said.REFUSED)
+        else:
+            self._in_doubt(row)
+
+    def _failed(self, row: OutboxMessage, error: str, *, permanent: bool) -> None:
+        row.last_error = error[:2000]
+        if permanent or self.clock.now() >= as_utc(row.retry_until):
+            row.status = OutboxStatus.NEEDS_ATTENTION
+            log.error("outbox.failed", outbox_id=row.id, permanent=permanent, error=error)
+        else:
+            row.status = OutboxStatus.PENDING
+            row.next_attempt_at = self.clock.now() + self.retry.delay(row.attempts)
+            # Debug only: the outage itself is logged once, by the alerts.
+            log.debug("outbox.retry_later", outbox_id=row.id, attempts=row.attempts)
+
+    def _in_doubt(self, row: OutboxMessage) -> None:
         """A row whose send may have begun: the Sent folder decides, else a person does."""
-        verdict = self.sent_checker(row.message_id) if self.sent_checker else None
+        verdict = self.sent_folder.has_message_id(row.message_id) if self.sent_folder else None
         if verdict is True:
             row.status, row.sent_at = OutboxStatus.SENT, self.clock.now()
         elif verdict is False:
@@ -109,249 +341,53 @@ class Outbox:
             row.status = OutboxStatus.NEEDS_ATTENTION
             row.last_error = "interrupted while sending; could not tell whether it went out"
 
-    def _claim(self, limit: int) -> list[Claimed]:
-        """Write what is owed, then mark due rows `sending`, in one durable commit.
-
-        The UPDATE is conditional, so two senders never claim one row. The outcomes owed are
-        mostly the marks of rows just sent (see `_send_one`): they ride on this commit.
-        """
-        owed, copied = self._take_owed()
-        now = self.clock.now()
-        try:
-            with session_scope(self.factory) as session:
-                claims.apply_changes(session, owed, copied)
-                claimed = claims.claim(session, now, limit)
-                if claimed and self.journal is not None:
-                    # Before the commit: a kill just after it finds them claimed here.
-                    self.journal.claimed(item.id for item in claimed)
-                return claimed
-        except SQLAlchemyError:
-            self._give_back(owed, copied)
-            raise
-
-    def send_due(self, limit: int = CLAIM_BATCH, stop: Callable[[], bool] | None = None) -> int:
-        """Send the rows that are due, up to `limit`; returns how many the transport accepted."""
-        accepted = self._send_claimed(self._claim(limit), stop)
-        self._copy(accepted)
-        self._settle()
-        return len(accepted)
-
-    def drain(
-        self,
-        stop: Callable[[], bool] | None = None,
-        batch: int = CLAIM_BATCH,
-        *,
-        background: bool = False,
-    ) -> int:
-        """Send due rows until none is due (or `stop`); returns how many went.
-
-        Sent copies are filed by a thread of their own while the next rows are sent; with
-        `background` the last of them may still be on their way when this returns (the next
-        drain without it, or `close`, waits for them).
-        """
-        sent = 0
-        accepted: list[Claimed] = []
-        while claimed := self._claim(batch):
-            accepted += self._send_claimed(claimed, stop)
-            if len(accepted) >= COPY_BATCH:
-                sent += len(accepted)
-                self._copy_soon(accepted)
-                accepted = []
-            if stop is not None and stop():
-                break
-        sent += len(accepted)
-        self._copy_soon(accepted)
-        if not background:
-            self.wait_for_copies()
-        self._settle()
-        return sent
-
-    def _copy_soon(self, items: list[Claimed]) -> None:
-        if self.copy_to_sent is None or not items:
+    def _report(self, outcomes: Collection[Outcome]) -> None:
+        """Tell the alerts how the mail server did in this batch (a refusal says it works)."""
+        if self.alerts is None:
             return
-        if self._copier is None:
-            self._copier = SentCopier(self._copy)
-        self._copier.put(items)
+        failed = [outcome.error for outcome in outcomes if outcome.said is Said.FAILED]
+        if failed:
+            self.alerts.failure("smtp", failed[-1])
+        elif any(outcome.said in (Said.ACCEPTED, Said.REFUSED) for outcome in outcomes):
+            self.alerts.success("smtp")
 
-    def wait_for_copies(self) -> None:
-        """Return once every Sent copy handed to the copying thread is filed (or failed)."""
-        if self._copier is not None:
-            self._copier.wait()
-
-    def _send_claimed(
-        self, claimed: list[Claimed], stop: Callable[[], bool] | None
-    ) -> list[Claimed]:
-        """Send claimed rows in order; on `stop`, the rest are released untried."""
-        accepted: list[Claimed] = []
-        for index, item in enumerate(claimed):
-            if self._send_one(item):
-                accepted.append(item)
-            if stop is not None and stop():
-                for untried in claimed[index + 1 :]:
-                    self._defer(untried.id, claims.release)
-                break
-        return accepted
-
-    def _send_one(self, item: Claimed) -> bool:
-        row_id = item.id
-        accepted: list[datetime] = []
-
-        def mark_sent() -> None:
-            # The moment the server accepted. With a journal, one write there (no lock to wait
-            # for) and the row is marked with the next claim's commit, or by `recover` after a
-            # crash; without one, the row is marked now.
-            if self.journal is None:
-                self._write(row_id, claims.sent(self.clock.now(), copied=False))
-                return
-            self.journal.record(row_id)
-            accepted.append(self.clock.now())
-
-        if self.journal is not None:
-            self.journal.tried(row_id)  # from here on, a crash leaves the row in doubt
+    def _file(self, items: Sequence[Claimed]) -> int:
+        """File copies of these sent rows in the Sent folder, and note it on them; returns
+        how many were filed (none if that failed: they are filed again at the next start)."""
+        folder = self.sent_folder
+        if folder is None or not self.file_copies or not items:
+            return 0
+        raws = [item.raw for item in items]
         try:
-            self.transport.send(item.raw, on_accepted=mark_sent)
-        except TransientError as exc:
-            self._failed(row_id, str(exc), permanent=False)
-            return False
-        except PermanentError as exc:
-            self._failed(row_id, str(exc), permanent=True)
-            return False
-        log.info("outbox.sent", outbox_id=row_id, key=item.key)
-        if self.on_success:
-            self.on_success()
-        if accepted:
-            self._defer(row_id, claims.sent(accepted[0], copied=False))
-        return True
-
-    def close(self) -> None:
-        """File the Sent copies still queued, then release the journal file."""
-        if self._copier is not None:
-            self._copier.close()
-            self._copier = None
-            self._settle_quietly()
-        if self.journal:
-            self.journal.close()
-
-    def _settle_quietly(self) -> None:
-        # Copies filed at the last moment are recorded if the database is there; if it is
-        # not, the next start files them again (a second copy in Sent, nothing sent twice).
-        with contextlib.suppress(SQLAlchemyError):
-            self._settle()
+            try:
+                folder.file_copies(raws)
+            except TransientError:
+                folder.file_copies(raws)  # a kept connection the server dropped: reconnected
+        except Exception as exc:  # noqa: BLE001 - the mail has gone; only its copy is missing
+            log.warning("outbox.copy_to_sent_failed", error=str(exc)[:200],
+                        outbox_ids=[item.id for item in items])
+            return 0
+        with session_scope(self.factory) as session:
+            session.execute(update(OutboxMessage)
+                            .where(OutboxMessage.id.in_([item.id for item in items]))
+                            .values(copied_to_sent=True))
+        return len(items)
 
     def copy_missing(self, since: timedelta = timedelta(days=1)) -> int:
-        """Put Sent copies a crash left out (of mail sent recently) into the Sent folder."""
-        if self.copy_to_sent is None:
+        """File the Sent copies a crash or a failure left out (of mail sent recently)."""
+        if self.sent_folder is None or not self.file_copies:
             return 0
-        cutoff = self.clock.now() - since
         with session_scope(self.factory) as session:
             rows = session.execute(
                 select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.raw).where(
                     OutboxMessage.status == OutboxStatus.SENT,
                     OutboxMessage.copied_to_sent.is_(False),
-                    OutboxMessage.sent_at >= cutoff,
+                    OutboxMessage.sent_at >= self.clock.now() - since,
                 )
             ).all()
-        missing = [Claimed(row_id, key, raw) for row_id, key, raw in rows]
-        copied = 0
-        for start in range(0, len(missing), COPY_BATCH):
-            batch = missing[start : start + COPY_BATCH]
-            copied += len(batch) if self._copy(batch) else 0
-        self._settle()
-        return copied
-
-    def _copy(self, items: list[Claimed]) -> bool:
-        """File copies of these sent rows in the Sent folder; False if that failed."""
-        if self.copy_to_sent is None or not items:
-            return False
-        for attempt in (1, 2):
-            try:
-                self.copy_to_sent([item.raw for item in items])
-            except TransientError as exc:
-                # A kept connection the server dropped fails once; the second try reconnects.
-                if attempt == 2:
-                    log.warning("outbox.copy_to_sent_failed", outbox_ids=[i.id for i in items],
-                                error=str(exc))
-            else:
-                with self._owed_lock:
-                    self._copied.update(item.id for item in items)
-                return True
-        return False
-
-    def _failed(self, row_id: int, error: str, *, permanent: bool) -> None:
-        now = self.clock.now()
-
-        def record_failure(row: OutboxMessage) -> None:
-            row.last_error = error[:2000]
-            if permanent or now >= as_utc(row.retry_until):
-                row.status = OutboxStatus.NEEDS_ATTENTION
-                log.error("outbox.failed", outbox_id=row_id, permanent=permanent, error=error)
-            else:
-                row.status = OutboxStatus.PENDING
-                row.next_attempt_at = now + self.retry.delay(row.attempts)
-                # Debug only: the outage itself is logged once, by the alerter.
-                log.debug("outbox.retry_later", outbox_id=row_id, attempts=row.attempts)
-
-        self._write(row_id, record_failure)
-        if self.on_failure and not permanent:
-            self.on_failure(error)
-
-    def _write(self, row_id: int, change: RowChange) -> None:
-        """Apply `change` to a row this process claimed; if that fails, owe it and re-raise."""
-        try:
-            with session_scope(self.quick_factory or self.factory) as session:
-                row = session.get(OutboxMessage, row_id)
-                # Not `sending` any more: a write reported as failed had in fact committed.
-                if row is not None and row.status == OutboxStatus.SENDING:
-                    change(row)
-        except SQLAlchemyError:
-            self._owe(row_id, change)
-            raise
-
-    def _owe(self, row_id: int, change: RowChange) -> None:
-        # Until this is written the row stays `sending`: no sender claims it, so none resends it.
-        with self._owed_lock:
-            first = row_id not in self._owed
-            self._owed[row_id] = change
-        if first:
-            log.warning("outbox.outcome_not_recorded", outbox_id=row_id)
-
-    def _defer(self, row_id: int, change: RowChange) -> None:
-        """Owe a change on purpose: it is written with the next claim (or `_settle`)."""
-        with self._owed_lock:
-            self._owed[row_id] = change
-
-    def _take_owed(self) -> tuple[dict[int, RowChange], set[int]]:
-        with self._owed_lock:
-            owed, self._owed = self._owed, {}
-            copied, self._copied = self._copied, set()
-        return owed, copied
-
-    def _give_back(self, owed: dict[int, RowChange], copied: set[int]) -> None:
-        with self._owed_lock:
-            for row_id, change in owed.items():
-                self._owed.setdefault(row_id, change)
-            self._copied |= copied
-
-    def _settle(self) -> None:
-        """Write the outcomes owed, in one commit; raises while the database is gone."""
-        owed, copied = self._take_owed()
-        if not owed and not copied:
-            return
-        try:
-            with session_scope(self.quick_factory or self.factory) as session:
-                claims.apply_changes(session, owed, copied)
-        except SQLAlchemyError:
-            self._give_back(owed, copied)
-            raise
-
-    def own_message_ids(self, message_ids: Collection[str]) -> set[str]:
-        """Those of the Message-IDs that we minted for mail in the outbox."""
-        wanted = [message_id for message_id in message_ids if could_be_minted(message_id)]
-        if not wanted:
-            return set()  # staff mail in Sent: none could be ours, nothing to ask
-        with session_scope(self.factory) as session:
-            stmt = select(OutboxMessage.message_id).where(OutboxMessage.message_id.in_(wanted))
-            return set(session.scalars(stmt))
+        missing = [Claimed(*row) for row in rows]
+        return sum(self._file(missing[start : start + CLAIM_BATCH])
+                   for start in range(0, len(missing), CLAIM_BATCH))
 
     def backlog(self) -> int:
         """Rows not yet sent and not given up on."""
@@ -360,3 +396,7 @@ class Outbox:
                 OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
             )
             return int(session.scalar(stmt) or 0)
+
+    def close(self) -> None:
+        """Release the journal file."""
+        self.journal.close()

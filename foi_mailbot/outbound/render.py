@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import jinja2
-from jinja2.filters import do_wordwrap
 
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.errors import ConfigError
@@ -137,34 +135,8 @@ def make_environment(template_dir: Path | None) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["longdate"] = longdate
-    env.filters["wordwrap"] = wordwrap
     env.globals["is_scottish"] = is_scottish
     return env
-
-
-@jinja2.pass_environment
-def wordwrap(
-    environment: jinja2.Environment,
-    s: str,
-    width: int = 79,
-    break_long_words: bool = True,
-    wrapstring: str | None = None,
-    break_on_hyphens: bool = True,
-) -> str:
-    """Jinja2's `wordwrap`, a line (its paragraph) at a time, remembering short lines it
-    wrapped: most of a letter is the same in every copy."""
-    joiner = environment.newline_sequence if wrapstring is None else wrapstring
-    return joiner.join(
-        (_wrapped if len(line) < _WRAP_MEMO_LINE else do_wordwrap)(
-            environment, line, width, break_long_words, joiner, break_on_hyphens
-        )
-        for line in s.splitlines()
-    )
-
-
-_WRAP_MEMO_LINE: Final = 2_000
-"""Lines shorter than this are remembered, 256 at most."""
-_wrapped = lru_cache(maxsize=256)(do_wordwrap)
 
 
 def _variables(context: DataclassInstance) -> dict[str, object]:

@@ -101,6 +101,7 @@ class ImapSource:
         token_provider: TokenProvider | None = None,
         folders: Sequence[tuple[str, Direction]] | None = None,
         clock: Clock | None = None,
+        ours: Callable[[Collection[str]], set[str]] | None = None,
     ) -> None:
         if not settings.host or not settings.username:
             msg = "mailbox.host and mailbox.username are needed to read mail over IMAP"
@@ -130,7 +131,7 @@ class ImapSource:
         self._session = ImapSession(settings, self.name, self._clock, token_provider)
         # Given Message-IDs seen in a Sent folder, which are our own outgoing mail: those are
         # passed over without fetching (see `_without_own_copies`).
-        self.ours: Callable[[Collection[str]], set[str]] | None = None
+        self.ours = ours
 
     # -- MailSource ------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ import pytest
 
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.jobs.digest import build_digest, render_digest
-from foi_mailbot.jobs.reminders import templates
 from foi_mailbot.jobs.report import build_report
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
@@ -95,7 +94,7 @@ def rendered(apps: Apps, clock: FixedClock, tmp_path: Path) -> tuple[Path, Regis
         digest = build_digest(session, app.settings, app.services.calendars, clock.now())
         report = build_report(session, app.services.calendars, start=None, end=None,
                               today=TODAY)
-    _, page = render_digest(templates(app), digest)
+    _, page = render_digest(app.services.acks.env, digest)
     path = tmp_path / "digest.html"
     path.write_text(page, encoding="utf-8")
     (year,) = report.compliance

@@ -53,7 +53,7 @@ def app(make_settings: Callable[..., Settings], tmp_path: Path,
 
 def test_a_short_failure_sends_nothing(app: App, clock: FixedClock) -> None:
     """Failing for less than the threshold and then recovering is not worth an email."""
-    alerter = Alerter(app, clock)
+    alerter = Alerter(app.settings, app.factory, clock)
     _fail_for(alerter, clock, "mailbox", 10)
     alerter.success("mailbox")
 
@@ -63,7 +63,7 @@ def test_a_short_failure_sends_nothing(app: App, clock: FixedClock) -> None:
 def test_one_alert_after_the_threshold_not_one_per_retry(app: App, clock: FixedClock) -> None:
     """Thirty failed attempts over thirty minutes queue exactly one alert to the ops address."""
     started = clock.now()
-    alerter = Alerter(app, clock)
+    alerter = Alerter(app.settings, app.factory, clock)
     _fail_for(alerter, clock, "mailbox", 30)
 
     assert [("alert", f"alert:mailbox:{started.isoformat()}", OPS)] == _outbox(app)
@@ -72,7 +72,7 @@ def test_one_alert_after_the_threshold_not_one_per_retry(app: App, clock: FixedC
 def test_one_recovered_email_when_it_works_again(app: App, clock: FixedClock) -> None:
     """The first success after an alert queues one "recovered" email; later ones nothing."""
     started = clock.now()
-    alerter = Alerter(app, clock)
+    alerter = Alerter(app.settings, app.factory, clock)
     _fail_for(alerter, clock, "mailbox", 20)
     alerter.success("mailbox")
     alerter.success("mailbox")
@@ -85,9 +85,9 @@ def test_a_restart_neither_forgets_nor_repeats_the_alert(
     app: App, clock: FixedClock
 ) -> None:
     """A new process continues the outage it finds recorded: no second alert, one recovery."""
-    _fail_for(Alerter(app, clock), clock, "mailbox", 20)
+    _fail_for(Alerter(app.settings, app.factory, clock), clock, "mailbox", 20)
     restarted = build(app.settings, clock=clock)
-    alerter = Alerter(restarted, clock)
+    alerter = Alerter(restarted.settings, restarted.factory, clock)
     _fail_for(alerter, clock, "mailbox", 20)
     alerter.success("mailbox")
     restarted.close()
@@ -97,7 +97,7 @@ def test_a_restart_neither_forgets_nor_repeats_the_alert(
 
 def test_a_second_outage_alerts_again(app: App, clock: FixedClock) -> None:
     """After a recovery, the next long outage gets its own alert."""
-    alerter = Alerter(app, clock)
+    alerter = Alerter(app.settings, app.factory, clock)
     _fail_for(alerter, clock, "mailbox", 20)
     alerter.success("mailbox")
     _fail_for(alerter, clock, "mailbox", 20)
@@ -107,7 +107,7 @@ def test_a_second_outage_alerts_again(app: App, clock: FixedClock) -> None:
 
 def test_the_alert_says_what_failed_in_words(app: App, clock: FixedClock) -> None:
     """The email names the component, when it started and the last error."""
-    _fail_for(Alerter(app, clock), clock, "mailbox", 16)
+    _fail_for(Alerter(app.settings, app.factory, clock), clock, "mailbox", 16)
     with session_scope(app.factory) as session:
         raw = session.scalars(select(OutboxMessage.raw)).one()
 
@@ -126,7 +126,7 @@ def test_without_an_ops_address_the_outage_is_logged_once(
     """No address: nothing is queued and the alert is one log line, not one per retry."""
     app = build(make_settings(db=f"sqlite:///{tmp_path / 'n.db'}"), clock=clock)
     with capture_logs() as logs:
-        _fail_for(Alerter(app, clock), clock, "mailbox", 30)
+        _fail_for(Alerter(app.settings, app.factory, clock), clock, "mailbox", 30)
 
     assert [] == _outbox(app)
     raised = [e for e in logs if e["event"] == "alert.raised"]
@@ -137,8 +137,8 @@ def test_without_an_ops_address_the_outage_is_logged_once(
 
 def test_every_failed_attempt_is_counted_for_metrics(app: App, clock: FixedClock) -> None:
     """errors_total{where} counts each attempt, across outages and restarts."""
-    _fail_for(Alerter(app, clock), clock, "mailbox", 3)
-    _fail_for(Alerter(app, clock), clock, "smtp", 2)
+    _fail_for(Alerter(app.settings, app.factory, clock), clock, "mailbox", 3)
+    _fail_for(Alerter(app.settings, app.factory, clock), clock, "smtp", 2)
     with session_scope(app.factory) as session:
         figures = read_figures(session)
 
@@ -157,7 +157,6 @@ def test_an_smtp_outage_alerts_once_and_the_alert_goes_out_on_recovery(
               "timeout_seconds": 5},
     )
     app = build(settings, clock=clock)
-    Alerter(app, clock).watch_outbox(app.outbox)
     raw = (FIXTURES / "new_request_plain_foia.eml").read_bytes()
     store(app.factory, RawMail("test:1", "foi@example.gov.uk", "INBOX", 1, 1, clock.now(), raw,
                                "inbound"), clock)

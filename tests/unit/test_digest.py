@@ -22,7 +22,6 @@ from foi_mailbot.clock import FixedClock
 from foi_mailbot.deadlines.laws import EventKind, Law
 from foi_mailbot.ingest import store
 from foi_mailbot.jobs.digest import build_digest, digest_due_at, render_digest, send_if_due
-from foi_mailbot.jobs.reminders import templates
 from foi_mailbot.settings import DigestSettings, Settings
 from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
@@ -206,11 +205,11 @@ def test_the_due_check_sends_at_eight_local_after_a_clock_change(
     """One minute before 08:00 London time nothing goes; at 08:00 the digest does."""
     app = apps()
     clock.set(just_before)
-    early = send_if_due(app, clock.now())
+    early = send_if_due(app.factory, app.services, clock.now())
     clock.set(on_time)
 
     assert early is False
-    assert send_if_due(app, clock.now()) is True
+    assert send_if_due(app.factory, app.services, clock.now()) is True
 
 
 def test_a_daemon_down_from_sunday_to_tuesday_sends_mondays_digest_once_on_tuesday(
@@ -221,13 +220,13 @@ def test_a_daemon_down_from_sunday_to_tuesday_sends_mondays_digest_once_on_tuesd
     fired = []
     for instant in (at(date(2026, 1, 5), 8, 30), at(date(2026, 1, 11), 20)):
         clock.set(instant)
-        fired.append(send_if_due(app, clock.now()))
+        fired.append(send_if_due(app.factory, app.services, clock.now()))
     app.close()
     app = apps()  # back on Tuesday
     for instant in (at(date(2026, 1, 13), 10), at(date(2026, 1, 13), 10, 5),
                     at(date(2026, 1, 14), 9)):
         clock.set(instant)
-        fired.append(send_if_due(app, clock.now()))
+        fired.append(send_if_due(app.factory, app.services, clock.now()))
     app.outbox.send_due()
 
     assert [True, False, True, False, False] == fired
@@ -243,11 +242,11 @@ def test_each_recipient_gets_one_copy_a_week_even_if_added_midweek(
     """Extra recipients get their own copy; one added later in the week gets only theirs."""
     deputy, auditor = "deputy@example.gov.uk", "auditor@example.gov.uk"
     clock.set(at(date(2026, 1, 5), 9))
-    send_if_due(apps(make_settings(db=db_url, digest={"extra_recipients": [deputy]})),
-                clock.now())
+    first = apps(make_settings(db=db_url, digest={"extra_recipients": [deputy]}))
+    send_if_due(first.factory, first.services, clock.now())
     clock.set(at(date(2026, 1, 6), 9))
     app = apps(make_settings(db=db_url, digest={"extra_recipients": [deputy, auditor]}))
-    send_if_due(app, clock.now())
+    send_if_due(app.factory, app.services, clock.now())
 
     assert [f"digest:2026-W02:{a}" for a in (OFFICER, deputy, auditor)] == digest_keys(app)
 
@@ -305,7 +304,7 @@ def test_the_digest_renders_every_section_for_outlook_and_gmail(
     seeded = seed_register(app, clock)
     with session_scope(app.factory) as session:
         d = build_digest(session, app.settings, app.services.calendars, clock.now())
-    text, html = render_digest(templates(app), d)
+    text, html = render_digest(app.services.acks.env, d)
 
     for heading in ("OVERDUE: 1", "AWAITING CLARIFICATION: 1", "INTERNAL REVIEWS OPEN: 1",
                     "MESSAGES NEEDING A PERSON: 1", "LAST TWELVE WEEKS", "SERVICE HEALTH",

@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from foi_mailbot.bootstrap import build
+from foi_mailbot.bootstrap import build, make_health_server
 from foi_mailbot.clock import FixedClock
-from foi_mailbot.health import HealthServer
 from foi_mailbot.settings import HealthSettings, Settings
 from foi_mailbot.storage.state import record
 
@@ -279,7 +278,7 @@ def test_the_healthcheck_command_follows_the_health_endpoint(
     app = build(make_settings(db=f"sqlite:///{tmp_path / 'h.db'}"), clock=clock)
     record(app.factory, clock, "last_sync", {"at": clock.now().isoformat(), "stored": 0})
 
-    with HealthServer(app, "127.0.0.1", 0) as server:
+    with make_health_server(app, host="127.0.0.1", port=0) as server:
         code = check[-1].replace(":8025/", f":{server.port}/")
         healthy = _run(image, "python", *check[1:-1], code)
         clock.advance(timedelta(hours=1))

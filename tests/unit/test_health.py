@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -16,12 +15,12 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 import foi_mailbot.cli.ops  # noqa: F401 - registers `status` and `purge`
-from foi_mailbot.bootstrap import App, build
+from foi_mailbot.bootstrap import App, build, make_health_server
 from foi_mailbot.cli.common import app as cli
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.health import HealthServer, health_report
 from foi_mailbot.ingest import store
-from foi_mailbot.metrics import count_error, render_metrics
+from foi_mailbot.metrics import count_error, make_registry, render_metrics
 from foi_mailbot.settings import Settings, load_settings
 from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.state import record
@@ -73,7 +72,7 @@ def app(settings: Settings, clock: FixedClock) -> Iterator[App]:
 @pytest.fixture
 def server(app: App) -> Iterator[HealthServer]:
     """The health endpoint on a free loopback port."""
-    with HealthServer(app, "127.0.0.1", 0) as running:
+    with make_health_server(app, host="127.0.0.1", port=0) as running:
         yield running
 
 
@@ -114,7 +113,7 @@ def test_a_database_that_does_not_answer_is_unhealthy(app: App, clock: FixedCloc
     _synced(app)
     unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
                                 connect_args={"connect_timeout": 5})
-    report = health_report(dataclasses.replace(app, engine=unreachable), clock.now())
+    report = health_report(unreachable, app.factory, 900, clock.now())
 
     assert not report.ok
     assert ("the database does not answer",) == report.reasons
@@ -145,11 +144,11 @@ def test_metrics_survive_a_restart(settings: Settings, clock: FixedClock) -> Non
     """A second process on the same database reports the same counters."""
     first = build(settings, clock=clock)
     _deliver(first, *REQUESTS[:2])
-    before = _figures(render_metrics(first).decode())
+    before = _figures(render_metrics(make_registry(first.factory)).decode())
     first.close()
 
     second = build(settings, clock=clock)
-    after = _figures(render_metrics(second).decode())
+    after = _figures(render_metrics(make_registry(second.factory)).decode())
     second.close()
 
     assert before == after
@@ -160,7 +159,7 @@ def test_metrics_use_a_private_registry(app: App) -> None:
     """Nothing is registered in prometheus_client's global registry."""
     from prometheus_client import REGISTRY
 
-    render_metrics(app)
+    render_metrics(make_registry(app.factory))
 
     assert not any(n.startswith("foi_mailbot") for n in REGISTRY._names_to_collectors)
 
@@ -185,7 +184,7 @@ def test_the_server_binds_loopback_by_default(make_settings: Callable[..., Setti
                                              tmp_path: Path) -> None:
     """Without a configured host the endpoint listens on 127.0.0.1 only."""
     built = build(make_settings(db=f"sqlite:///{tmp_path / 'h.db'}"))
-    with HealthServer(built) as running:
+    with make_health_server(built) as running:
         assert running.url.startswith("http://127.0.0.1:")
         assert 200 == _get(f"{running.url}/metrics")[0]
     built.close()

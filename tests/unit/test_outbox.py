@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.errors import PermanentError, TransientError
 from foi_mailbot.outbound.compose import mint_message_id
-from foi_mailbot.outbound.enqueueing import enqueue
 from foi_mailbot.outbound.journal import SentJournal
+from foi_mailbot.outbound.outbox import enqueue, own_message_ids
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import OutboxMessage, OutboxStatus
-from tests.transports import MemoryTransport
+from tests.transports import MemorySentFolder, MemoryTransport
 
 
-def _app(settings: Settings, clock: FixedClock) -> tuple[App, MemoryTransport]:
+def _app(
+    settings: Settings, clock: FixedClock, folder: MemorySentFolder | None = None
+) -> tuple[App, MemoryTransport]:
     transport = MemoryTransport()
-    return build(settings, clock=clock, transport=transport), transport
+    return build(settings, clock=clock, transport=transport, sent_folder=folder), transport
 
 
 def _queue(app: App, key: str = "case:1:acknowledgement") -> OutboxMessage | None:
@@ -44,26 +47,19 @@ def _queue_acks(app: App, count: int) -> None:
         _queue(app, f"case:{number}:acknowledgement")
 
 
-def _filing(app: App) -> list[int]:
-    """Sent copies are filed nowhere: the size of each batch is noted in the list returned."""
-    filed: list[int] = []
-    app.outbox.copy_to_sent = lambda raws: filed.append(len(raws))
-    return filed
-
-
-def _copies_failing_then_recovered(app: App, count: int, error: Exception) -> list[int]:
+def _copies_failing_then_recovered(
+    settings: Settings, clock: FixedClock, count: int, error: Exception
+) -> tuple[list[int], MemoryTransport]:
     """Send `count` acknowledgements while filing Sent copies raises `error`, then restart
-    with filing working; returns the batches filed at the restart."""
-
-    def failing(raws: Sequence[bytes]) -> None:
-        raise error
-
-    app.outbox.copy_to_sent = failing
+    with filing working; returns the batches filed at the restart, and the transport."""
+    folder = MemorySentFolder()
+    app, transport = _app(settings, clock, folder)
+    folder.fail_with = error
     _queue_acks(app, count)
     app.outbox.drain()
-    filed = _filing(app)
+    folder.fail_with = None
     app.outbox.recover()
-    return filed
+    return folder.batches, transport
 
 
 def _status(app: App) -> str:
@@ -131,12 +127,11 @@ def test_row_left_mid_send_is_checked_not_blindly_resent(
     settings: Settings, clock: FixedClock, sent_folder_says: bool | None, expected: str
 ) -> None:
     """A row a crash left in `sending` is settled by the Sent folder, or flagged."""
-    app, _ = _app(settings, clock)
+    app, _ = _app(settings, clock, MemorySentFolder(verdict=sent_folder_says))
     _queue(app)
     with session_scope(app.factory) as session:
         row = session.scalars(select(OutboxMessage)).one()
         row.status = OutboxStatus.SENDING
-    app.outbox.sent_checker = lambda _mid: sent_folder_says
 
     app.outbox.recover()
 
@@ -179,7 +174,7 @@ def test_a_send_is_recorded_the_moment_the_server_accepts_it(
     with pytest.raises(SystemExit):
         app.outbox.drain()
 
-    assert app.outbox.journal is not None and row is not None
+    assert row is not None
     assert {row.id} == app.outbox.journal.read().accepted
     assert 1 == app.outbox.recover()
     app.outbox.drain()
@@ -226,20 +221,19 @@ def test_a_row_the_journal_saw_accepted_is_settled_as_sent_without_asking(
     settings: Settings, clock: FixedClock
 ) -> None:
     """Killed after the server's acceptance but before the row was marked: sent, not resent."""
-    app, transport = _app(settings, clock)
+    folder = MemorySentFolder()
+    app, transport = _app(settings, clock, folder)
     row = _queue(app)
-    assert row is not None and app.outbox.journal is not None
+    assert row is not None
     with session_scope(app.factory) as session:
         session.scalars(select(OutboxMessage)).one().status = OutboxStatus.SENDING
     app.outbox.journal.record(row.id)
-    asked: list[str] = []
-    app.outbox.sent_checker = lambda mid: bool(asked.append(mid))
 
     app.outbox.recover()
     app.outbox.drain()
 
     assert OutboxStatus.SENT == _status(app)
-    assert [] == asked
+    assert [] == folder.asked
     assert [] == transport.sent
     assert not app.outbox.journal.path.exists()
 
@@ -310,83 +304,74 @@ def test_sent_copies_are_filed_in_batches_and_recorded(
     settings: Settings, clock: FixedClock
 ) -> None:
     """25 acknowledgements: their copies go to Sent in two commands, and every row says so."""
-    app, _transport = _app(settings, clock)
-    filed = _filing(app)
+    folder = MemorySentFolder()
+    app, _transport = _app(settings, clock, folder)
     _queue_acks(app, 25)
 
     assert 25 == app.outbox.drain()
 
-    assert [20, 5] == filed
+    assert [20, 5] == folder.batches
     with session_scope(app.factory) as session:
         rows = session.scalars(select(OutboxMessage)).all()
         assert all(row.copied_to_sent and row.status == OutboxStatus.SENT for row in rows)
 
 
-def _copied(app: App) -> list[bool]:
+def _copied(settings: Settings, clock: FixedClock) -> list[bool]:
+    app, _ = _app(settings, clock)
     with session_scope(app.factory) as session:
-        return list(session.scalars(select(OutboxMessage.copied_to_sent)))
+        return list(session.scalars(
+            select(OutboxMessage.copied_to_sent).order_by(OutboxMessage.id)))
 
 
-def test_a_background_drain_goes_on_while_its_sent_copies_are_filed(
+def test_a_drain_has_filed_and_recorded_its_sent_copies_when_it_returns(
     settings: Settings, clock: FixedClock
 ) -> None:
-    """The copies go by a thread: the loop does not wait for them; the next drain does."""
-    app, transport = _app(settings, clock)
-    release = threading.Event()
-    filed: list[int] = []
-
-    def slow(raws: Sequence[bytes]) -> None:
-        release.wait(10)
-        filed.append(len(raws))
-
-    app.outbox.copy_to_sent = slow
+    """The copies are filed in the drain, after each batch's sends: none is left for later."""
+    folder = MemorySentFolder()
+    app, transport = _app(settings, clock, folder)
     _queue_acks(app, 3)
 
-    assert 3 == app.outbox.drain(background=True)
-    assert [] == filed and 3 == len(transport.sent)
+    assert 3 == app.outbox.drain()
 
-    release.set()
-    assert 0 == app.outbox.drain()
-    assert [3] == filed
-    assert [True, True, True] == _copied(app)
+    assert [3] == folder.batches and 3 == len(transport.sent)
+    assert [True, True, True] == _copied(settings, clock)
 
 
-def test_closing_files_the_sent_copies_still_queued(
+def test_a_stop_mid_batch_still_files_the_copies_of_what_went(
     settings: Settings, clock: FixedClock
 ) -> None:
-    """A stop right after a background drain still files and records its copies."""
-    app, _transport = _app(settings, clock)
-    filed = _filing(app)
+    """Stopping after the first send: its copy is filed and recorded; the rest wait, uncopied."""
+    folder = MemorySentFolder()
+    app, _transport = _app(settings, clock, folder)
     _queue_acks(app, 2)
 
-    app.outbox.drain(background=True)
-    app.outbox.close()
+    assert 1 == app.outbox.drain(stop=lambda: True)
 
-    assert [2] == filed
-    assert [True, True] == _copied(app)
+    assert [1] == folder.batches
+    assert [True, False] == _copied(settings, clock)
 
 
 def test_an_unexpected_failure_filing_copies_stops_nothing(
     settings: Settings, clock: FixedClock
 ) -> None:
-    """The copying thread survives any error; the copies are made at the next start."""
-    app, transport = _app(settings, clock)
-
-    filed = _copies_failing_then_recovered(app, 2, RuntimeError("unexpected"))
+    """Any error filing copies is logged; the mail has gone, and the copies are made at the
+    next start."""
+    filed, transport = _copies_failing_then_recovered(settings, clock, 2,
+                                                      RuntimeError("unexpected"))
 
     assert [2] == filed and 2 == len(transport.sent)
-    assert [True, True] == _copied(app)
+    assert [True, True] == _copied(settings, clock)
 
 
 def test_a_failed_sent_copy_is_filed_at_the_next_start(
     settings: Settings, clock: FixedClock
 ) -> None:
     """The Sent folder refusing twice leaves the rows sent but uncopied; recovery files them."""
-    app, transport = _app(settings, clock)
-
-    filed = _copies_failing_then_recovered(app, 3, TransientError("NO [SERVERBUG]"))
+    filed, transport = _copies_failing_then_recovered(settings, clock, 3,
+                                                      TransientError("NO [SERVERBUG]"))
 
     assert [3] == filed
+    app, _ = _app(settings, clock)
     with session_scope(app.factory) as session:
         rows = session.scalars(select(OutboxMessage)).all()
         assert all(row.copied_to_sent and row.status == OutboxStatus.SENT for row in rows)
@@ -415,7 +400,93 @@ def test_only_ids_of_the_minted_shape_are_looked_for_among_ours(
     event.listen(app.engine, "before_cursor_execute",
                  lambda _c, _cur, statement, *_a: asked.append(statement))
 
-    assert set() == app.outbox.own_message_ids({"staff-note-1@example.gov.uk"})
+    assert set() == own_message_ids(app.factory, {"staff-note-1@example.gov.uk"})
     assert [] == asked
-    assert {queued.message_id} == app.outbox.own_message_ids(
-        {queued.message_id, "staff-note-1@example.gov.uk"})
+    assert {queued.message_id} == own_message_ids(
+        app.factory, {queued.message_id, "staff-note-1@example.gov.uk"})
+
+
+def _outcomes_lost_once(app: App) -> list[bool]:
+    """The commit that writes a batch's outcomes fails once, as when the database goes away
+    (the claims before it went through); returns a list that is non-empty once it has."""
+    lost: list[bool] = []
+
+    def cut(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not lost and statement.startswith("UPDATE outbox_message") and "sent_at" in statement:
+            lost.append(True)
+            raise OperationalError(statement, None, Exception("server closed the connection"))
+
+    event.listen(app.engine, "before_cursor_execute", cut)
+    return lost
+
+
+def test_a_database_outage_after_sending_is_settled_by_the_next_drain_without_a_resend(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The outcomes of a batch cannot be written: the next drain reads them in the journal."""
+    app, transport = _app(settings, clock)
+    _queue_acks(app, 3)
+    transport.fail_with.append(TransientError("421 try later"))
+    lost = _outcomes_lost_once(app)
+
+    with pytest.raises(OperationalError):
+        app.outbox.drain()
+    assert lost and 2 == len(transport.sent)
+
+    assert 0 == app.outbox.drain()
+
+    assert [(OutboxStatus.PENDING, 1), (OutboxStatus.SENT, 1), (OutboxStatus.SENT, 1)] == (
+        _statuses(app))
+    assert 2 == len(transport.sent)
+    clock.advance(timedelta(minutes=5))
+    assert 1 == app.outbox.drain()
+
+
+def test_a_drain_leaves_alone_a_row_sent_from_elsewhere_which_recovery_at_start_settles(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """A row `sending` that this machine's journal never claimed may be in another sender's
+    hands: only `recover`, run at start by the one active instance, decides it."""
+    app, transport = _app(settings, clock)
+    _queue(app)
+    with session_scope(app.factory) as session:
+        session.scalars(select(OutboxMessage)).one().status = OutboxStatus.SENDING
+
+    assert 0 == app.outbox.drain()
+    assert OutboxStatus.SENDING == _status(app)
+
+    assert 1 == app.outbox.recover()
+    assert OutboxStatus.NEEDS_ATTENTION == _status(app)
+    assert [] == transport.sent
+
+
+def test_a_second_sender_on_the_machine_waits_for_the_first(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Two senders sharing the journal never run at once: one would read the other's rows as
+    left in doubt."""
+    app, _ = _app(settings, clock)
+    other, _ = _app(settings, clock)
+    _queue(app)
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (other.outbox.drain(), done.set()))
+
+    with app.outbox.journal.held():
+        worker.start()
+        assert not done.wait(0.3)
+    worker.join(10)
+
+    assert done.is_set()
+
+
+def test_a_drain_that_ends_cleanly_leaves_no_journal_behind(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Every row it claimed is settled in the database, so the next drain has nothing to read."""
+    app, transport = _app(settings, clock)
+    _queue_acks(app, 2)
+    transport.fail_with.append(TransientError("421 try later"))
+
+    assert 1 == app.outbox.drain()
+
+    assert not app.outbox.journal.path.exists()

@@ -79,7 +79,7 @@ def test_a_proclaimed_holiday_moves_open_deadlines_with_an_audit_entry(
 ) -> None:
     """A new holiday inside the counting period makes the due date one working day later."""
     case_id, reference = open_request(before)
-    moved = recompute_open_deadlines(after, at(date(2026, 1, 12)))
+    moved = recompute_open_deadlines(after.factory, after.services.calendars, at(date(2026, 1, 12)))
 
     audits = calendar_audits(after)
     with session_scope(after.factory) as session:
@@ -95,8 +95,8 @@ def test_a_proclaimed_holiday_moves_open_deadlines_with_an_audit_entry(
 def test_recomputing_twice_changes_nothing_the_second_time(before: App, after: App) -> None:
     """Once recomputed, a case's fingerprint matches and it is left alone."""
     open_request(before)
-    recompute_open_deadlines(after, at(date(2026, 1, 12)))
-    again = recompute_open_deadlines(after, at(date(2026, 1, 12), 11))
+    recompute_open_deadlines(after.factory, after.services.calendars, at(date(2026, 1, 12)))
+    again = recompute_open_deadlines(after.factory, after.services.calendars, at(date(2026, 1, 12), 11))
 
     assert [] == again
     assert 1 == len(calendar_audits(after))
@@ -111,7 +111,7 @@ def test_answered_cases_keep_the_deadline_they_were_answered_against(
         case = session.get(Case, case_id)
         assert case is not None
         move(session, case, Event.RESPONDED, at(date(2026, 1, 15)), None, ["answered"])
-    moved = recompute_open_deadlines(after, at(date(2026, 1, 16)))
+    moved = recompute_open_deadlines(after.factory, after.services.calendars, at(date(2026, 1, 16)))
 
     with session_scope(after.factory) as session:
         due = session.scalars(select(Case.due_on).where(Case.id == case_id)).one()
@@ -127,7 +127,7 @@ def test_a_change_outside_the_counting_period_only_refreshes_the_fingerprint(
     later = [{"date": "2026-06-01", "name": "A later proclaimed day"}]
     app = build(make_settings(db=db_url, clock={"extra_holidays": later}), clock=clock,
                 transport=MemoryTransport())
-    moved = recompute_open_deadlines(app, at(date(2026, 1, 12)))
+    moved = recompute_open_deadlines(app.factory, app.services.calendars, at(date(2026, 1, 12)))
 
     with session_scope(app.factory) as session:
         case = session.get(Case, case_id)
@@ -145,7 +145,7 @@ def test_the_reminder_sweep_recomputes_before_it_reminds(before: App, after: App
     case_id, _ = open_request(before)
     assert isinstance(after.clock, FixedClock)
     after.clock.set(at(date(2026, 2, 2)))
-    reminders.sweep(after, after.clock.now())
+    reminders.sweep(after.factory, after.services, after.clock.now())
 
     with session_scope(after.factory) as session:
         keys = list(session.scalars(select(OutboxMessage.key)))
@@ -155,7 +155,7 @@ def test_the_reminder_sweep_recomputes_before_it_reminds(before: App, after: App
 def test_the_next_digest_lists_deadlines_moved_by_the_calendar(before: App, after: App) -> None:
     """The digest after a calendar change names each moved case with both dates."""
     _, reference = open_request(before)
-    recompute_open_deadlines(after, at(date(2026, 1, 12)))
+    recompute_open_deadlines(after.factory, after.services.calendars, at(date(2026, 1, 12)))
     with session_scope(after.factory) as session:
         digest = build_digest(session, after.settings, after.services.calendars,
                               at(date(2026, 1, 12), 11))

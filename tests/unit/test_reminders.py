@@ -96,7 +96,7 @@ def sweep_at(app: App, instant: datetime) -> None:
     """Move the app's clock to `instant` and run the reminder sweep."""
     assert isinstance(app.clock, FixedClock)
     app.clock.set(instant)
-    reminders.sweep(app, instant)
+    reminders.sweep(app.factory, app.services, instant)
 
 
 def reminder_keys(app: App) -> list[str]:
@@ -159,7 +159,7 @@ def test_each_reminder_goes_out_once_across_many_sweeps_and_restarts(
         app = build(settings, clock=clock, transport=transport, migrate=False)  # a restart
         for hour, minute in ((0, 30), (7, 59), (8, 0), (8, 5), (17, 0)):
             clock.set(at(day, hour, minute))
-            reminders.sweep(app, clock.now())
+            reminders.sweep(app.factory, app.services, clock.now())
             app.outbox.send_due()
         day += timedelta(days=1)
     app.close()

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from jinja2.filters import do_wordwrap
 
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.errors import ConfigError
@@ -26,7 +23,6 @@ from foi_mailbot.outbound.render import (
     make_environment,
     render_pair,
     render_text,
-    wordwrap,
 )
 
 NI_HOLIDAY = "Monday 12 July 2021 is a bank holiday in Northern Ireland."
@@ -273,33 +269,3 @@ def test_a_context_must_be_a_dataclass(env: jinja2.Environment) -> None:
     """Passing a dict (or locals()) is refused: contexts are typed."""
     with pytest.raises(TypeError, match="dataclass"):
         render_text(env, ACK_NEW_REQUEST, {"reference": "x"})  # type: ignore[arg-type]
-
-
-@given(
-    text=st.text(alphabet=st.sampled_from("ab -\n\t\u00e9"), max_size=300),
-    width=st.integers(5, 80),
-    break_long_words=st.booleans(),
-    break_on_hyphens=st.booleans(),
-)
-def test_wordwrap_wraps_exactly_as_jinja_does(
-    env: jinja2.Environment, text: str, width: int, break_long_words: bool,
-    break_on_hyphens: bool,
-) -> None:
-    """The remembering `wordwrap` gives Jinja2's own result, the first time and the next."""
-    options = {"width": width, "break_long_words": break_long_words,
-               "break_on_hyphens": break_on_hyphens}
-    expected = do_wordwrap(env, text, **options)  # type: ignore[arg-type]
-
-    assert expected == wordwrap(env, text, **options)  # type: ignore[arg-type]
-    assert expected == wordwrap(env, text, **options)  # type: ignore[arg-type]
-
-
-def test_acknowledgements_are_wrapped_as_by_jinjas_own_filter(env: jinja2.Environment) -> None:
-    """Every law's acknowledgement reads the same with Jinja2's `wordwrap` as with ours."""
-    plain = make_environment(None)
-    plain.filters["wordwrap"] = do_wordwrap
-    for law in Law:
-        context = _context(law, subject="A subject long enough to be wrapped " * 5)
-        for name in (ACK_NEW_REQUEST, ACK_CLARIFICATION_RECEIVED, ACK_REVIEW_REQUEST):
-            assert _both(render_pair(plain, name, context)) == _both(
-                render_pair(env, name, context))
