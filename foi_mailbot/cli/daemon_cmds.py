@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from foi_mailbot.bootstrap import App, build
-from foi_mailbot.cli.common import ConfigOption, app, db_app, fail, friendly_errors, settings_from
-from foi_mailbot.errors import ConfigError
-from foi_mailbot.logconfig import configure
-from foi_mailbot.settings import DEFAULT_SECRET, load_settings
-from foi_mailbot.sources import MailSource
+from foi_mailbot.cli.common import (
+    ConfigOption,
+    app,
+    config_path,
+    db_app,
+    fail,
+    friendly_errors,
+    settings_from,
+)
+from foi_mailbot.cli.summary import cycle_summary
+
+if TYPE_CHECKING:
+    from foi_mailbot.bootstrap import App
+    from foi_mailbot.sources import MailSource
 
 
 def _with_mailbox(config: Path | None) -> tuple[App, MailSource]:
     """Settings, logging and the application with its mail source connected."""
+    from foi_mailbot.bootstrap import build
+    from foi_mailbot.logconfig import configure
+
     settings = settings_from(config)
     configure()
     app_ = build(settings, with_source=True)
@@ -79,21 +91,25 @@ def once(config: ConfigOption = None) -> None:
     with friendly_errors():
         app_, source = _with_mailbox(config)
         daemon = Daemon(app_, source)
-        with acquire_leadership(app_.engine, stop=daemon.stop):
+        with acquire_leadership(app_.engine, stop=daemon.stop), cycle_summary(app_) as summary:
             app_.warm_up()
             app_.outbox.recover()
             daemon.run_until_idle()
         app_.close()
+    for line in summary.lines():
+        typer.echo(line)
 
 
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
     """Validate the configuration and render every template with sample data."""
+    from foi_mailbot.errors import ConfigError
     from foi_mailbot.jobs import template_samples
     from foi_mailbot.outbound.render import check_templates, make_environment
+    from foi_mailbot.settings import DEFAULT_SECRET, load_settings
 
     try:
-        settings = load_settings(config)
+        settings = load_settings(config_path(config))
     except ConfigError as exc:
         for problem in str(exc).split("; "):
             typer.echo(f"wrong: {problem}", err=True)
@@ -116,6 +132,8 @@ def check_config(config: ConfigOption = None) -> None:
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply database migrations."""
+    from foi_mailbot.bootstrap import build
+
     with friendly_errors():
         build(settings_from(config)).close()
     typer.echo("Database is up to date.")
