@@ -20,6 +20,7 @@ from foi_mailbot.cli.summary import cycle_summary
 
 if TYPE_CHECKING:
     from foi_mailbot.bootstrap import App
+    from foi_mailbot.settings import Settings
     from foi_mailbot.sources import MailSource
 
 
@@ -40,7 +41,27 @@ def _with_mailbox(config: Path | None) -> tuple[App, MailSource]:
 def run(config: ConfigOption = None) -> None:
     """Run the daemon: watch the mailbox, process mail, send acknowledgements, run schedules."""
     with friendly_errors():
-        _serve(*_with_mailbox(config))
+        app_, source = _with_mailbox(config)
+        for line in where_to_look(app_.settings):
+            typer.echo(line, err=True)
+        _serve(app_, source)
+
+
+def where_to_look(settings: Settings) -> list[str]:
+    """Where mail goes in and letters come out when they are local folders, and the health URL.
+
+    Printed as the daemon starts, so a first run (`./scripts/demo`) says what to do next.
+    """
+    lines = []
+    if not settings.mailbox.uses_imap():
+        maildir = (settings.mailbox.maildir or settings.paths.data_dir / "maildir").absolute()
+        lines.append(f"Mailbox: drop .eml files into {maildir / 'new'}")
+    if settings.smtp.host is None:
+        lines.append(f"Letters: written as .eml files to {settings.paths.outgoing().absolute()}")
+    health = settings.health
+    if health.enabled and health.port:
+        lines.append(f"Health: http://{health.host}:{health.port}/healthz")
+    return lines
 
 
 def _serve(app_: App, source: MailSource) -> None:

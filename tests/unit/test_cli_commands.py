@@ -171,3 +171,18 @@ def test_alembic_start_up_lines_are_not_logged_but_migrations_are(
 
     assert "Running upgrade" in logged
     assert "Context impl" not in logged and "Will assume" not in logged
+
+
+def test_run_says_where_to_drop_mail_where_letters_appear_and_the_health_url(
+    tmp_path: Path,
+) -> None:
+    """The embedded default names its two folders and the health page as the daemon starts."""
+    from foi_mailbot.cli.daemon_cmds import where_to_look
+
+    local = Settings(paths={"data_dir": tmp_path})  # type: ignore[arg-type]
+    served = Settings(mailbox={"host": "imap.example.org"}, smtp={"host": "smtp.example.org"})  # type: ignore[arg-type]
+
+    assert [f"Mailbox: drop .eml files into {tmp_path / 'maildir' / 'new'}",
+            f"Letters: written as .eml files to {tmp_path / 'outgoing'}",
+            "Health: http://127.0.0.1:8025/healthz"] == where_to_look(local)
+    assert ["Health: http://127.0.0.1:8025/healthz"] == where_to_look(served)
