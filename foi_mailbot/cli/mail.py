@@ -31,12 +31,15 @@ def ingest(
     """Import messages from files (backfill or trial), then process them like new mail."""
     from foi_mailbot.bootstrap import build
     from foi_mailbot.ingest import store
+    from foi_mailbot.logconfig import configure
     from foi_mailbot.sources.files import count_paths, iter_paths
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    app_ = build(settings_from(config))
+    settings = settings_from(config)
+    configure()  # each message's line to stderr, so stdout is the summary alone
+    app_ = build(settings)
     total = count_paths(paths)
     created = duplicates = 0
     with typer.progressbar(length=total, label="Storing", hidden=not _tty()) as bar:
