@@ -39,7 +39,10 @@ def _with_mailbox(config: Path | None) -> tuple[App, MailSource]:
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Run the daemon: watch the mailbox, process mail, send acknowledgements, run schedules."""
+    """Run the daemon: mail loop, health endpoint and schedules.
+
+    It watches the mailbox, processes mail, sends acknowledgements and runs the schedules.
+    """
     with friendly_errors():
         app_, source = _with_mailbox(config)
         for line in where_to_look(app_.settings):
@@ -105,7 +108,10 @@ def _serve(app_: App, source: MailSource) -> None:
 
 @app.command()
 def once(config: ConfigOption = None) -> None:
-    """Run one cycle (fetch, process, send) and exit; for cron or a first try."""
+    """Run one cycle (fetch, process, send) and say what it did.
+
+    For cron or a first try.
+    """
     from foi_mailbot.daemon import Daemon
     from foi_mailbot.leader import acquire_leadership
 
@@ -123,7 +129,10 @@ def once(config: ConfigOption = None) -> None:
 
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
-    """Validate the configuration and render every template with sample data."""
+    """Check the configuration and every template.
+
+    Names each wrong key and why, and renders every template with sample data.
+    """
     from foi_mailbot.errors import ConfigError
     from foi_mailbot.jobs import template_samples
     from foi_mailbot.outbound.render import check_templates, make_environment

@@ -28,7 +28,10 @@ def ingest(
         metavar="PATH", help=".eml files, Maildirs or mbox files.")],
     config: ConfigOption = None,
 ) -> None:
-    """Import messages from files (backfill or trial), then process them like new mail."""
+    """Import .eml files, a Maildir or an mbox, and process them.
+
+    For a backfill or a trial: the messages are processed like new mail.
+    """
     from foi_mailbot.bootstrap import build
     from foi_mailbot.ingest import store
     from foi_mailbot.logconfig import configure

@@ -19,7 +19,9 @@ from foi_mailbot.cli.common import (
 
 @app.command()
 def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
-    """Say whether the service is healthy: daemon, last sync, backlog, needing a person, errors.
+    """Say whether the service is healthy, and why.
+
+    Daemon running, last sync, backlog, needing a person, cases and errors.
 
     Exits 0 when healthy and 1 when not, so scripts and monitoring can use it. A daemon is
     running when some process holds the register's lock (the one that lets a single instance
@@ -61,7 +63,10 @@ def purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only; change nothing.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Delete the raw bodies of old, finished messages; cases and header data are kept."""
+    """Delete the raw bodies of old, finished messages.
+
+    Cases, header data, classifications and the audit trail are kept.
+    """
     from foi_mailbot.bootstrap import build
     from foi_mailbot.purge import check_days, purge_raw
 

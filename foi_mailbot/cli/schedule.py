@@ -48,7 +48,10 @@ def digest(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Preview the weekly digest, or send this week's now (once per week all the same)."""
+    """Preview the weekly digest, or send this week's now.
+
+    Once per week all the same: a digest already sent is not sent again.
+    """
     from foi_mailbot.jobs import digest as digest_job
     from foi_mailbot.jobs.reminders import templates
     from foi_mailbot.storage.db import session_scope
@@ -92,7 +95,10 @@ def remind(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Queue and send every reminder due now (the scheduler does this every few minutes)."""
+    """Send every reminder due now.
+
+    The daemon's scheduler does this by itself every few minutes.
+    """
     from foi_mailbot.jobs import reminders
     from foi_mailbot.storage.db import session_scope
 
@@ -130,7 +136,10 @@ def report(
     )] = "cases",
     config: ConfigOption = None,
 ) -> None:
-    """Management information: one row per case, and the on-time share per financial year."""
+    """Management information: cases and on-time share by year.
+
+    One row per case, and the on-time share per financial year.
+    """
     from foi_mailbot.clock import local_date
     from foi_mailbot.jobs.report import (
         FORMATS,
