@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from foi_mailbot.bootstrap import clock_policy
 from foi_mailbot.cases.register import Calendars
+from foi_mailbot.clock_policy import clock_policy
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.jobs.digest import build_digest, render_digest
 from foi_mailbot.jobs.reminders import plan

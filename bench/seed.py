@@ -4,9 +4,9 @@ Message `i` of seed `s` is a pure function of `(s, i)`: its own `random.Random` 
 (new requests, clarifications, internal reviews, auto-replies, bounces, list mail, staff mail,
 other business, subject access requests, copies), the sender, the shape (plain, multipart
 alternative, HTML only, Latin-1 or UTF-8 text) and, for about one in eight, attachments of
-100 KB to 3.6 MB (up to 4.9 MB encoded). Sizes follow the mix in PERF.md: median about 20 KB,
-about 1.4 GB for 10,000 messages. Clarifications and reviews answer an earlier request of the
-same mix, by the same applicant, under the same subject. Every message is built with
+100 KB to 3.6 MB (up to 4.9 MB encoded). Sizes follow a real FOI mailbox's mix: median about
+20 KB, about 1.4 GB for 10,000 messages. Clarifications and reviews answer an earlier request
+of the same mix, by the same applicant, under the same subject. Every message is built with
 `email.message.EmailMessage`; `seed_folder` builds them in worker processes and appends them in
 order, so UIDs follow the index.
 """

@@ -19,8 +19,8 @@ from foi_mailbot.cases.reference import ReferenceCodec
 from foi_mailbot.cases.register import Calendars
 from foi_mailbot.cases.service import Services
 from foi_mailbot.clock import Clock, SystemClock, local_date
+from foi_mailbot.clock_policy import clock_policy
 from foi_mailbot.deadlines.laws import Law
-from foi_mailbot.deadlines.statutory import ClockPolicy
 from foi_mailbot.health import HealthServer
 from foi_mailbot.outbound.acks import Acknowledger
 from foi_mailbot.outbound.journal import SentJournal
@@ -33,20 +33,6 @@ from foi_mailbot.settings import Settings
 from foi_mailbot.sources import MailSource
 from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
 from foi_mailbot.storage.state import DbCheckpoints
-
-
-def clock_policy(settings: Settings) -> ClockPolicy:
-    """The statutory clock's options from configuration."""
-    clock = settings.clock
-    return ClockPolicy(
-        receipt_on_non_working_day=clock.receipt_on_non_working_day,
-        foisa_fees_notice_day=clock.foisa_fees_notice_day,
-        sar_holiday_region=clock.sar_holiday_region,
-        clarification_closure_months=clock.clarification_closure_months,
-        extra_holidays=tuple(
-            (h.date, h.name, frozenset(h.regions)) for h in clock.extra_holidays
-        ),
-    )
 
 
 def reference_codec(settings: Settings) -> ReferenceCodec:

@@ -119,8 +119,9 @@ def describe(report: HealthReport) -> list[str]:
     else:
         lines.append("Last mailbox sync: never")
     lines.append(f"Outbox backlog: {facts['outbox_backlog']}")
+    waiting = facts["messages_needing_person"]
     lines.append(f"Needing a person: {facts['needs_person']} "
-                 f"({facts['messages_needing_person']} messages, "
+                 f"({waiting} message{'' if waiting == 1 else 's'}, "
                  f"{facts['outbox_needing_person']} outgoing)")
     lines.append(f"Open cases: {facts['cases_open']} (of {facts['cases_opened']} opened)")
     errors = ", ".join(f"{k} {v}" for k, v in sorted(facts["errors"].items())) or "none"

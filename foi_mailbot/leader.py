@@ -204,3 +204,39 @@ def _wait_for_advisory_lock(engine: Engine, stop: threading.Event, poll: float) 
                 conn.close()
             own.dispose()
             return Leadership(acquired=False, where=where)
+
+
+def instance_running(engine: Engine) -> bool:
+    """True while some process is the active instance on this register (holds its lock).
+
+    Takes nothing: on SQLite the lock file is tried and let go at once; on PostgreSQL the
+    advisory lock is tried and, if it was free, released in the same breath.
+    """
+    backend = engine.url.get_backend_name()
+    if backend == "sqlite":
+        return _file_locked(engine.url.database)
+    if backend == "postgresql":
+        with engine.connect() as conn:
+            got, key, _schema = _try_lock(conn)
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:c, :o)"), {"c": key[0], "o": key[1]})
+            conn.rollback()
+        return not got
+    return False
+
+
+def _file_locked(database: str | None) -> bool:
+    if not database or database == ":memory:":
+        return False
+    lock_path = Path(f"{Path(database).resolve()}.lock")
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing the descriptor also lets go of a lock it took
+    return False

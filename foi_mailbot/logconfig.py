@@ -62,6 +62,18 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
                                ("sqlalchemy", "WARNING"), ("mail-parser", "ERROR"),
                                ("mailparser", "ERROR")):
         logging.getLogger(noisy).setLevel(noisy_level)
+    logging.getLogger("alembic.runtime.migration").addFilter(_ALEMBIC_STARTUP)
+
+
+class _AlembicStartup(logging.Filter):
+    """Drops the two lines Alembic logs at every start; the migrations it runs are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for "Context impl ..." and "Will assume ... DDL"."""
+        return not record.getMessage().startswith(("Context impl", "Will assume"))
+
+
+_ALEMBIC_STARTUP = _AlembicStartup()
 
 
 def _identity(

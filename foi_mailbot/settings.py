@@ -179,7 +179,7 @@ class ExtraHoliday(_Section):
 
 
 class ClockSettings(_Section):
-    """The statutory clock's documented choices (see RULES.md section 9)."""
+    """The statutory clock's documented choices (see docs/statutory-clock.md)."""
 
     receipt_on_non_working_day: Literal["calendar_day", "next_working_day"] = "calendar_day"
     foisa_fees_notice_day: Literal["disregarded", "counted"] = "disregarded"

@@ -16,6 +16,7 @@ from foi_mailbot.cases.lifecycle import Event, State, transition
 from foi_mailbot.cases.reference import ReferenceCodec
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import ClockEvent, Deadline, EventKind, Law
+from foi_mailbot.deadlines.record import deadline_json
 from foi_mailbot.deadlines.statutory import ClockPolicy, calendar_for, due_date
 from foi_mailbot.deadlines.workdays import WorkingDays
 from foi_mailbot.storage.models import AuditEntry, Case, CaseEvent, Counter, InboundMessage
@@ -74,20 +75,6 @@ def audit(
             detail=detail,
         )
     )
-
-
-def deadline_json(deadline: Deadline) -> dict[str, Any]:
-    """A deadline's explanation in a stored, showable form."""
-    return {
-        "law": deadline.law.value,
-        "due": deadline.due.isoformat() if deadline.due else None,
-        "basis": deadline.basis,
-        "start": deadline.start.isoformat(),
-        "steps": [{"day": s.day.isoformat(), "note": s.note} for s in deadline.steps],
-        "holiday_notes": list(deadline.holiday_notes),
-        "stopped_reason": deadline.stopped_reason,
-        "explanation": deadline.explanation(),
-    }
 
 
 def clock_events(case: Case) -> list[ClockEvent]:

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
-from sqlalchemy import select
 
-from foi_mailbot.bootstrap import build, clock_policy
-from foi_mailbot.cases.register import deadline_json
 from foi_mailbot.cli.common import (
+    Command,
     ConfigOption,
     JsonOption,
     app,
     cases_app,
+    config_path,
     fail,
     friendly_errors,
     settings_from,
 )
-from foi_mailbot.deadlines.laws import ClockEvent, EventKind, Law
-from foi_mailbot.deadlines.statutory import due_date
-from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import Case, InboundMessage
+
+if TYPE_CHECKING:
+    from foi_mailbot.deadlines.laws import ClockEvent
+    from foi_mailbot.deadlines.statutory import ClockPolicy
+    from foi_mailbot.storage.models import Case
+
+# The names `foi_mailbot.settings` reads (checked by a test), without loading it.
+CONFIG_ENV: Final = "FOI_MAILBOT_CONFIG"
+CLOCK_ENV: Final = "FOI_MAILBOT_CLOCK"
 
 
 def _parse_date(text: str, what: str) -> date:
@@ -34,6 +40,8 @@ def _parse_date(text: str, what: str) -> date:
 
 
 def _parse_event(text: str) -> ClockEvent:
+    from foi_mailbot.deadlines.laws import ClockEvent, EventKind
+
     parts = text.split(":")
     if len(parts) not in (2, 3):
         fail(f"event '{text}' should look like TYPE:YYYY-MM-DD or TYPE:YYYY-MM-DD:DAYS")
@@ -53,29 +61,50 @@ def _parse_event(text: str) -> ClockEvent:
 
 @app.command()
 def deadline(
-    law: Annotated[str, typer.Option(help="foia, eir, foisa, sar or review_foia/eir/foisa.")],
-    received: Annotated[str, typer.Option(help="Date of receipt, YYYY-MM-DD.")],
-    event: Annotated[
-        list[str] | None, typer.Option(help="TYPE:YYYY-MM-DD[:DAYS], repeatable.")
-    ] = None,
+    law: Annotated[str, typer.Option(
+        metavar="LAW", help="foia, eir, foisa, sar or review_foia/eir/foisa.")],
+    received: Annotated[str, typer.Option(metavar="DATE", help="Date of receipt, YYYY-MM-DD.")],
+    event: Annotated[list[str] | None, typer.Option(
+        metavar="TYPE:DATE[:DAYS]", help="A clock event, e.g. clarification_sought:2026-01-07; "
+                                         "repeatable.")] = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Print the statutory due date and its explanation."""
+    from foi_mailbot.deadlines.laws import Law
+    from foi_mailbot.deadlines.record import deadline_json
+    from foi_mailbot.deadlines.statutory import due_date
+
     try:
         regime = Law(law.lower())
     except ValueError:
         fail(f"'{law}' is not a law foi-mailbot knows; use one of {', '.join(Law)}")
     start = _parse_date(received, "the date of receipt")
     events = [_parse_event(e) for e in event or []]
-    settings = settings_from(config)
     with friendly_errors():
-        result = due_date(start, regime, events, policy=clock_policy(settings))
+        result = due_date(start, regime, events, policy=_clock_policy(config))
     if as_json:
         typer.echo(json.dumps(deadline_json(result)))
         return
     for line in result.explanation():
         typer.echo(line)
+
+
+def _clock_policy(config: Path | None) -> ClockPolicy:
+    """The clock's choices from the configuration, or the defaults when there is none to read.
+
+    Loading the configuration costs more than the rest of the command (pydantic-settings);
+    with no file and no FOI_MAILBOT_CLOCK variable it could only give the defaults.
+    """
+    from foi_mailbot.deadlines.statutory import ClockPolicy
+
+    if config_path(config) is None and not any(
+        name.upper().startswith((CONFIG_ENV, CLOCK_ENV)) for name in os.environ
+    ):
+        return ClockPolicy()
+    from foi_mailbot.clock_policy import clock_policy
+
+    return clock_policy(settings_from(config))
 
 
 def _case_summary(case: Case) -> dict[str, Any]:
@@ -93,11 +122,21 @@ def _case_summary(case: Case) -> dict[str, Any]:
 
 @cases_app.command("list")
 def cases_list(
-    status: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None,
+    status: Annotated[str | None, typer.Option(
+        metavar="STATE", help="Only cases in this state, e.g. acknowledged.")] = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """List cases, newest first."""
+    from sqlalchemy import select
+
+    from foi_mailbot.bootstrap import build
+    from foi_mailbot.cases.lifecycle import State
+    from foi_mailbot.storage.db import session_scope
+    from foi_mailbot.storage.models import Case
+
+    if status is not None and status not in {s.value for s in State}:
+        fail(f"'{status}' is not a case state; use one of {', '.join(s.value for s in State)}")
     app_ = build(settings_from(config))
     with session_scope(app_.factory) as session:
         stmt = select(Case).order_by(Case.id.desc())
@@ -115,9 +154,19 @@ def cases_list(
                    f"{row['applicant']}")
 
 
-@cases_app.command("show")
-def cases_show(reference: str, as_json: JsonOption = False, config: ConfigOption = None) -> None:
+@cases_app.command("show", cls=Command)
+def cases_show(
+    reference: Annotated[str, typer.Argument(metavar="REF", help="A case reference.")],
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
     """Show one case: its deadline with reasons, and its timeline."""
+    from sqlalchemy import select
+
+    from foi_mailbot.bootstrap import build
+    from foi_mailbot.storage.db import session_scope
+    from foi_mailbot.storage.models import Case
+
     app_ = build(settings_from(config))
     with session_scope(app_.factory) as session:
         case = session.scalars(select(Case).where(Case.reference == reference.upper())).first()
@@ -149,6 +198,12 @@ def cases_show(reference: str, as_json: JsonOption = False, config: ConfigOption
 @app.command()
 def triage(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List messages that need a person, with the reason."""
+    from sqlalchemy import select
+
+    from foi_mailbot.bootstrap import build
+    from foi_mailbot.storage.db import session_scope
+    from foi_mailbot.storage.models import InboundMessage
+
     app_ = build(settings_from(config))
     with session_scope(app_.factory) as session:
         stmt = (

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from foi_mailbot.bootstrap import App, build, make_health_server
-from foi_mailbot.cli.common import ConfigOption, app, db_app, fail, friendly_errors, settings_from
-from foi_mailbot.errors import ConfigError
-from foi_mailbot.logconfig import configure
-from foi_mailbot.settings import DEFAULT_SECRET, load_settings
-from foi_mailbot.sources import MailSource
+from foi_mailbot.cli.common import (
+    ConfigOption,
+    app,
+    config_path,
+    db_app,
+    fail,
+    friendly_errors,
+    settings_from,
+)
+from foi_mailbot.cli.summary import cycle_summary
+
+if TYPE_CHECKING:
+    from foi_mailbot.bootstrap import App
+    from foi_mailbot.settings import Settings
+    from foi_mailbot.sources import MailSource
 
 
 def _with_mailbox(config: Path | None) -> tuple[App, MailSource]:
     """Settings, logging and the application with its mail source connected."""
+    from foi_mailbot.bootstrap import build
+    from foi_mailbot.logconfig import configure
+
     settings = settings_from(config)
     configure()
     app_ = build(settings, with_source=True)
@@ -26,9 +39,32 @@ def _with_mailbox(config: Path | None) -> tuple[App, MailSource]:
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Run the daemon: watch the mailbox, process mail, send acknowledgements, run schedules."""
+    """Run the daemon: mail loop, health endpoint and schedules.
+
+    It watches the mailbox, processes mail, sends acknowledgements and runs the schedules.
+    """
     with friendly_errors():
-        _serve(*_with_mailbox(config))
+        app_, source = _with_mailbox(config)
+        for line in where_to_look(app_.settings):
+            typer.echo(line, err=True)
+        _serve(app_, source)
+
+
+def where_to_look(settings: Settings) -> list[str]:
+    """Where mail goes in and letters come out when they are local folders, and the health URL.
+
+    Printed as the daemon starts, so a first run (`./scripts/demo`) says what to do next.
+    """
+    lines = []
+    if not settings.mailbox.uses_imap():
+        maildir = (settings.mailbox.maildir or settings.paths.data_dir / "maildir").absolute()
+        lines.append(f"Mailbox: drop .eml files into {maildir / 'new'}")
+    if settings.smtp.host is None:
+        lines.append(f"Letters: written as .eml files to {settings.paths.outgoing().absolute()}")
+    health = settings.health
+    if health.enabled and health.port:
+        lines.append(f"Health: http://{health.host}:{health.port}/healthz")
+    return lines
 
 
 def _serve(app_: App, source: MailSource) -> None:
@@ -40,6 +76,7 @@ def _serve(app_: App, source: MailSource) -> None:
     from foi_mailbot.daemon import Daemon
     from foi_mailbot.jobs import make_scheduler
     from foi_mailbot.leader import acquire_leadership
+    from foi_mailbot.bootstrap import make_health_server
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # a standby waiting its turn stops too
@@ -72,28 +109,38 @@ def _serve(app_: App, source: MailSource) -> None:
 
 @app.command()
 def once(config: ConfigOption = None) -> None:
-    """Run one cycle (fetch, process, send) and exit; for cron or a first try."""
+    """Run one cycle (fetch, process, send) and say what it did.
+
+    For cron or a first try.
+    """
     from foi_mailbot.daemon import Daemon
     from foi_mailbot.leader import acquire_leadership
 
     with friendly_errors():
         app_, source = _with_mailbox(config)
         daemon = Daemon(app_, source)
-        with acquire_leadership(app_.engine, stop=daemon.stop):
+        with acquire_leadership(app_.engine, stop=daemon.stop), cycle_summary(app_) as summary:
             app_.warm_up()
             app_.outbox.recover()
             daemon.run_until_idle()
         app_.close()
+    for line in summary.lines():
+        typer.echo(line)
 
 
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
-    """Validate the configuration and render every template with sample data."""
+    """Check the configuration and every template.
+
+    Names each wrong key and why, and renders every template with sample data.
+    """
+    from foi_mailbot.errors import ConfigError
     from foi_mailbot.jobs import template_samples
     from foi_mailbot.outbound.render import check_templates, make_environment
+    from foi_mailbot.settings import DEFAULT_SECRET, load_settings
 
     try:
-        settings = load_settings(config)
+        settings = load_settings(config_path(config))
     except ConfigError as exc:
         for problem in str(exc).split("; "):
             typer.echo(f"wrong: {problem}", err=True)
@@ -116,6 +163,8 @@ def check_config(config: ConfigOption = None) -> None:
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply database migrations."""
+    from foi_mailbot.bootstrap import build
+
     with friendly_errors():
         build(settings_from(config)).close()
     typer.echo("Database is up to date.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -10,25 +11,38 @@ from typing import Annotated
 
 import typer
 
-from foi_mailbot.bootstrap import build, reference_codec
-from foi_mailbot.classify import classify as classify_mail
-from foi_mailbot.cli.common import ConfigOption, JsonOption, app, fail, settings_from
-from foi_mailbot.ingest import store
-from foi_mailbot.parsing import parse
-from foi_mailbot.pipeline import classify_context
-from foi_mailbot.sources.files import count_paths, iter_paths
+from foi_mailbot.cli.common import (
+    Command,
+    ConfigOption,
+    JsonOption,
+    app,
+    fail,
+    plural,
+    settings_from,
+)
 
 
-@app.command()
+@app.command(cls=Command)
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help=".eml files, Maildirs or mbox files.")],
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="PATH", help=".eml files, Maildirs or mbox files.")],
     config: ConfigOption = None,
 ) -> None:
-    """Import messages from files (backfill or trial), then process them like new mail."""
+    """Import .eml files, a Maildir or an mbox, and process them.
+
+    For a backfill or a trial: the messages are processed like new mail.
+    """
+    from foi_mailbot.bootstrap import build
+    from foi_mailbot.ingest import store
+    from foi_mailbot.logconfig import configure
+    from foi_mailbot.sources.files import count_paths, iter_paths
+
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    app_ = build(settings_from(config))
+    settings = settings_from(config)
+    configure()  # each message's line to stderr, so stdout is the summary alone
+    app_ = build(settings)
     total = count_paths(paths)
     created = duplicates = 0
     with typer.progressbar(length=total, label="Storing", hidden=not _tty()) as bar:
@@ -44,29 +58,32 @@ def ingest(
                 kinds[app_.pipeline.run_one(message_pk) or "needs a person"] += 1
                 bar.update(1)
     app_.outbox.drain()
-    typer.echo(f"Read {total} messages: {created} stored, {duplicates} already stored.")
+    typer.echo(f"Read {plural(total, 'message')}: {created} stored, {duplicates} already stored.")
     for kind, count in sorted(kinds.items()):
         typer.echo(f"  {kind}: {count}")
     app_.close()
 
 
 def _tty() -> bool:
-    import sys
-
     return sys.stderr.isatty()
 
 
-@app.command("classify")
+@app.command("classify", cls=Command)
 def classify_files(
-    files: Annotated[list[Path], typer.Argument(help=".eml files to classify.")],
-    mailbox: Annotated[str | None, typer.Option(help="Our mailbox address.")] = None,
-    staff_domain: Annotated[
-        list[str] | None, typer.Option(help="A staff domain (repeatable).")
-    ] = None,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help=".eml files to classify.")],
+    mailbox: Annotated[str | None, typer.Option(
+        metavar="ADDRESS", help="Our mailbox address.")] = None,
+    staff_domain: Annotated[list[str] | None, typer.Option(
+        metavar="DOMAIN", help="A staff domain (repeatable).")] = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Classify .eml files without touching the database."""
+    from foi_mailbot.bootstrap import reference_codec
+    from foi_mailbot.classify import classify as classify_mail
+    from foi_mailbot.parsing import parse
+    from foi_mailbot.pipeline import classify_context
+
     settings = settings_from(config)
     ctx = classify_context(settings)
     ctx = replace(ctx, find_references=reference_codec(settings).find)

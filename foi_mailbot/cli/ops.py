@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from foi_mailbot.bootstrap import build
 from foi_mailbot.cli.common import (
     ConfigOption,
     JsonOption,
@@ -20,11 +19,17 @@ from foi_mailbot.cli.common import (
 
 @app.command()
 def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
-    """Say whether the service is healthy: last sync, backlog, needing a person, cases, errors.
+    """Say whether the service is healthy, and why.
 
-    Exits 0 when healthy and 1 when not, so scripts and monitoring can use it.
+    Daemon running, last sync, backlog, needing a person, cases and errors.
+
+    Exits 0 when healthy and 1 when not, so scripts and monitoring can use it. A daemon is
+    running when some process holds the register's lock (the one that lets a single instance
+    work); with none, the service is not healthy whatever the figures say.
     """
-    from foi_mailbot.health import describe, health_report
+    from foi_mailbot.bootstrap import build
+    from foi_mailbot.health import HealthReport, describe, health_report
+    from foi_mailbot.leader import instance_running
 
     settings = settings_from(config)
     with friendly_errors():
@@ -32,8 +37,12 @@ def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     try:
         report = health_report(app_.engine, app_.factory,
                                settings.health.stale_after_seconds, app_.clock.now())
+        running = instance_running(app_.engine)
     finally:
         app_.close()
+    if not running:
+        reasons = ("no foi-mailbot daemon is running on this database", *report.reasons)
+        report = HealthReport(False, reasons, report.facts)
     if as_json:
         typer.echo(json.dumps({"ok": report.ok, "reasons": list(report.reasons),
                                "facts": report.facts}))
@@ -55,7 +64,11 @@ def purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only; change nothing.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Delete the raw bodies of old, finished messages; cases and header data are kept."""
+    """Delete the raw bodies of old, finished messages.
+
+    Cases, header data, classifications and the audit trail are kept.
+    """
+    from foi_mailbot.bootstrap import build
     from foi_mailbot.purge import check_days, purge_raw
 
     settings = settings_from(config)
@@ -70,7 +83,9 @@ def purge(
         finally:
             app_.close()
     verb = "Would delete" if result.dry_run else "Deleted"
-    typer.echo(f"{verb} the raw bodies of {result.purged} messages received before "
+    bodies = "the raw body of 1 message" if result.purged == 1 else (
+        f"the raw bodies of {result.purged} messages")
+    typer.echo(f"{verb} {bodies} received before "
                f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({result.bytes_freed / 1_048_576:.1f} MB).")
     typer.echo(f"Kept: {result.kept_unfinished} not yet dealt with or waiting for a person, "
                f"{result.kept_open_case} on cases still open.")

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from foi_mailbot.bootstrap import App, build
-from foi_mailbot.cli.common import ConfigOption, app, fail, friendly_errors, settings_from
-from foi_mailbot.clock import local_date
-from foi_mailbot.jobs import digest as digest_job
-from foi_mailbot.jobs import reminders
-from foi_mailbot.jobs.report import FORMATS, build_report, render, resolve_range
-from foi_mailbot.storage.db import session_scope
+from foi_mailbot.cli.common import ConfigOption, app, fail, friendly_errors, plural, settings_from
+
+if TYPE_CHECKING:
+    from foi_mailbot.bootstrap import App
 
 
 def _build(config: Path | None) -> App:
+    from foi_mailbot.bootstrap import build
+
     settings = settings_from(config)
     with friendly_errors():
         return build(settings)
@@ -42,15 +41,21 @@ def digest(
     preview: Annotated[
         bool, typer.Option("--preview", help="Print the digest; send nothing.")
     ] = False,
-    html: Annotated[
-        Path | None, typer.Option("--html", help="With --preview: also write the HTML here.")
-    ] = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", metavar="FILE", help="With --preview: also write the HTML here.")] = None,
     send: Annotated[
         bool, typer.Option("--send", help="Queue this week's digest now and send it.")
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Preview the weekly digest, or send this week's now (once per week all the same)."""
+    """Preview the weekly digest, or send this week's now.
+
+    Once per week all the same: a digest already sent is not sent again.
+    """
+    from foi_mailbot.jobs import digest as digest_job
+    from foi_mailbot.jobs.reminders import templates
+    from foi_mailbot.storage.db import session_scope
+
     if preview == send:
         fail("choose one of --preview or --send")
     if html is not None and not preview:
@@ -73,7 +78,7 @@ def digest(
     if not queued:
         typer.echo("This week's digest was already queued; nothing new to send.")
         return
-    typer.echo(f"Digest queued; {sent} message(s) sent.")
+    typer.echo(f"Digest queued; {plural(sent, 'message')} sent.")
 
 
 def _write(path: Path, content: str) -> None:
@@ -90,7 +95,13 @@ def remind(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Queue and send every reminder due now (the scheduler does this every few minutes)."""
+    """Send every reminder due now.
+
+    The daemon's scheduler does this by itself every few minutes.
+    """
+    from foi_mailbot.jobs import reminders
+    from foi_mailbot.storage.db import session_scope
+
     app_ = _build(config)
     with friendly_errors():
         now = app_.clock.now()
@@ -99,28 +110,51 @@ def remind(
                 planned = reminders.plan(session, app_.settings, app_.services.calendars, now)
             for item in planned:
                 typer.echo(item.describe())
-            typer.echo(f"{len(planned)} reminder(s) due now.")
+            typer.echo(f"{plural(len(planned), 'reminder')} due now.")
             return
         queued = reminders.sweep(app_.factory, app_.services, now)
         sent = app_.outbox.drain()
-    typer.echo(f"{len(queued)} reminder(s) queued; {sent} message(s) sent.")
+    typer.echo(f"{plural(len(queued), 'reminder')} queued; {plural(sent, 'message')} sent.")
+
+
+TABLES = ("cases", "compliance")
 
 
 @app.command()
 def report(
-    from_: Annotated[
-        str | None, typer.Option("--from", help="First day of receipt, YYYY-MM-DD.")
-    ] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Last day of receipt, YYYY-MM-DD.")] = None,
-    fy: Annotated[
-        int | None, typer.Option("--fy", help="Financial year by its first year: 2025 = 2025/26.")
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or text.")] = "text",
+    from_: Annotated[str | None, typer.Option(
+        "--from", metavar="DATE", help="First day of receipt, YYYY-MM-DD.")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", metavar="DATE", help="Last day of receipt, YYYY-MM-DD.")] = None,
+    fy: Annotated[int | None, typer.Option(
+        "--fy", metavar="YEAR", help="Financial year by its first year: 2025 = 2025/26.")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", metavar="FORMAT", help="text, csv or json.")] = "text",
+    table: Annotated[str, typer.Option(
+        "--table", metavar="TABLE",
+        help="With --format csv: cases (one row per case) or compliance (per financial year).",
+    )] = "cases",
     config: ConfigOption = None,
 ) -> None:
-    """Management information: one row per case, and the on-time share per financial year."""
+    """Management information: cases and on-time share by year.
+
+    One row per case, and the on-time share per financial year.
+    """
+    from foi_mailbot.clock import local_date
+    from foi_mailbot.jobs.report import (
+        FORMATS,
+        build_report,
+        cases_csv,
+        compliance_csv,
+        render,
+        resolve_range,
+    )
+    from foi_mailbot.storage.db import session_scope
+
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
+    if table not in TABLES:
+        fail(f"--table must be one of {', '.join(TABLES)}, not '{table}'")
     start, end = _date(from_, "--from"), _date(to, "--to")
     with friendly_errors():
         start, end = resolve_range(fy, start, end)
@@ -131,4 +165,7 @@ def report(
             result = build_report(
                 session, app_.services.calendars, start=start, end=end, today=today
             )
+    if fmt == "csv":
+        typer.echo((cases_csv if table == "cases" else compliance_csv)(result), nl=False)
+    else:
         typer.echo(render(result, fmt), nl=False)

@@ -2,7 +2,7 @@
 
 `cases.service` calls `due_date` whenever a case opens or its clock moves (clarification,
 fees, extension) and stores the result; reminders and acknowledgements only read it. The
-rules, and the choices where the law is ambiguous, are in RULES.md sections 0-9; each choice
+rules, and the choices where the law is ambiguous, are in docs/statutory-clock.md; each choice
 is a documented `ClockPolicy` field whose default is the statute and ICO reading. This module
 counts the FOIA, EIR and FOISA working days (and their reviews); the UK GDPR subject access
 month is counted in `subject_access`. Pure: no I/O, no "now".
@@ -28,7 +28,7 @@ class ClockError(UsageError):
 
 @dataclass(frozen=True)
 class ClockPolicy:
-    """The clock's choices where the law is ambiguous (RULES.md section 9).
+    """The clock's choices where the law is ambiguous (docs/statutory-clock.md).
 
     Defaults follow the statute and the ICO.
 

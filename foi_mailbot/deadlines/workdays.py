@@ -2,9 +2,10 @@
 
 `statutory.due_date` counts on a `WorkingDays` built for the law in play: FOIA and the EIRs
 exclude bank holidays in any part of the UK, FOISA only Scotland's, and a subject access
-request rolls forward over one configurable region's public holidays (RULES.md sections 1, 5,
-6 and 7). The dates come from the `holidays` package, year by year as they are needed, plus
-any proclaimed holidays the installed release does not know yet.
+request rolls forward over one configurable region's public holidays (FOIA s.10(6), FOISA
+s.73, UK GDPR Art 12A; see docs/statutory-clock.md). The dates come from the `holidays`
+package, year by year as they are needed, plus any proclaimed holidays the installed release
+does not know yet.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ def _package_year(part: str, year: int) -> tuple[tuple[date, tuple[str, ...]], .
 
     Weekend entries are dropped on purpose: the package also lists the original date of a
     holiday that falls at a weekend (26 Dec 2020, 1 Jan 2022), and a weekend is never a
-    working day anyway (RULES.md section 7, discrepancy 1). The package's Scotland list for
-    2026 includes Mon 15 Jun ("Scotland's participation in the FIFA World Cup final"), which
-    RULES.md could not source; we follow the package, and an `extra` entry or a newer release
-    is how a correction arrives.
+    working day anyway (docs/statutory-clock.md, "Bank holidays"). The package's Scotland list
+    for 2026 includes Mon 15 Jun ("Scotland's participation in the FIFA World Cup final"), for
+    which we found no proclamation; we follow the package, and an `extra` entry or a newer
+    release is how a correction arrives.
     """
     table = holidays.country_holidays("GB", subdiv=part, years=year)
     return tuple(
@@ -120,7 +121,7 @@ class WorkingDays:
         extra: Sequence[ExtraHoliday] = (),
         sar_region: str = "ENG",
     ) -> WorkingDays:
-        """The calendar a law counts on (RULES.md section 0)."""
+        """The calendar a law counts on (FOIA s.10(6), FOISA s.73)."""
         if law is Law.SAR:
             # "Public holiday" is undefined for Art 12A; the controller's region is a choice.
             return cls((sar_region,), christmas_day=False, extra=extra)

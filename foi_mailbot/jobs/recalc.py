@@ -3,9 +3,10 @@
 A proclaimed bank holiday added to `clock.extra_holidays`, or a new release of `holidays`,
 changes a law's calendar and so its `fingerprint()`. Each case stores the fingerprint its
 deadline was computed with; this job, run at start-up and by every reminder sweep, finds open
-cases whose fingerprint differs and recomputes their deadline from their timeline (RULES.md
-section 9: the calendar in force when the deadline is computed wins). A moved due date gets an
-audit entry `deadline.changed` with cause "calendar changed", which the next digest lists.
+cases whose fingerprint differs and recomputes their deadline from their timeline (the
+calendar in force when the deadline is computed wins: docs/statutory-clock.md). A moved due
+date gets an audit entry `deadline.changed` with cause "calendar changed", which the next
+digest lists.
 """
 
 from __future__ import annotations

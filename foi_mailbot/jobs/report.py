@@ -238,19 +238,7 @@ def _plain(value: object) -> object:
 
 def to_csv(report: Report) -> str:
     """The cases as CSV, then a blank line and the compliance figures as a second table."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADINGS.values())
-    values = attrgetter(*HEADINGS)
-    for row in report.rows:
-        writer.writerow([_plain(v) for v in values(row)])
-    writer.writerow([])
-    writer.writerow(COMPLIANCE_HEADINGS)
-    for c in report.compliance:
-        writer.writerow([c.label, c.start.isoformat(), c.end.isoformat(), c.answered, c.on_time,
-                         c.late, c.share_text, f"{c.benchmark:.0%}",
-                         "" if c.median_working_days is None else c.median_working_days])
-    return out.getvalue()
+    return cases_csv(report) + "\n" + compliance_csv(report)
 
 
 def _json_value(value: object) -> object:
@@ -273,15 +261,47 @@ def to_text(report: Report) -> str:
     """The report for a terminal: a compact table of cases, then the compliance figures."""
     span = f"{_plain(report.start) or 'the first case'} to {_plain(report.end) or 'today'}"
     lines = [f"Cases received from {span}: {len(report.rows)}", ""]
+    if report.rows:
+        lines.append(_text_row("Reference", "Law", "Status", "Received", "Completed",
+                               "Working days", "Timing", "Decision"))
     for r in report.rows:
-        lines.append(
-            f"{r.reference:<16} {r.legislation:<12} {r.status:<22} {r.received.isoformat()}  "
-            f"{_plain(r.completed) or '-':<10}  {_plain(r.working_days) or '-':>4} wd  "
-            f"{r.timeliness:<8} {r.decision}"
-        )
+        lines.append(_text_row(
+            r.reference, r.legislation, r.status, r.received.isoformat(),
+            str(_plain(r.completed) or "-"), str(_plain(r.working_days) or "-"), r.timeliness,
+            r.decision,
+        ))
     lines += ["", "Answered within the statutory time (FOIA, EIR, FOISA), by financial year:"]
     lines += [_compliance_line(c) for c in report.compliance] or ["  (no financial years)"]
     return "\n".join(lines) + "\n"
+
+
+def _text_row(reference: str, law: str, status: str, received: str, completed: str,
+              days: str, timing: str, decision: str) -> str:
+    """One line of the text table; the headings use the same widths as the rows."""
+    return (f"{reference:<16} {law:<12} {status:<22} {received:<10}  {completed:<10}  "
+            f"{days:>12}  {timing:<8} {decision}").rstrip()
+
+
+def cases_csv(report: Report) -> str:
+    """The cases as one CSV table: a heading row, then one row per case."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADINGS.values())
+    values = attrgetter(*HEADINGS)
+    writer.writerows([_plain(v) for v in values(row)] for row in report.rows)
+    return out.getvalue()
+
+
+def compliance_csv(report: Report) -> str:
+    """The yearly compliance figures as one CSV table."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COMPLIANCE_HEADINGS)
+    for c in report.compliance:
+        writer.writerow([c.label, c.start.isoformat(), c.end.isoformat(), c.answered, c.on_time,
+                         c.late, c.share_text, f"{c.benchmark:.0%}",
+                         "" if c.median_working_days is None else c.median_working_days])
+    return out.getvalue()
 
 
 def _compliance_line(c: Compliance) -> str:

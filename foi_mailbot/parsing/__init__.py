@@ -20,8 +20,6 @@ from email.parser import BytesHeaderParser, BytesParser
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import mailparser
-
 from foi_mailbot.parsing.body import base64_size, clean_text, html_to_text, new_text
 from foi_mailbot.parsing.headers import (
     addresses_from_header,
@@ -80,6 +78,8 @@ def parse(raw: bytes) -> ParsedMail:
 
 
 def _with_mailparser(mail: Slimmed) -> ParsedMail:
+    import mailparser  # here, so the pure core can use ParsedMail without loading the parser
+
     parser = mailparser.parse_from_bytes(mail.raw)
     message: Message = parser.message
     defects: list[str] = []

@@ -52,7 +52,7 @@ def open_client(settings: MailboxSettings, tokens: TokenProvider | None = None) 
         ssl_context=context,
         timeout=settings.timeout_seconds,
     )
-    # PERF.md trap 1: at debug 5 imaplib repr()s every response, bodies included (6-7x slower).
+    # At debug 5 imaplib repr()s every response, bodies included (6-7x slower).
     # A private attribute, hence the pinned imapclient version and a test.
     client._imap.debug = 0
     client.normalise_times = False  # keep INTERNALDATE's offset so it converts to UTC exactly

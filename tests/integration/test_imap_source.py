@@ -21,7 +21,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "sources"
 REQUEST = (FIXTURES / "foi_request_plain.eml").read_bytes()
 FOLLOWUP = (FIXTURES / "foi_request_followup.eml").read_bytes()
 STAFF_REPLY = (FIXTURES / "staff_reply_sent.eml").read_bytes()
-WAKE_TIMEOUT = 2.0  # Dovecot notices new mail 0.5 s after it lands (PERF.md trap 2)
+WAKE_TIMEOUT = 2.0  # Dovecot's IDLE notices new mail 0.5 s after it lands
 
 needs_dovecot = pytest.mark.dovecot
 
@@ -439,7 +439,7 @@ def test_append_many_files_every_copy_in_one_go(
 def test_imaplib_debug_level_is_zero_after_connect(
     dovecot: Dovecot, make_source: Callable[..., ImapSource]
 ) -> None:
-    """imaplib's debug stays at 0 (PERF.md trap 1: level 5 makes fetching 6-7x slower)."""
+    """imaplib's debug stays at 0 (level 5 makes fetching 6-7x slower)."""
     source = make_source(dovecot)
     drain(source)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from foi_mailbot.cli.common import app as cli
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.health import HealthServer, health_report
 from foi_mailbot.ingest import store
+from foi_mailbot.leader import acquire_leadership
 from foi_mailbot.metrics import count_error, make_registry, render_metrics
 from foi_mailbot.settings import Settings, load_settings
 from foi_mailbot.sources import RawMail
@@ -207,10 +210,11 @@ def test_status_prints_the_same_report_in_words(tmp_path: Path) -> None:
     runner = CliRunner()
 
     app = build(load_settings(config))
-    never = runner.invoke(cli, ["status", "--config", str(config)])
-    _synced(app, stored=4)
+    with acquire_leadership(app.engine, stop=threading.Event()):  # as the daemon does
+        never = runner.invoke(cli, ["status", "--config", str(config)])
+        _synced(app, stored=4)
+        healthy = runner.invoke(cli, ["status", "--config", str(config)])
     app.close()
-    healthy = runner.invoke(cli, ["status", "--config", str(config)])
 
     assert 1 == never.exit_code
     assert "the mailbox has not been synced yet" in never.output
@@ -220,3 +224,32 @@ def test_status_prints_the_same_report_in_words(tmp_path: Path) -> None:
     for words in ("Outbox backlog: 0", "Needing a person: 0", "Open cases: 0",
                   "Errors reaching servers so far: none"):
         assert words in healthy.output
+
+
+def test_status_says_no_daemon_is_running_when_none_holds_the_register(tmp_path: Path) -> None:
+    """Recent figures left by a stopped daemon are not health: nobody is watching the mailbox."""
+    config = _config(tmp_path, f"sqlite:///{tmp_path / 's.db'}")
+    app = build(load_settings(config))
+    _synced(app, stored=4)
+    app.close()
+
+    stopped = CliRunner().invoke(cli, ["--config", str(config), "status"])
+
+    assert 1 == stopped.exit_code
+    assert stopped.output.startswith("Not healthy:\n  - no foi-mailbot daemon is running")
+    assert "Last mailbox sync: " in stopped.output
+
+
+def test_status_sees_a_daemon_on_postgresql_by_its_lock(pg_url: str, tmp_path: Path) -> None:
+    """On PostgreSQL the running daemon is the session holding the register's advisory lock."""
+    config = _config(tmp_path, pg_url)
+    app = build(load_settings(config))
+    _synced(app, stored=1)
+
+    with acquire_leadership(app.engine, stop=threading.Event()):
+        running = CliRunner().invoke(cli, ["status", "--config", str(config)])
+    stopped = CliRunner().invoke(cli, ["status", "--config", str(config)])
+    app.close()
+
+    assert 0 == running.exit_code, running.output
+    assert "no foi-mailbot daemon is running" in stopped.output

@@ -1,4 +1,7 @@
-"""Statutory due dates: tables of (received, expected due) and every clock event (RULES.md §0-9)."""
+"""Statutory due dates: tables of (received, expected due) and every clock event.
+
+The rules and their sources: docs/statutory-clock.md.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def ev(kind: EventKind, on: date, days: int | None = None) -> ClockEvent:
 @pytest.mark.parametrize(
     ("received", "law", "due"),
     [
-        # ICO acknowledgements (RULES.md header).
+        # ICO acknowledgements (docs/statutory-clock.md).
         (D(2021, 6, 13), Law.FOIA, D(2021, 7, 9)),
         (D(2021, 7, 7), Law.FOIA, D(2021, 8, 6)),
         # Christmas and New Year, with Scottish 2 Jan substitutes counting for FOIA.

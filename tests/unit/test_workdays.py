@@ -1,4 +1,4 @@
-"""Working-day calendars: which days count for FOIA, FOISA and subject access (RULES.md §7)."""
+"""Working-day calendars: which days count for FOIA, FOISA and subject access (s.10(6), s.73)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ FOIA = WorkingDays.for_law(Law.FOIA)
 FOISA = WorkingDays.for_law(Law.FOISA)
 SAR_ENG = WorkingDays.for_law(Law.SAR)
 
-# RULES.md §7, the hand-built lists of weekday bank holidays: (E&W, Scotland, NI additions).
+# The hand-built lists of weekday bank holidays: (E&W, Scotland, NI additions).
 # Scotland 15 Jun 2026 is left out here: the package lists it and we follow the package
 # (see test_scotland_15_june_2026_follows_the_package).
 RULES_TABLE = {
