@@ -73,10 +73,10 @@ def _serve(app_: App, source: MailSource) -> None:
     import threading
     from functools import partial
 
+    from foi_mailbot.bootstrap import make_health_server
     from foi_mailbot.daemon import Daemon
     from foi_mailbot.jobs import make_scheduler
     from foi_mailbot.leader import acquire_leadership
-    from foi_mailbot.bootstrap import make_health_server
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # a standby waiting its turn stops too

@@ -53,7 +53,6 @@ def digest(
     Once per week all the same: a digest already sent is not sent again.
     """
     from foi_mailbot.jobs import digest as digest_job
-    from foi_mailbot.jobs.reminders import templates
     from foi_mailbot.storage.db import session_scope
 
     if preview == send:
