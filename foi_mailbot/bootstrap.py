@@ -29,6 +29,7 @@ from foi_mailbot.parse_ahead import ParseAhead
 from foi_mailbot.pipeline import Pipeline, classify_context
 from foi_mailbot.settings import Settings
 from foi_mailbot.sources import MailSource
+from foi_mailbot.sources.start import StartPoint
 from foi_mailbot.storage.checkpoint import FALLBACK_PAGES, Checkpointer
 from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
 from foi_mailbot.storage.state import DbCheckpoints
@@ -51,6 +52,11 @@ def clock_policy(settings: Settings) -> ClockPolicy:
 def reference_codec(settings: Settings) -> ReferenceCodec:
     """The reference codec for this organisation."""
     org = settings.organisation
+    if org.legacy_reference_patterns:
+        from foi_mailbot.cases.legacy import LegacyAwareCodec, compile_patterns
+
+        return LegacyAwareCodec(org.reference_prefix, org.reference_secret.get_secret_value(),
+                                compile_patterns(org.legacy_reference_patterns))
     return ReferenceCodec(org.reference_prefix, org.reference_secret.get_secret_value())
 
 
@@ -169,11 +175,15 @@ def make_source(
         from foi_mailbot.sources.tokens import provider_from_settings
 
         tokens = provider_from_settings(box) if box.auth == "xoauth2" else None
-        return ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock)
+        imap = ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock)
+        imap.start = StartPoint(factory, clock, box.start)
+        return imap
     from foi_mailbot.sources.maildir import MaildirSource
 
     path = box.maildir or settings.paths.data_dir / "maildir"
-    return MaildirSource(path, settings.organisation.mailbox_address, clock)
+    maildir = MaildirSource(path, settings.organisation.mailbox_address, clock)
+    maildir.start = StartPoint(factory, clock, box.start)
+    return maildir
 
 
 def _wire_sent_folder(settings: Settings, outbox: Outbox, source: MailSource | None) -> None:

@@ -77,6 +77,10 @@ class AckContext:
     due_reasons: tuple[str, ...] = ()
     review_of: str | None = None
     restarted: bool = False
+    # A letter held and released by a person: "late" (past its due date) or "due_soon".
+    lateness: str | None = None
+    working_days_late: int = 0
+    working_days_left: int | None = None
 
 
 @dataclass(frozen=True)
