@@ -10,32 +10,42 @@ from typing import Annotated
 
 import typer
 
-from foi_mailbot.bootstrap import build, reference_codec
+from foi_mailbot.bootstrap import App, build, reference_codec
 from foi_mailbot.classify import classify as classify_mail
 from foi_mailbot.cli.common import ConfigOption, JsonOption, app, fail, settings_from
 from foi_mailbot.ingest import store
 from foi_mailbot.parsing import parse
 from foi_mailbot.pipeline import classify_context
+from foi_mailbot.sources import RawMail
 from foi_mailbot.sources.files import count_paths, iter_paths
 
 
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help=".eml files, Maildirs or mbox files.")],
+    history: Annotated[bool, typer.Option(
+        "--history", help="Old mail: store it, open its cases held to confirm, send nothing.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Import messages from files (backfill or trial), then process them like new mail."""
+    """Import messages from files (backfill or trial), then process them like new mail.
+
+    Mail older than `replies.acknowledge_within_working_days` is never acknowledged by itself:
+    its letter is held for a person (`cases send`)."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
     app_ = build(settings_from(config))
     total = count_paths(paths)
     created = duplicates = 0
+    skipped: list[tuple[Path, str]] = []
     with typer.progressbar(length=total, label="Storing", hidden=not _tty()) as bar:
-        for mail in iter_paths(paths):
+        for found in iter_paths(paths, skipped=lambda path, why: skipped.append((path, why))):
+            mail = replace(found, history=history)
             result = store(app_.factory, mail, app_.clock)
             if result.created:
                 app_.pipeline.note_stored(result.message_pk)
+                record_arrival(app_, mail, result.message_pk)
             created += result.created
             duplicates += not result.created
             bar.update(1)
@@ -47,9 +57,26 @@ def ingest(
                 bar.update(1)
     app_.outbox.drain()
     typer.echo(f"Read {total} messages: {created} stored, {duplicates} already stored.")
+    for path, why in skipped:
+        typer.echo(f"  skipped {path}: {why}")
     for kind, count in sorted(kinds.items()):
         typer.echo(f"  {kind}: {count}")
     app_.close()
+
+
+def record_arrival(app_: App, mail: RawMail, message_pk: int) -> None:
+    """Say, in the audit trail, where a file's arrival time was read from."""
+    from foi_mailbot.cases.register import audit
+    from foi_mailbot.sources.files import arrival
+    from foi_mailbot.storage.db import session_scope
+
+    if not mail.source_key.startswith(("file:", "maildir:")):
+        return  # an mbox message is dated by its From_ line
+    _at, source = arrival(mail.raw, mail.arrived_at)
+    with session_scope(app_.factory) as session:
+        audit(session, at=app_.clock.now(), action="message.arrival", message_pk=message_pk,
+              cause=f"arrived {mail.arrived_at.isoformat()}, from {source}",
+              detail={"arrived_at": mail.arrived_at.isoformat(), "from": source})
 
 
 def _tty() -> bool:
