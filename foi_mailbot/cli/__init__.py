@@ -6,6 +6,7 @@ from foi_mailbot.cli import (  # noqa: F401 - commands
     going_live,
     mail,
     ops,
+    register_cmd,
     schedule,
 )
 from foi_mailbot.cli.common import app

@@ -47,7 +47,10 @@ def stale_cases(session: Session, calendars: Calendars) -> list[Case]:
     return list(
         session.scalars(
             select(Case)
-            .where(Case.status.in_([s.value for s in OPEN_STATES]), outdated)
+            .where(Case.status.in_([s.value for s in OPEN_STATES]), outdated,
+                   # A due date taken from an imported register is kept as given.
+                   or_(Case.calendar_fingerprint.is_(None),
+                       Case.calendar_fingerprint != "imported"))
             .order_by(Case.id)
         )
     )
