@@ -40,6 +40,8 @@ def send_held(session: Session, services: Services, case: Case, now: datetime) -
     purpose = "review_ack" if case.is_review else "acknowledgement"
     key = f"case:{case.reference}:{purpose}"
     if session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
+        if case.hold is not None and case.hold != TO_CONFIRM:
+            case.hold = None  # what was held was a later letter; nothing is left to send
         return f"{case.reference} was already acknowledged; nothing sent"
     row = session.get(InboundMessage, case.opened_by) if case.opened_by else None
     raw = session.get(RawMessage, row.id) if row is not None else None

@@ -28,6 +28,7 @@ import structlog
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from foi_mailbot.cases.holding import TO_CONFIRM
 from foi_mailbot.cases.lifecycle import CLOCK_RUNNING_STATES, State, clock_running, is_open
 from foi_mailbot.cases.register import Calendars
 from foi_mailbot.clock import as_utc
@@ -397,6 +398,4 @@ def sweep(app: App, now: datetime) -> list[OutboxMessage]:
 
 def _not_to_confirm() -> ColumnElement[bool]:
     """Cases imported with the mailbox's history get no reminder until a person confirms them."""
-    from foi_mailbot.cases.holding import TO_CONFIRM
-
     return or_(Case.hold.is_(None), Case.hold != TO_CONFIRM)

@@ -21,6 +21,9 @@ from foi_mailbot.parsing.parsed import Address, ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.models import Case, InboundMessage
 
+# Limits on automatic replies that a person releasing a held letter has weighed already.
+_PERSON_MAY_OVERRIDE = frozenset({"reply_limit", "noreply_sender"})
+
 TEMPLATES = {
     "acknowledgement": "acknowledgement/new_request",
     "clarification_ack": "acknowledgement/clarification_received",
@@ -83,10 +86,11 @@ class Acknowledger:
         `released`: a held letter a person asked for (always sent to the requester), with its
         lateness (see `cases.holding.lateness`)."""
         reply_to = mail.reply_to[0] if mail.reply_to else mail.from_addr
-        refusal = (may_auto_reply(session, self.settings, reply_to, now) if released is None
-                   else None)
+        refusal = may_auto_reply(session, self.settings, reply_to, now)
+        if released is not None and refusal is not None and refusal.flag in _PERSON_MAY_OVERRIDE:
+            refusal = None
         if refusal is not None or reply_to is None:
-            return refusal or Refusal("no_reply_address", "the message has no sender address")
+            return refusal
         org = self.settings.organisation
         context = AckContext(
             organisation=org.name,
@@ -132,6 +136,3 @@ class Acknowledger:
             caused_by=row.id,
         )
         return None
-
-
-
