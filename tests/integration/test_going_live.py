@@ -71,8 +71,8 @@ def filled(dovecot: Dovecot) -> Dovecot:
 
 
 def _harness(make_settings: Callable[..., Settings], dovecot: Dovecot, sink: SmtpSink,
-             clock: FixedClock, start: str | None) -> Harness:
-    settings = imap_settings(make_settings, dovecot, sink, "")
+             clock: FixedClock, start: str | None, db: str) -> Harness:
+    settings = imap_settings(make_settings, dovecot, sink, db)
     box = settings.mailbox.model_dump()
     if start is None:
         box.pop("start")  # the default
@@ -89,9 +89,9 @@ def _stored(h: Harness) -> int:
 
 def test_by_default_a_year_of_history_is_left_alone_and_new_mail_is_answered(
     make_settings: Callable[..., Settings], filled: Dovecot, smtp_sink: SmtpSink,
-    clock: FixedClock,
+    clock: FixedClock, db_url: str,
 ) -> None:
-    h = _harness(make_settings, filled, smtp_sink, clock, start=None)
+    h = _harness(make_settings, filled, smtp_sink, clock, start=None, db=db_url)
     assert "new" == h.settings.mailbox.start
     try:
         h.cycle()
@@ -119,9 +119,9 @@ def test_by_default_a_year_of_history_is_left_alone_and_new_mail_is_answered(
 
 def test_importing_the_history_opens_cases_with_real_dates_closes_answered_and_sends_nothing(
     make_settings: Callable[..., Settings], filled: Dovecot, smtp_sink: SmtpSink,
-    clock: FixedClock,
+    clock: FixedClock, db_url: str,
 ) -> None:
-    h = _harness(make_settings, filled, smtp_sink, clock, start="import")
+    h = _harness(make_settings, filled, smtp_sink, clock, start="import", db=db_url)
     try:
         h.cycle()
         assert [] == smtp_sink.messages

@@ -131,3 +131,27 @@ def test_a_files_arrival_is_its_latest_received_header_else_date_else_file_time(
         arrival(raw, from_file.arrived_at)[0].isoformat(), arrival(raw, from_file.arrived_at)[1])
     assert "its Date header" in arrival(no_received, from_file.arrived_at)[1]
     assert "the file's time" in arrival(bare.read_bytes(), from_file.arrived_at)[1]
+
+
+def test_the_late_and_due_soon_wording_renders_in_both_parts() -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    from foi_mailbot.deadlines.laws import Law
+    from foi_mailbot.outbound.render import AckContext, make_environment, render_pair
+
+    base = AckContext(organisation="Example Council", reference="IC-000123-N1W5", law=Law.FOIA,
+                      law_name="the Freedom of Information Act 2000", applicant_name="A. Sample",
+                      subject="Bins", received=date(2026, 1, 5), due=date(2026, 2, 2))
+    env = make_environment(None)
+
+    on_time = render_pair(env, "acknowledgement/new_request", base)
+    late = render_pair(env, "acknowledgement/new_request",
+                       replace(base, lateness="late", working_days_late=1))
+    soon = render_pair(env, "acknowledgement/new_request",
+                       replace(base, lateness="due_soon", working_days_left=4))
+
+    assert "sorry" not in on_time.text
+    assert "overdue by 1 working day." in " ".join(late.text.split())
+    assert "overdue by 1 working day." in " ".join(late.html.split())
+    assert "due soon, within 4 working days." in " ".join(soon.text.split())
