@@ -58,9 +58,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_register_of_1000_rows_imports_the_good_names_the_bad_and_twice_is_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str,
 ) -> None:
-    env = _env(tmp_path)
+    env = {**_env(tmp_path), "FOI_MAILBOT_DATABASE__URL": db_url}
     csv_file = _register(tmp_path / "register.csv")
 
     first = runner.invoke(app, ["import-register", str(csv_file)], env=env)

@@ -102,3 +102,50 @@ def test_history_is_known_by_message_id_or_header_hash_after_renumbering() -> No
     assert start.is_history("<a@example.com>", "other")
     assert not start.is_history("<b@example.com>", "other")
     assert start == Start.from_json(start.as_json())
+
+
+def test_a_dry_run_before_the_first_start_counts_the_history_and_records_nothing(
+    make_settings: Callable[..., Settings], tmp_path: Path, clock: FixedClock,
+) -> None:
+    from foi_mailbot.dry_run import run_dry
+    from foi_mailbot.storage.models import ServiceState
+
+    settings = make_settings(mailbox={"start": "new"})
+    maildir = tmp_path / "maildir"
+    for sub in ("tmp", "new", "cur"):
+        (maildir / sub).mkdir(parents=True)
+    deliver(maildir, "1700000000.M1P1.host", REQUEST, at=clock.now())
+    said: list[str] = []
+
+    decided = run_dry(settings, said.append)
+    app = build(settings)
+    with session_scope(app.factory) as session:
+        states = list(session.scalars(select(ServiceState.key)))
+    app.close()
+
+    assert 0 == decided
+    assert "1 messages already in the mailbox would be taken as history" in said[0]
+    assert [] == states
+
+
+def test_a_letter_waits_when_the_mail_is_old_or_the_due_date_has_passed() -> None:
+    from datetime import date
+
+    from foi_mailbot.bootstrap import clock_policy
+    from foi_mailbot.cases.holding import LETTER_HELD, letter_hold
+    from foi_mailbot.cases.register import Calendars
+    from foi_mailbot.deadlines.laws import Law
+
+    calendars = Calendars(clock_policy(Settings()))
+
+    def hold(received: date, today: date, due: date | None = None, history: bool = False
+             ) -> str | None:
+        found = letter_hold(history=history, received=received, today=today, due=due,
+                            law=Law.FOIA, calendars=calendars, within=2)
+        return found.hold if found else None
+
+    friday, tuesday, wednesday = date(2026, 1, 9), date(2026, 1, 13), date(2026, 1, 14)
+    assert hold(friday, tuesday) is None  # two working days: Monday and Tuesday
+    assert LETTER_HELD == hold(friday, wednesday)
+    assert LETTER_HELD == hold(tuesday, wednesday, due=tuesday)
+    assert "to confirm" == hold(tuesday, tuesday, history=True)
