@@ -169,7 +169,8 @@ def daemon_settings(server: Server, data_dir: Path, **sections: dict[str, Any]) 
                          "staff_domains": ["example.gov.uk"]},
         "paths": {"data_dir": str(data_dir)},
         "mailbox": {"host": server.host, "port": server.port, "username": server.user,
-                    "password": server.password, "security": "none", "timeout_seconds": 60.0},
+                    "password": server.password, "security": "none", "timeout_seconds": 60.0,
+                    "start": "all"},
         "health": {"enabled": False, "port": 0},
     }
     for name, values in sections.items():

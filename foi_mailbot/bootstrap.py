@@ -31,6 +31,7 @@ from foi_mailbot.parsing.pool import ParsePool
 from foi_mailbot.pipeline import Pipeline, classify_context
 from foi_mailbot.settings import Settings
 from foi_mailbot.sources import MailSource
+from foi_mailbot.sources.start import StartPoint
 from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
 from foi_mailbot.storage.state import DbCheckpoints
 
@@ -38,6 +39,11 @@ from foi_mailbot.storage.state import DbCheckpoints
 def reference_codec(settings: Settings) -> ReferenceCodec:
     """The reference codec for this organisation."""
     org = settings.organisation
+    if org.legacy_reference_patterns:
+        from foi_mailbot.cases.legacy import LegacyAwareCodec, compile_patterns
+
+        return LegacyAwareCodec(org.reference_prefix, org.reference_secret.get_secret_value(),
+                                compile_patterns(org.legacy_reference_patterns))
     return ReferenceCodec(org.reference_prefix, org.reference_secret.get_secret_value())
 
 
@@ -146,11 +152,13 @@ def make_source(
         tokens = provider_from_settings(box) if box.auth == "xoauth2" else None
         # Our own replies filed in Sent are passed over unfetched: the outbox knows them.
         return ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock,
-                          ours=partial(own_message_ids, factory))
+                          ours=partial(own_message_ids, factory),
+                          start=StartPoint(factory, clock, box.start))
     from foi_mailbot.sources.maildir import MaildirSource
 
     path = box.maildir or settings.paths.data_dir / "maildir"
-    return MaildirSource(path, settings.organisation.mailbox_address, clock)
+    return MaildirSource(path, settings.organisation.mailbox_address, clock,
+                         start=StartPoint(factory, clock, box.start))
 
 
 def make_sent_folder(settings: Settings, source: MailSource | None) -> SentFolder | None:

@@ -96,6 +96,7 @@ def _row(mail: RawMail, digest: str, now: datetime) -> dict[str, object]:
         # Counted when tried (see `Pipeline`): a message stored by a process that died
         # before trying it has not failed anything.
         "attempts": 0,
+        "history": mail.history,
     }
 
 

@@ -64,6 +64,20 @@ class OrganisationSettings(_Section):
     team_address: str = "foi-team@example.gov.uk"
     time_zone: str = "Europe/London"
     jurisdiction: Literal["uk", "scotland"] = "uk"
+    # References of a case system used before this one, by name: {old_system = 'FOI-\d{4}-\d{4}'}.
+    legacy_reference_patterns: dict[str, str] = {}
+
+    @field_validator("legacy_reference_patterns")
+    @classmethod
+    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+        from foi_mailbot.cases.legacy import pattern_problem
+
+        for name, pattern in value.items():
+            problem = pattern_problem(pattern)
+            if problem:
+                msg = f"legacy reference pattern '{name}': {problem}"
+                raise ValueError(msg)
+        return value
 
     @field_validator("time_zone")
     @classmethod
@@ -138,6 +152,10 @@ class MailboxSettings(_Section):
     use_idle: bool = True
     batch_size: int = Field(default=100, ge=1, le=1000)
     timeout_seconds: float = Field(default=30.0, gt=0)
+    # What is in the mailbox at the first connection: "new" leaves it as history (nothing
+    # answered, moved or flagged), "import" stores it as history held for a person to confirm,
+    # "all" treats it as new mail.
+    start: Literal["new", "import", "all"] = "new"
 
     def uses_imap(self) -> bool:
         """True when an IMAP host is configured and no Maildir overrides it."""
@@ -196,6 +214,8 @@ class RepliesSettings(_Section):
         "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "mailer-daemon",
         "postmaster", "bounce",
     ]
+    # An acknowledgement for mail older than this (working days) is held for a person.
+    acknowledge_within_working_days: int = Field(default=2, ge=0)
 
 
 class ClassificationSettings(_Section):

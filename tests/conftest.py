@@ -93,7 +93,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             },
             "paths": {"data_dir": str(tmp_path / "data")},
             "database": {"url": db} if db else {},
-            "mailbox": {"maildir": str(tmp_path / "maildir")},
+            "mailbox": {"maildir": str(tmp_path / "maildir"), "start": "all"},
             "health": {"port": 0},
         }
         for name, values in sections.items():

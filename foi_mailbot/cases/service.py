@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
+from foi_mailbot.cases.holding import TO_CONFIRM, hold_for, put_on_hold
 from foi_mailbot.cases.lifecycle import Event, State
 from foi_mailbot.cases.matching import Match
 from foi_mailbot.cases.reference import ReferenceCodec
@@ -151,6 +152,8 @@ def _acknowledge(
     *,
     original: Case | None = None,
 ) -> None:
+    if _held(session, services, case, row, now, outcome):
+        return
     # By reference: a case opened in this transaction has no id until it is written.
     key = (
         f"case:{case.reference}:{purpose}"
@@ -175,6 +178,24 @@ def _acknowledge(
         move(session, case, Event.ACKNOWLEDGED, now, row, ["acknowledgement queued"],
              on=local_date(now, services.settings.organisation.zone))
     outcome.effect += "; acknowledgement queued"
+
+
+def _held(
+    session: Session, services: Services, case: Case, row: InboundMessage, now: datetime,
+    outcome: Outcome,
+) -> bool:
+    """True when the letter must wait for a person (see `cases.holding`)."""
+    hold = hold_for(case, row, now, services.calendars, zone=services.settings.organisation.zone,
+                    within=services.settings.replies.acknowledge_within_working_days)
+    if hold is None:
+        return False
+    put_on_hold(session, case, hold, row, now)
+    if hold.hold == TO_CONFIRM:
+        outcome.effect += "; history: held for a person to confirm, nothing sent"
+    else:
+        outcome.flag(f"letter held: {hold.reason}; release it with `cases send {case.reference}`")
+        outcome.effect += "; letter held for a person"
+    return True
 
 
 def _clarification(a: _Applying) -> None:

@@ -1,6 +1,14 @@
 """The command line (typer): parse arguments, call the application, print the result."""
 
-from foi_mailbot.cli import cases, daemon_cmds, mail, ops, schedule  # noqa: F401 - commands
+from foi_mailbot.cli import (  # noqa: F401 - commands
+    cases,
+    daemon_cmds,
+    going_live,
+    mail,
+    ops,
+    register_cmd,
+    schedule,
+)
 from foi_mailbot.cli.common import app
 
 __all__ = ["app"]

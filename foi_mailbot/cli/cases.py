@@ -117,6 +117,7 @@ def _case_summary(case: Case) -> dict[str, Any]:
         "received": case.received_on.isoformat(),
         "due": case.due_on.isoformat() if case.due_on else None,
         "review_of": None,
+        "hold": case.hold,
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -108,7 +108,11 @@ def _serve(app_: App, source: MailSource) -> None:
 
 
 @app.command()
-def once(config: ConfigOption = None) -> None:
+def once(
+    config: ConfigOption = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print what would be done; store, send and move nothing.")] = False,
+) -> None:
     """Run one cycle (fetch, process, send) and say what it did.
 
     For cron or a first try.
@@ -116,6 +120,12 @@ def once(config: ConfigOption = None) -> None:
     from foi_mailbot.daemon import Daemon
     from foi_mailbot.leader import acquire_leadership
 
+    if dry_run:
+        from foi_mailbot.dry_run import run_dry
+
+        with friendly_errors():
+            run_dry(settings_from(config), typer.echo)
+        return
     with friendly_errors():
         app_, source = _with_mailbox(config)
         daemon = Daemon(app_, source)

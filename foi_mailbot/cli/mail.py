@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,16 +21,24 @@ from foi_mailbot.cli.common import (
     settings_from,
 )
 
+if TYPE_CHECKING:
+    from foi_mailbot.bootstrap import App
+    from foi_mailbot.sources import RawMail
+
 
 @app.command(cls=Command)
 def ingest(
     paths: Annotated[list[Path], typer.Argument(
         metavar="PATH", help=".eml files, Maildirs or mbox files.")],
+    history: Annotated[bool, typer.Option(
+        "--history", help="Old mail: store it, open its cases held to confirm, send nothing.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Import .eml files, a Maildir or an mbox, and process them.
+    """Import .eml files, a Maildir or an mbox, and process them like new mail.
 
-    For a backfill or a trial: the messages are processed like new mail.
+    For a backfill or a trial. Mail older than `replies.acknowledge_within_working_days` is
+    never acknowledged by itself: its letter is held for a person (`cases send`).
     """
     from foi_mailbot.bootstrap import build
     from foi_mailbot.ingest import store
@@ -45,9 +53,13 @@ def ingest(
     app_ = build(settings)
     total = count_paths(paths)
     created = duplicates = 0
+    skipped: list[tuple[Path, str]] = []
     with typer.progressbar(length=total, label="Storing", hidden=not _tty()) as bar:
-        for mail in iter_paths(paths):
+        for found in iter_paths(paths, skipped=lambda path, why: skipped.append((path, why))):
+            mail = replace(found, history=history)
             result = store(app_.factory, mail, app_.clock)
+            if result.created:
+                record_arrival(app_, mail, result.message_pk)
             created += result.created
             duplicates += not result.created
             bar.update(1)
@@ -59,9 +71,26 @@ def ingest(
                 bar.update(1)
     app_.outbox.drain()
     typer.echo(f"Read {plural(total, 'message')}: {created} stored, {duplicates} already stored.")
+    for path, why in skipped:
+        typer.echo(f"  skipped {path}: {why}")
     for kind, count in sorted(kinds.items()):
         typer.echo(f"  {kind}: {count}")
     app_.close()
+
+
+def record_arrival(app_: App, mail: RawMail, message_pk: int) -> None:
+    """Say, in the audit trail, where a file's arrival time was read from."""
+    from foi_mailbot.cases.register import audit
+    from foi_mailbot.sources.files import arrival
+    from foi_mailbot.storage.db import session_scope
+
+    if not mail.source_key.startswith(("file:", "maildir:")):
+        return  # an mbox message is dated by its From_ line
+    _at, source = arrival(mail.raw, mail.arrived_at)
+    with session_scope(app_.factory) as session:
+        audit(session, at=app_.clock.now(), action="message.arrival", message_pk=message_pk,
+              cause=f"arrived {mail.arrived_at.isoformat()}, from {source}",
+              detail={"arrived_at": mail.arrived_at.isoformat(), "from": source})
 
 
 def _tty() -> bool:

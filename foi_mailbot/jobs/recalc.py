@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from foi_mailbot.cases.lifecycle import OPEN_STATES
 from foi_mailbot.cases.register import Calendars, refresh_deadline
+from foi_mailbot.cases.register_import import IMPORTED
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.errors import UsageError
 from foi_mailbot.storage.db import session_scope
@@ -48,7 +49,10 @@ def stale_cases(session: Session, calendars: Calendars) -> list[Case]:
     return list(
         session.scalars(
             select(Case)
-            .where(Case.status.in_([s.value for s in OPEN_STATES]), outdated)
+            .where(Case.status.in_([s.value for s in OPEN_STATES]), outdated,
+                   # A due date taken from an imported register is kept as given.
+                   or_(Case.calendar_fingerprint.is_(None),
+                       Case.calendar_fingerprint != IMPORTED))
             .order_by(Case.id)
         )
     )

@@ -25,9 +25,10 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from foi_mailbot.cases.holding import TO_CONFIRM
 from foi_mailbot.cases.lifecycle import CLOCK_RUNNING_STATES, State, clock_running, is_open
 from foi_mailbot.cases.register import Calendars
 from foi_mailbot.clock import as_utc
@@ -252,6 +253,7 @@ def _deadline_reminders(
         .outerjoin(original, Case.original_case_id == original.id)
         .where(
             Case.status.in_([s.value for s in CLOCK_RUNNING_STATES]),
+            _not_to_confirm(),
             Case.due_on.is_not(None),
             Case.due_on <= _horizon(calendars, today, rules.days_before),
         )
@@ -289,7 +291,7 @@ def _clarification_reminders(
     rows = session.execute(
         select(Case, sought.c.sought)
         .join(sought, sought.c.case_id == Case.id)
-        .where(Case.status == State.AWAITING_CLARIFICATION.value)
+        .where(Case.status == State.AWAITING_CLARIFICATION.value, _not_to_confirm())
         .order_by(Case.id)
     )
     planned = []
@@ -387,3 +389,8 @@ def sweep(
     for row in queued:
         log.info("reminder.queued", key=row.key, outbox_id=row.id)
     return queued
+
+
+def _not_to_confirm() -> ColumnElement[bool]:
+    """Cases imported with the mailbox's history get no reminder until a person confirms them."""
+    return or_(Case.hold.is_(None), Case.hold != TO_CONFIRM)

@@ -6,7 +6,7 @@ acknowledgement commit together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from jinja2 import Environment
@@ -20,6 +20,9 @@ from foi_mailbot.outbound.render import AckContext, law_name, render_pair
 from foi_mailbot.parsing.parsed import Address, ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.models import Case, InboundMessage
+
+# Limits on automatic replies that a person releasing a held letter has weighed already.
+_PERSON_MAY_OVERRIDE = frozenset({"reply_limit", "noreply_sender"})
 
 TEMPLATES = {
     "acknowledgement": "acknowledgement/new_request",
@@ -76,10 +79,16 @@ class Acknowledger:
         row: InboundMessage,
         now: datetime,
         original: Case | None = None,
+        released: tuple[str | None, int, int | None] | None = None,
     ) -> Refusal | None:
-        """Render and enqueue one acknowledgement; returns a Refusal instead when unsafe."""
+        """Render and enqueue one acknowledgement; returns a Refusal instead when unsafe.
+
+        `released`: a held letter a person asked for (always sent to the requester), with its
+        lateness (see `cases.holding.lateness`)."""
         reply_to = mail.reply_to[0] if mail.reply_to else mail.from_addr
         refusal = may_auto_reply(session, self.settings, reply_to, now)
+        if released is not None and refusal is not None and refusal.flag in _PERSON_MAY_OVERRIDE:
+            refusal = None
         if refusal is not None or reply_to is None:
             return refusal
         org = self.settings.organisation
@@ -96,6 +105,9 @@ class Acknowledger:
             review_of=original.reference if original is not None else None,
             restarted=purpose == "clarification_ack",
         )
+        if released is not None:
+            context = replace(context, lateness=released[0], working_days_late=released[1],
+                              working_days_left=released[2])
         rendered = render_pair(self.env, TEMPLATES[purpose], context)
         from_addr = self.settings.smtp.from_address or org.mailbox_address
         message_id = mint_message_id(from_addr.rpartition("@")[2])
@@ -124,5 +136,3 @@ class Acknowledger:
             caused_by=row.id,
         )
         return None
-
-

@@ -9,7 +9,7 @@ templates autoescape it, and no value is ever compiled as template source.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -75,6 +75,10 @@ class AckContext:
     due_reasons: tuple[str, ...] = ()
     review_of: str | None = None
     restarted: bool = False
+    # A letter held and released by a person: "late" (past its due date) or "due_soon".
+    lateness: str | None = None
+    working_days_late: int = 0
+    working_days_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,9 @@ def _sample_contexts() -> tuple[AckContext, ...]:
             received=date(2021, 7, 7),
             due=date(2021, 8, 6),
         ),
+        # Held letters released by a person: late, and due soon.
+        replace(sample(Law.FOIA), lateness="late", working_days_late=3),
+        replace(sample(Law.EIR), lateness="due_soon", working_days_left=2),
     )
 
 

@@ -18,6 +18,7 @@ class RawMail:
     `source_key` is unique per copy in the source, e.g.
     `imap:foi@example.org@imap.example.org/INBOX/1700000000/42` or `maildir:/srv/mail:1700.M1P2`.
     `arrived_at` is the server's arrival time (IMAP INTERNALDATE; Maildir file time), aware UTC.
+    `history`: it was there before the service started on the mailbox (see `sources.start`).
     """
 
     source_key: str
@@ -28,6 +29,7 @@ class RawMail:
     arrived_at: datetime
     raw: bytes
     direction: Direction
+    history: bool = False
 
 
 class CheckpointStore(Protocol):

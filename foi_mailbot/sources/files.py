@@ -2,13 +2,22 @@
 
 Used by the CLI to load a backlog (for example an export from the old mailbox) through the same
 pipeline as live mail; there is nothing to mark done, and the ingest stage dedupes repeats by
-source key and Message-ID. A directory that is not a Maildir is walked, each entry detected anew.
+source key and Message-ID. A directory that is not a Maildir is walked for `.eml` files, mbox
+files and Maildirs only; anything that is not mail (empty, binary, no header block) is named
+and skipped, never opened as a case (see `survey`).
+
+A file's arrival time is its most recent `Received` header (the one our own server added, at
+the top), else its `Date` header, else the file's time (`arrival`); an mbox message's is its
+From_ line's date, else the file's time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Final, Literal
 
@@ -17,6 +26,7 @@ from foi_mailbot.sources import RawMail
 from foi_mailbot.sources.maildir import file_time, maildir_key, new_files
 
 Kind = Literal["eml", "mbox", "maildir", "directory"]
+Skip = Callable[[Path, str], None]
 
 DEFAULT_MAILBOX: Final = "import"
 _BLANK: Final = (b"\n", b"\r\n")
@@ -30,10 +40,13 @@ _MONTHS: Final = {
 _WEEKDAYS: Final = frozenset({"mon", "tue", "wed", "thu", "fri", "sat", "sun"})
 
 
-def iter_paths(paths: Sequence[Path], *, mailbox: str = DEFAULT_MAILBOX) -> Iterator[RawMail]:
-    """Every message in the given files and directories, in a stable order."""
+def iter_paths(
+    paths: Sequence[Path], *, mailbox: str = DEFAULT_MAILBOX, skipped: Skip | None = None
+) -> Iterator[RawMail]:
+    """Every message in the given files and directories, in a stable order; each file that is
+    not mail is passed to `skipped` with the reason instead."""
     for path in paths:
-        yield from _iter_one(path, mailbox)
+        yield from _iter_one(path, mailbox, skipped or (lambda _p, _r: None))
 
 
 def count_paths(paths: Sequence[Path]) -> int:
@@ -42,13 +55,13 @@ def count_paths(paths: Sequence[Path]) -> int:
     for path in paths:
         kind = detect(path)
         if kind == "eml":
-            total += 1
+            total += not_mail(path) is None
         elif kind == "mbox":
             total += sum(1 for _ in _from_lines(path))
         elif kind == "maildir":
             total += len(new_files(path / "new")) + len(new_files(path / "cur"))
         else:
-            total += count_paths(_children(path))
+            total += count_paths([c for c in _children(path) if _walked(c)])
     return total
 
 
@@ -63,17 +76,75 @@ def detect(path: Path) -> Kind:
         return "mbox" if handle.read(5) == b"From " else "eml"
 
 
-def _iter_one(path: Path, mailbox: str) -> Iterator[RawMail]:
+def _iter_one(path: Path, mailbox: str, skipped: Skip) -> Iterator[RawMail]:
     kind = detect(path)
     if kind == "eml":
-        yield _eml(path, mailbox)
+        reason = not_mail(path)
+        if reason is None:
+            yield _eml(path, mailbox)
+        else:
+            skipped(path, reason)
     elif kind == "mbox":
         yield from _mbox(path, mailbox)
     elif kind == "maildir":
         yield from _maildir(path, mailbox)
     else:
         for child in _children(path):
-            yield from _iter_one(child, mailbox)
+            if _walked(child):
+                yield from _iter_one(child, mailbox, skipped)
+            else:
+                skipped(child, "not an .eml file, an mbox or a Maildir")
+
+
+_MBOX_NAMES: Final = frozenset({"mbox", "inbox", "sent"})
+_HEADER_LINE: Final = re.compile(rb"^[!-9;-~]+:")
+_MAIL_HEADERS: Final = (b"from", b"date", b"message-id", b"received", b"subject", b"return-path")
+
+
+def _walked(path: Path) -> bool:
+    """In a directory, only .eml files, mboxes and Maildirs are mail (or folders of them)."""
+    if path.is_dir():
+        return True
+    name = path.name.lower()
+    return name.endswith((".eml", ".mbox")) or name in _MBOX_NAMES or detect(path) == "mbox"
+
+
+def not_mail(path: Path) -> str | None:
+    """Why a file is not one message (empty, binary, no header block), or None if it is."""
+    with path.open("rb") as handle:
+        head = handle.read(16384)
+    if not head.strip():
+        return "empty"
+    if b"\0" in head:
+        return "binary (it holds NUL bytes)"
+    block = head.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    lines = block.split(b"\n")
+    names = {line.split(b":", 1)[0].strip().lower() for line in lines if _HEADER_LINE.match(line)}
+    if not _HEADER_LINE.match(lines[0]) or not names.intersection(_MAIL_HEADERS):
+        return "no mail header block (From, Date, Message-ID, Received...)"
+    return None
+
+
+def arrival(raw: bytes, fallback: datetime) -> tuple[datetime, str]:
+    """When a message reached its mailbox, and from where that was read."""
+    headers = BytesHeaderParser().parsebytes(raw)
+    received = headers.get_all("Received") or []
+    if received:
+        stamp = _when(str(received[0]).rpartition(";")[2])
+        if stamp is not None:
+            return stamp, "its most recent Received header"
+    stamp = _when(str(headers.get("Date", "")))
+    if stamp is not None:
+        return stamp, "its Date header (no usable Received header)"
+    return fallback, "the file's time (no usable Received or Date header)"
+
+
+def _when(text: str) -> datetime | None:
+    try:
+        stamp = parsedate_to_datetime(" ".join(text.split()))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _children(directory: Path) -> list[Path]:
@@ -95,7 +166,8 @@ def _raw(key: str, mailbox: str, folder: Path, arrived: datetime, raw: bytes) ->
 
 def _eml(path: Path, mailbox: str) -> RawMail:
     full = path.absolute()
-    return _raw(f"file:{full}", mailbox, full.parent, file_time(full), full.read_bytes())
+    raw = full.read_bytes()
+    return _raw(f"file:{full}", mailbox, full.parent, arrival(raw, file_time(full))[0], raw)
 
 
 def _maildir(path: Path, mailbox: str) -> Iterator[RawMail]:
@@ -103,7 +175,8 @@ def _maildir(path: Path, mailbox: str) -> Iterator[RawMail]:
     for sub in ("cur", "new"):
         for file in new_files(root / sub):
             key = f"maildir:{root}:{maildir_key(file.name)}"
-            yield _raw(key, mailbox, root, file_time(file), file.read_bytes())
+            raw = file.read_bytes()
+            yield _raw(key, mailbox, root, arrival(raw, file_time(file))[0], raw)
 
 
 def _mbox(path: Path, mailbox: str) -> Iterator[RawMail]:

@@ -16,7 +16,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -37,6 +37,7 @@ from foi_mailbot.sources.imap_session import (
     describe,
     open_client,
 )
+from foi_mailbot.sources.start import Start, StartPoint, fetch_heads, header_hash
 from foi_mailbot.sources.tokens import TokenProvider
 
 # `open_client` and the backoff limits live in `imap_session` and are re-exported from here.
@@ -102,6 +103,7 @@ class ImapSource:
         folders: Sequence[tuple[str, Direction]] | None = None,
         clock: Clock | None = None,
         ours: Callable[[Collection[str]], set[str]] | None = None,
+        start: StartPoint | None = None,
     ) -> None:
         if not settings.host or not settings.username:
             msg = "mailbox.host and mailbox.username are needed to read mail over IMAP"
@@ -132,6 +134,8 @@ class ImapSource:
         # Given Message-IDs seen in a Sent folder, which are our own outgoing mail: those are
         # passed over without fetching (see `_without_own_copies`).
         self.ours = ours
+        # What each folder held at the first connection (see `sources.start`); None: all new.
+        self.start = start
 
     # -- MailSource ------------------------------------------------------------------------
 
@@ -273,6 +277,7 @@ class ImapSource:
         readonly = direction == "sent"
         info = self._select(client, folder, readonly=readonly)
         cursor = self._open_cursor(folder, int(info[b"UIDVALIDITY"]))
+        begun = self._start_of(client, folder, cursor, info)
         if folder == self._watched:
             self._uidnext_seen = info.get(b"UIDNEXT")
         flagging = direction == "inbound" and self._settings.after_processing == "flag"
@@ -288,8 +293,9 @@ class ImapSource:
             batch = uids[start : start + size]
             if direction == "sent" and self.ours is not None:
                 batch = self._without_own_copies(client, folder, cursor, batch, self.ours)
-                if not batch:
-                    continue
+            batch = self._without_history(client, folder, cursor, batch, begun)
+            if not batch:
+                continue
             for part in _by_size(batch, client.fetch(batch, ["RFC822.SIZE"])):
                 if not self._still_selected(client, folder, readonly, cursor):
                     return
@@ -301,7 +307,9 @@ class ImapSource:
                     if flagging and _is_stored(data.get(b"FLAGS", ())):
                         continue
                     cursor.outstanding.add(uid)
-                    yield self._raw_mail(folder, direction, cursor.uidvalidity, uid, data)
+                    mail = self._raw_mail(folder, direction, cursor.uidvalidity, uid, data)
+                    held = begun is not None and begun.holds(mail.uidvalidity, mail.uid)
+                    yield replace(mail, history=True) if held else mail
 
     def _still_selected(
         self, client: IMAPClient, folder: str, readonly: bool, cursor: _Cursor
@@ -337,6 +345,49 @@ class ImapSource:
         if skipped:
             self._advance(folder, cursor, sorted(skipped))
         return [uid for uid in batch if uid not in skipped]
+
+    # -- the start point (see `sources.start`) ---------------------------------------------
+
+    def _start_of(
+        self, client: IMAPClient, folder: str, cursor: _Cursor, info: dict[bytes, Any]
+    ) -> Start | None:
+        """The folder's start, recorded at the first connection; under `new` the cursor is
+        moved past the history, so it is never fetched, moved or flagged."""
+        if self.start is None or self.start.mode == "all":
+            return None
+        begun = self.start.load(self.name, folder)
+        if begun is None:
+            uidnext = int(info.get(b"UIDNEXT") or 0)
+            if cursor.last > 0:  # mail was taken from this folder before: none is history
+                begun = Start(self.start.mode, cursor.uidvalidity, cursor.last + 1)
+            else:
+                uids = [uid for uid in client.search("ALL") if not uidnext or uid < uidnext]
+                uidnext = uidnext or max(uids, default=0) + 1
+                begun = self.start.first(fetch_heads(client, uids),
+                                         uidvalidity=cursor.uidvalidity, uidnext=uidnext)
+            self.start.save(self.name, folder, begun)
+            log.info("imap.start_recorded", folder=folder, mode=begun.mode,
+                     history=len(begun.header_hashes), uidnext=begun.uidnext)
+        last = (begun.uidnext or 1) - 1
+        if begun.mode == "new" and not begun.renumbered(cursor.uidvalidity) and cursor.last < last:
+            cursor.last = cursor.done_max = last
+            self._checkpoints.set(self.name, folder, cursor.uidvalidity, last)
+        return begun
+
+    def _without_history(
+        self, client: IMAPClient, folder: str, cursor: _Cursor, batch: list[int],
+        begun: Start | None,
+    ) -> list[int]:
+        """The batch less the history, after a renumbering: passed over unfetched, unmoved."""
+        if begun is None or not batch or not begun.renumbered(cursor.uidvalidity):
+            return batch
+        history = {uid for uid, (message_id, header) in zip(
+            batch, fetch_heads(client, batch), strict=True)
+            if begun.is_history(message_id, header_hash(header))}
+        if history:
+            log.info("imap.history_passed_over", folder=folder, messages=len(history))
+            self._advance(folder, cursor, sorted(history))
+        return [uid for uid in batch if uid not in history]
 
     def _open_cursor(self, folder: str, uidvalidity: int) -> _Cursor:
         stored = self._checkpoints.get(self.name, folder)

@@ -3,7 +3,9 @@
 The local MTA (or anything else) delivers into `new/`; `fetch_new` hands those files over oldest
 first, and `mark_done` moves each to `cur/` with the Seen flag only after its raw row has
 committed, so a crash in between means the file is simply read again. A Maildir++ `.Sent`
-subfolder, if present, is read the same way as sent mail.
+subfolder, if present, is read the same way as sent mail. Files already in `new/` at the first
+start are history under `[mailbox] start = "new"` (left where they are) or `"import"` (stored as
+history); see `sources.start`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import structlog
 
 from foi_mailbot.clock import Clock
 from foi_mailbot.sources import Direction, RawMail
+from foi_mailbot.sources.start import Start, StartPoint
 
 log = structlog.get_logger(__name__)
 
@@ -68,25 +71,34 @@ def file_time(path: Path) -> datetime:
 class MaildirSource:
     """See `MailSource`: a local Maildir (and its `.Sent` subfolder, if any)."""
 
-    def __init__(self, path: Path, mailbox_name: str, clock: Clock) -> None:
+    def __init__(
+        self, path: Path, mailbox_name: str, clock: Clock, *, start: StartPoint | None = None
+    ) -> None:
         self.path = path.absolute()
         self.name = mailbox_name
         self._clock = clock
         create_maildir(self.path)
         self._handed_over: set[str] = set()
         self.last_sync: datetime | None = None
+        # What new/ held at the first start (see `sources.start`); None: all new.
+        self.start = start
+        self._starts: dict[str, Start | None] = {}
 
     def fetch_new(self) -> Iterator[RawMail]:
         """See `MailSource.fetch_new`: files in new/, inbox first, oldest first."""
         self._handed_over = set()
         for folder, root, direction in self._folders():
+            begun = self._start_of(folder, root)
             for path in new_files(root / "new"):
+                held = begun is not None and maildir_key(path.name) in begun.keys
+                if direction == "inbound":
+                    self._handed_over.add(path.name)
+                if held and begun is not None and begun.mode == "new":
+                    continue  # history: left in new/, never answered
                 try:
                     raw, arrived = path.read_bytes(), file_time(path)
                 except FileNotFoundError:
                     continue
-                if direction == "inbound":
-                    self._handed_over.add(path.name)
                 yield RawMail(
                     source_key=f"maildir:{root}:{maildir_key(path.name)}",
                     mailbox=self.name,
@@ -96,6 +108,7 @@ class MaildirSource:
                     arrived_at=arrived,
                     raw=raw,
                     direction=direction,
+                    history=held,
                 )
         self.last_sync = self._clock.now()
 
@@ -126,6 +139,23 @@ class MaildirSource:
 
     def close(self) -> None:
         """See `MailSource.close`: nothing is held open."""
+
+    def _start_of(self, folder: str, root: Path) -> Start | None:
+        """The folder's start, recorded at the first start: the files then waiting in new/
+        (none when cur/ holds mail already taken by an earlier version)."""
+        if self.start is None or self.start.mode == "all":
+            return None
+        if folder not in self._starts:
+            begun = self.start.load(self.name, str(root))
+            if begun is None:
+                waiting = [] if new_files(root / "cur") else new_files(root / "new")
+                begun = Start(self.start.mode,
+                              keys=frozenset(maildir_key(p.name) for p in waiting))
+                self.start.save(self.name, str(root), begun)
+                log.info("maildir.start_recorded", folder=folder, mode=begun.mode,
+                         history=len(begun.keys))
+            self._starts[folder] = begun
+        return self._starts[folder]
 
     def _folders(self) -> list[tuple[str, Path, Direction]]:
         folders: list[tuple[str, Path, Direction]] = [("INBOX", self.path, "inbound")]

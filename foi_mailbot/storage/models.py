@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -77,6 +78,8 @@ class InboundMessage(Base):
     attention_reason: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(TZ)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+    # In the mailbox (or the files) before the service started on it: never answered by itself.
+    history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Set to a case opened in the same transaction, its id is filled in when the case is
     # written (the same for audit entries and outbox rows): opening a case costs no flush.
@@ -165,6 +168,8 @@ class Case(Base):
     )
     created_at: Mapped[datetime] = mapped_column(TZ)
     updated_at: Mapped[datetime] = mapped_column(TZ)
+    # Why no letter or reminder goes until a person acts ("to confirm", "letter held"); None: none.
+    hold: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", foreign_keys="CaseEvent.case_id"

@@ -35,7 +35,7 @@ def write_config(
         "database": {"url": db},
         "mailbox": {"host": dovecot.host, "port": dovecot.port, "username": dovecot.user,
                     "password": dovecot.password, "security": "none",
-                    "poll_interval_seconds": 1.0, "timeout_seconds": 5.0},
+                    "poll_interval_seconds": 1.0, "timeout_seconds": 5.0, "start": "all"},
         "smtp": {"host": sink.host, "port": sink.port, "security": "none",
                  "timeout_seconds": 5.0},
         "health": {"port": 0},
