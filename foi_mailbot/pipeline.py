@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.cases.matching import Match, find_thread, resolve
+from foi_mailbot.cases.senders import TrustPolicy, dmarc_verdict, is_staff_address
 from foi_mailbot.cases.service import Outcome, Services, apply
 from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import Classification, ClassifyContext, Kind
@@ -62,6 +63,8 @@ def classify_context(settings: Settings, services: Services | None = None) -> Cl
         extra_auto_reply_phrases=tuple(phrases.extra_auto_reply_phrases),
         extra_not_foi_phrases=tuple(phrases.extra_not_foi_phrases),
         extra_environmental_phrases=tuple(phrases.extra_environmental_phrases),
+        authserv_id=settings.mailbox.authserv_id,
+        exchange_internal_marker=settings.mailbox.exchange_internal_marker,
     )
 
 
@@ -86,6 +89,12 @@ class Pipeline:
     quick_factory: sessionmaker[Session] | None = None
     # Parses a backlog's next messages in a second process (see `parse_ahead`).
     ahead: ParseAhead | None = None
+    # Who is staff and which authentication header is believed, read once from `base_context`.
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
+
+    def __post_init__(self) -> None:
+        if self.trust == TrustPolicy():
+            self.trust = self.base_context.trust
 
     @property
     def writes(self) -> sessionmaker[Session]:
@@ -189,16 +198,13 @@ class Pipeline:
                             bool(thread.case and thread.case.is_review))
         verdict = classify(mail, ctx)
         _record_verdict(row, verdict)
-        match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF)
+        match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF,
+                        dmarc=dmarc_verdict(mail, self.trust))
         return verdict, match, _duplicate_of_applied(session, row, mail)
 
     def _is_staff(self, mail: ParsedMail, row: InboundMessage) -> bool:
-        if row.direction == "sent" or mail.from_addr is None:
-            return True
-        ctx = self.base_context
-        return mail.from_addr.email in ctx.staff_addresses or mail.from_addr.domain in (
-            ctx.staff_domains
-        )
+        # Mail with no usable From is never staff (`cases.senders`).
+        return row.direction == "sent" or is_staff_address(mail.from_addr, self.trust)
 
     def _context(
         self, row: InboundMessage, thread_case: str | None, review: bool

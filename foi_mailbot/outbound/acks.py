@@ -28,6 +28,15 @@ TEMPLATES = {
 }
 
 
+_NEUTRAL_SUBJECT = "Your information request"
+
+
+def _requester(case: Case) -> Address | None:
+    """Where every letter about a case goes: its requester, never a new message's Reply-To."""
+    email = (case.applicant_email or "").strip().lower()
+    return Address(case.applicant_name or "", email) if email else None
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why no automatic reply may be sent (the message is flagged instead)."""
@@ -78,18 +87,21 @@ class Acknowledger:
         original: Case | None = None,
     ) -> Refusal | None:
         """Render and enqueue one acknowledgement; returns a Refusal instead when unsafe."""
-        reply_to = mail.reply_to[0] if mail.reply_to else mail.from_addr
-        refusal = may_auto_reply(session, self.settings, reply_to, now)
-        if refusal is not None or reply_to is None:
+        to = _requester(case)
+        refusal = may_auto_reply(session, self.settings, to, now)
+        if refusal is not None or to is None:
             return refusal
+        # Sender-chosen words (subject, name) go only back to the address that wrote them:
+        # a letter to any other (a web form's Reply-To) could carry them to anyone.
+        quotes = mail.from_addr is not None and mail.from_addr.email.lower() == to.email
         org = self.settings.organisation
         context = AckContext(
             organisation=org.name,
             reference=case.reference,
             law=Law(case.law),
             law_name=law_name(Law(case.law), scotland=org.jurisdiction == "scotland"),
-            applicant_name=case.applicant_name,
-            subject=case.subject,
+            applicant_name=case.applicant_name if quotes else "",
+            subject=case.subject if quotes else "",
             received=case.received_on,
             due=case.due_on,
             due_reasons=tuple((case.deadline or {}).get("holiday_notes", ())),
@@ -102,8 +114,10 @@ class Acknowledger:
         message = compose(
             from_addr=from_addr,
             from_name=org.name,
-            to=reply_to,
-            subject=reply_subject(case.reference, mail.subject or case.subject),
+            to=to if quotes else Address("", to.email),
+            subject=reply_subject(
+                case.reference, (mail.subject or case.subject) if quotes else _NEUTRAL_SUBJECT
+            ),
             text=rendered.text,
             html=rendered.html,
             message_id=message_id,
@@ -117,7 +131,7 @@ class Acknowledger:
             key=key,
             message=message,
             message_id=message_id,
-            to_email=reply_to.email,
+            to_email=to.email,
             purpose=purpose,
             now=now,
             case=case,

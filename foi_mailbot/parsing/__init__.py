@@ -32,7 +32,7 @@ from foi_mailbot.parsing.headers import (
     strip_header_text,
     unknown_charsets,
 )
-from foi_mailbot.parsing.parsed import Address, AttachmentInfo, ParsedMail
+from foi_mailbot.parsing.parsed import REPEATED, Address, AttachmentInfo, ParsedMail
 from foi_mailbot.parsing.set_aside import Slimmed, set_aside
 
 _MAX_HEADER_NAMES = 500
@@ -40,6 +40,7 @@ _MAX_HEADER_NAMES = 500
 # message comes near this many multipart declarations.
 _MAX_MULTIPARTS = 200
 _MAX_HEADER_VALUE = 4_000
+_MAX_REPEATED = 50
 _ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 _DECODED_HEADERS = ("subject", "from", "to", "cc", "reply-to")
 _INVENTED_NAME = re.compile(r"[a-z]{10}\.(?:txt|rtf)")
@@ -51,6 +52,7 @@ class _Headers:
 
     decoded: dict[str, str] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
+    repeated: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -167,6 +169,7 @@ def _assemble(
         references=message_ids(strip_header_text(headers.raw.get("references", ""))),
         date=date,
         headers=headers.decoded,
+        repeated={name: tuple(values) for name, values in headers.repeated.items()},
         content_type=_content_type(message),
         text=body.text,
         new_text=new_text(body.text),
@@ -181,6 +184,9 @@ def _read_headers(message: Message, defects: list[str]) -> _Headers:
     headers = _Headers()
     for name, value in message.raw_items():
         key = strip_header_text(str(name)).lower()
+        if key in REPEATED and len(headers.repeated.get(key, ())) < _MAX_REPEATED:
+            value_text = strip_header_text(decode_value(str(value)[:_MAX_HEADER_VALUE]))
+            headers.repeated.setdefault(key, []).append(value_text)
         if not key or key in headers.raw:
             continue
         if len(headers.raw) >= _MAX_HEADER_NAMES:
