@@ -112,7 +112,7 @@ def resolve(
         return match
     if "reference_from_other_sender" in match.flags:
         return match
-    flag = sender_check(mail.from_addr, match.case.applicant_email, dmarc)
+    flag = sender_check(mail, match.case.applicant_email, dmarc)
     return match if flag is None else Match(match.case, match.how, (*match.flags, flag))
 
 

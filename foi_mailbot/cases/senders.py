@@ -22,11 +22,14 @@ from foi_mailbot.parsing.parsed import Address, ParsedMail
 
 THREAD_FROM_OTHER_SENDER: Final = "not_from_requester"
 SENDER_FAILED_AUTHENTICATION: Final = "sender_failed_authentication"
+REPLY_TO_ELSEWHERE: Final = "reply_to_elsewhere"
 FLAG_TEXT: Final = {
     THREAD_FROM_OTHER_SENDER: "written on a case by someone who is not its requester; "
                               "attached for a person to check, nothing changed",
     SENDER_FAILED_AUTHENTICATION: "our mail server says the sender's address failed DMARC "
                                   "(forged?); attached for a person to check, nothing changed",
+    REPLY_TO_ELSEWHERE: "from the requester's address but asks for answers at another one "
+                        "(Reply-To; forged?); attached for a person to check, nothing changed",
 }
 AUTH_RESULTS = "authentication-results"
 EXCHANGE_AUTH_AS = "x-ms-exchange-organization-authas"
@@ -161,15 +164,20 @@ ACTING_KINDS: Final = frozenset({"clarification", "review_request"})
 """Kinds of mail that change a case (restart its clock, open a review): the requester's only."""
 
 
-def sender_check(sender: Address | None, requester_email: str, dmarc: Dmarc) -> str | None:
+def sender_check(mail: ParsedMail, requester_email: str, dmarc: Dmarc) -> str | None:
     """None when mail acting on a case is from its requester; else the flag saying why not.
 
-    With no trusted header the address match stands; a From whose DMARC failed is not believed.
+    With no trusted header the address match stands; a From whose DMARC failed is not believed,
+    nor one asking for answers elsewhere (a Reply-To that is not the requester's: a forged From
+    needs one to see the answer).
     """
-    if sender is None or sender.email.lower() != requester_email.lower():
+    requester = requester_email.lower()
+    if mail.from_addr is None or mail.from_addr.email.lower() != requester:
         return THREAD_FROM_OTHER_SENDER
     if dmarc is Dmarc.FAIL:
         return SENDER_FAILED_AUTHENTICATION
+    if any(other.email.lower() != requester for other in mail.reply_to):
+        return REPLY_TO_ELSEWHERE
     return None
 
 
@@ -205,7 +213,7 @@ def requester_of(mail: ParsedMail, noreply_patterns: Iterable[str]) -> Requester
 
 __all__ = [
     "ACTING_KINDS", "AUTH_RESULTS", "EXCHANGE_AUTH_AS", "FLAG_TEXT",
-    "SENDER_FAILED_AUTHENTICATION", "THREAD_FROM_OTHER_SENDER",
+    "REPLY_TO_ELSEWHERE", "SENDER_FAILED_AUTHENTICATION", "THREAD_FROM_OTHER_SENDER",
     "Dmarc", "Requester", "Standing", "TrustPolicy",
     "authserv_id", "dmarc_verdict", "is_noreply", "is_staff_address", "requester_of",
     "sender_check", "standing", "unvouched_reason",
