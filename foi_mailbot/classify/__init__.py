@@ -26,6 +26,7 @@ from foi_mailbot.classify.loop_guards import (
     BulkPrecedence,
     DaemonSender,
     DeliveryReport,
+    HelpdeskText,
     ListMail,
     NullReturnPath,
     OutOfOfficeText,
@@ -39,7 +40,7 @@ STAFF_UNVOUCHED: Final = "staff_unvouched"
 
 RULES: Final[tuple[Rule, ...]] = (
     OwnMail(), AutoSubmitted(), AutoReplyHeaders(), BulkPrecedence(), DeliveryReport(),
-    NullReturnPath(), DaemonSender(), ListMail(), OutOfOfficeText(),
+    NullReturnPath(), DaemonSender(), ListMail(), OutOfOfficeText(), HelpdeskText(),
     StaffSender(),
     ReviewRequest(), CaseCorrespondence(),
     CopiedOnly(), NotFoi(),

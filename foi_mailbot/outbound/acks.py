@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from foi_mailbot.clock import as_utc
 from foi_mailbot.deadlines.laws import Law
+from foi_mailbot.outbound import breaker
 from foi_mailbot.outbound.compose import compose, mint_message_id, reply_subject
 from foi_mailbot.outbound.enqueueing import automatic_replies_since, enqueue
 from foi_mailbot.outbound.render import AckContext, law_name, render_pair
@@ -91,6 +92,9 @@ class Acknowledger:
         refusal = may_auto_reply(session, self.settings, to, now)
         if refusal is not None or to is None:
             return refusal
+        stopped = breaker.check(session, self.settings, to, row, now)
+        if stopped is not None:
+            return Refusal("loop_breaker", stopped)
         # Sender-chosen words (subject, name) go only back to the address that wrote them:
         # a letter to any other (a web form's Reply-To) could carry them to anyone.
         quotes = mail.from_addr is not None and mail.from_addr.email.lower() == to.email

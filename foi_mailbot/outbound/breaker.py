@@ -1,0 +1,196 @@
+"""The per-domain loop breaker: stops automatic letters to a domain that answers each one.
+
+A robot that replies to every letter from a new address each time (a helpdesk's
+`support+1234@`, a ticket system) defeats the per-address cap and any header test. What it
+cannot hide is its rhythm: letter after letter to new addresses of one domain, each answering
+mail that arrived within minutes of our previous letter there. More than
+`replies.loop_breaker_letters` such letters within an hour stop automatic letters to the
+domain, flag the message and send one alert to `health.ops_address` (through the outbox). A
+person lifts the stop with `foi-mailbot resume-replies DOMAIN`. Large shared domains where
+every address is a different person (freemail, WhatDoTheyKnow) are exempt by
+`replies.loop_breaker_exempt_domains`. The state lives in `service_state`, one entry a domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from foi_mailbot.clock import as_utc
+from foi_mailbot.outbound.compose import compose, mint_message_id
+from foi_mailbot.outbound.enqueueing import enqueue
+from foi_mailbot.parsing.parsed import Address
+from foi_mailbot.settings import Settings
+from foi_mailbot.storage.db import unwritten
+from foi_mailbot.storage.models import InboundMessage, OutboxMessage, ServiceState
+from foi_mailbot.storage.state import get_state, put_state
+
+log = structlog.get_logger(__name__)
+
+STATE_PREFIX: Final = "loop_breaker:"
+WINDOW: Final = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One automatic letter answering a message: to whom, when queued, when its cause arrived."""
+
+    to_email: str
+    queued_at: datetime
+    cause_arrived_at: datetime | None
+
+
+def quick_answers(letters: list[Letter], minutes: int) -> set[str]:
+    """Addresses of letters whose cause arrived within `minutes` after an earlier letter to the
+    same domain (the letters are all to one domain)."""
+    window = timedelta(minutes=minutes)
+    ordered = sorted(letters, key=lambda letter: letter.queued_at)
+    quick: set[str] = set()
+    for index, letter in enumerate(ordered):
+        arrived = letter.cause_arrived_at
+        if arrived is None:
+            continue
+        if any(
+            earlier.to_email != letter.to_email
+            and timedelta(0) <= arrived - earlier.queued_at <= window
+            for earlier in ordered[:index]
+        ):
+            quick.add(letter.to_email)
+    return quick
+
+
+def trips(letters: list[Letter], candidate: Letter, *, limit: int, minutes: int) -> bool:
+    """True when `candidate` would be one quick answer to a new address too many."""
+    quick = quick_answers([*letters, candidate], minutes)
+    return candidate.to_email in quick and len(quick) > limit
+
+
+def is_exempt(domain: str, settings: Settings) -> bool:
+    """True for shared domains where every address is a different person."""
+    exempt = {d.strip().lower() for d in settings.replies.loop_breaker_exempt_domains}
+    return domain.lower() in exempt
+
+
+def stopped(session: Session, domain: str) -> dict[str, object] | None:
+    """The tripped breaker's record for a domain, or None when letters may go."""
+    state = get_state(session, STATE_PREFIX + domain.lower())
+    return state if state and state.get("tripped_at") else None
+
+
+def check(
+    session: Session,
+    settings: Settings,
+    to: Address,
+    row: InboundMessage,
+    now: datetime,
+) -> str | None:
+    """None when an automatic letter to `to` answering `row` may go; else why not.
+
+    Trips the breaker (state, log, one alert) when this letter would be one too many.
+    """
+    domain = to.domain.lower()
+    if not domain or is_exempt(domain, settings):
+        return None
+    state = get_state(session, STATE_PREFIX + domain) or {}
+    if state.get("tripped_at"):
+        return _stopped_reason(domain)
+    since = now - WINDOW
+    if state.get("resumed_at"):  # letters before a person lifted the stop count no more
+        since = max(since, as_utc(datetime.fromisoformat(str(state["resumed_at"]))))
+    replies = settings.replies
+    letters = _recent_letters(session, domain, since)
+    candidate = Letter(to.email.lower(), now, as_utc(row.arrived_at))
+    if not trips(letters, candidate, limit=replies.loop_breaker_letters,
+                 minutes=replies.loop_breaker_minutes):
+        return None
+    _trip(session, settings, domain, now)
+    return _stopped_reason(domain)
+
+
+def _stopped_reason(domain: str) -> str:
+    return (f"automatic letters to {domain} are stopped: it answered each of our letters from a "
+            f"new address within minutes (a mail loop?); a person lifts this with "
+            f"`foi-mailbot resume-replies {domain}`")
+
+
+def _recent_letters(session: Session, domain: str, since: datetime) -> list[Letter]:
+    """Automatic letters answering mail, to the domain, queued since `since` (written or not)."""
+    suffix = f"@{domain}"
+    found = session.execute(
+        select(OutboxMessage.to_email, OutboxMessage.created_at, OutboxMessage.caused_by).where(
+            OutboxMessage.created_at >= since,
+            OutboxMessage.automatic.is_(True),
+            OutboxMessage.caused_by.is_not(None),
+            OutboxMessage.to_email.endswith(suffix),
+        )
+    ).all()
+    rows = [(to, at, cause) for to, at, cause in found]
+    rows += [
+        (r.to_email, r.created_at, r.caused_by)
+        for r in unwritten(session, OutboxMessage)
+        if r.automatic and r.caused_by is not None and r.to_email.endswith(suffix)
+        and r.created_at >= since
+    ]
+    causes = {cause for _to, _at, cause in rows}
+    arrived: dict[int, datetime] = {}
+    if causes:
+        found_arrivals = session.execute(
+            select(InboundMessage.id, InboundMessage.arrived_at)
+            .where(InboundMessage.id.in_(causes))
+        ).all()
+        arrived = {row.id: row.arrived_at for row in found_arrivals}
+    return [
+        Letter(to, as_utc(at), as_utc(arrived[cause]) if cause in arrived else None)
+        for to, at, cause in rows
+    ]
+
+
+def _trip(session: Session, settings: Settings, domain: str, now: datetime) -> None:
+    put_state(session, STATE_PREFIX + domain, {"tripped_at": now.isoformat()}, now)
+    ops = settings.health.ops_address
+    log.error("loop_breaker.tripped", domain=domain, emailed=bool(ops))
+    if not ops:
+        return
+    from_addr = settings.smtp.from_address or settings.organisation.mailbox_address
+    message_id = mint_message_id(from_addr.rpartition("@")[2])
+    text = (
+        f"foi-mailbot for {settings.organisation.name} has stopped sending automatic letters to "
+        f"{domain}: more than {settings.replies.loop_breaker_letters} of its addresses each "
+        f"answered one of our letters within {settings.replies.loop_breaker_minutes} minutes "
+        f"in the last hour, the way an automatic responder does.\n\n"
+        f"Mail from {domain} is still stored and opened as cases; it waits for a person, marked "
+        f"as such. When the responder is dealt with, run:\n\n"
+        f"  foi-mailbot resume-replies {domain}\n"
+    )
+    message = compose(
+        from_addr=from_addr, from_name=f"{settings.organisation.name} foi-mailbot",
+        to=Address(name="", email=ops),
+        subject=f"foi-mailbot stopped automatic letters to {domain} (mail loop?)",
+        text=text, html=None, message_id=message_id, in_reply_to=None, references=(),
+        automatic=True, date=now,
+    )
+    enqueue(session, key=f"loop_breaker:{domain}:{now.isoformat()}", message=message,
+            message_id=message_id, to_email=ops, purpose="alert", now=now, automatic=True)
+
+
+def resume(session: Session, domain: str, now: datetime) -> bool:
+    """Lift a tripped breaker; False when the domain's letters were not stopped."""
+    domain = domain.strip().lower().lstrip("@")
+    if stopped(session, domain) is None:
+        return False
+    put_state(session, STATE_PREFIX + domain, {"resumed_at": now.isoformat()}, now)
+    log.warning("loop_breaker.resumed", domain=domain)
+    return True
+
+
+def stopped_domains(session: Session) -> list[str]:
+    """Domains whose automatic letters are stopped now."""
+    rows = session.scalars(
+        select(ServiceState).where(ServiceState.key.startswith(STATE_PREFIX))
+    ).all()
+    return sorted(r.key.removeprefix(STATE_PREFIX) for r in rows if r.value.get("tripped_at"))
