@@ -55,7 +55,8 @@ class OrganisationSettings(_Section):
 
     name: str = "Example Council"
     reference_prefix: str = Field(default="IC", pattern=r"^[A-Z]{1,6}$")
-    reference_secret: SecretStr = SecretStr(DEFAULT_SECRET)
+    # None: generated at the first start and kept in the database (`storage.secret`).
+    reference_secret: SecretStr | None = None
     mailbox_address: str = "foi@example.gov.uk"
     other_mailbox_addresses: list[str] = []
     staff_domains: list[str] = []

@@ -10,13 +10,19 @@ from foi_mailbot.bootstrap import App, build
 from foi_mailbot.cli.common import ConfigOption, app, db_app, fail, friendly_errors, settings_from
 from foi_mailbot.errors import ConfigError
 from foi_mailbot.logconfig import configure
-from foi_mailbot.settings import DEFAULT_SECRET, load_settings
+from foi_mailbot.settings import load_settings
 from foi_mailbot.sources import MailSource
+from foi_mailbot.storage.private import make_private
+from foi_mailbot.storage.secret import example_secret_refusal
 
 
 def _with_mailbox(config: Path | None) -> tuple[App, MailSource]:
     """Settings, logging and the application with its mail source connected."""
     settings = settings_from(config)
+    refusal = example_secret_refusal(settings)
+    if refusal is not None:
+        fail(refusal)
+    make_private(settings)
     configure()
     app_ = build(settings, with_source=True)
     if app_.source is None:
@@ -107,9 +113,9 @@ def check_config(config: ConfigOption = None) -> None:
         typer.echo(f"template: {problem}", err=True)
     if problems:
         raise typer.Exit(2)
-    if settings.organisation.reference_secret.get_secret_value() == DEFAULT_SECRET:
-        typer.echo("warning: organisation.reference_secret is the example value; set your own "
-                   "before opening real cases, or references can be guessed", err=True)
+    refusal = example_secret_refusal(settings)
+    if refusal is not None:
+        typer.echo(f"warning: {refusal}", err=True)
     typer.echo("Configuration and templates are valid.")
 
 

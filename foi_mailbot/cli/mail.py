@@ -17,6 +17,8 @@ from foi_mailbot.ingest import store
 from foi_mailbot.parsing import parse
 from foi_mailbot.pipeline import classify_context
 from foi_mailbot.sources.files import count_paths, iter_paths
+from foi_mailbot.storage.private import make_private
+from foi_mailbot.storage.secret import example_secret_refusal
 
 
 @app.command()
@@ -28,7 +30,12 @@ def ingest(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    app_ = build(settings_from(config))
+    settings = settings_from(config)
+    refusal = example_secret_refusal(settings)
+    if refusal is not None:
+        fail(refusal)
+    make_private(settings)
+    app_ = build(settings)
     total = count_paths(paths)
     created = duplicates = 0
     with typer.progressbar(length=total, label="Storing", hidden=not _tty()) as bar:
