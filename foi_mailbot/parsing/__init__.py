@@ -86,10 +86,7 @@ def _with_mailparser(mail: Slimmed) -> ParsedMail:
     message: Message = parser.message
     defects: list[str] = []
     headers = _read_headers(message, defects)
-    addresses = {
-        name: addresses_from_pairs(_pairs(getattr(parser, name.replace("-", "_"))))
-        for name in _ADDRESS_HEADERS
-    }
+    addresses = {name: _addresses(parser, headers, name) for name in _ADDRESS_HEADERS}
     defects.extend(_mime_defects(parser.defects))
     defects.extend(_decoding_defects(message))
     text = "\n".join(parser.text_plain)
@@ -100,6 +97,15 @@ def _with_mailparser(mail: Slimmed) -> ParsedMail:
         mail, message, headers, addresses=addresses, body=_Body(clean_text(text), attachments),
         date=_aware(parser.date), defects=defects,
     )
+
+
+def _addresses(parser: Any, headers: _Headers, name: str) -> tuple[Address, ...]:
+    """An address header's mailboxes: mail-parser's, unless the header has raw 8-bit bytes,
+    which mail-parser turns into escape text ("\\udc80") that would reach our letters."""
+    raw = headers.raw.get(name)
+    if raw is not None and not raw.isascii():
+        return addresses_from_header(raw)
+    return addresses_from_pairs(_pairs(getattr(parser, name.replace("-", "_"))))
 
 
 def _with_stdlib(mail: Slimmed, defects: list[str]) -> ParsedMail:
