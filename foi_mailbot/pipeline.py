@@ -173,7 +173,9 @@ class Pipeline:
             row.reasons = ["its Message-ID is one we minted for our own outgoing mail"]
             row.status, row.effect = MessageStatus.APPLIED, "our own message; nothing to do"
             return Done(message_pk, row.kind)
-        mail = parsed if parsed is not None else parse(_raw_of(session, message_pk) or b"")
+        mail = parsed if parsed is not None else parse(
+            _raw_of(session, message_pk) or b"",
+            max_bytes=self.services.settings.mailbox.max_message_bytes)
         if earlier_changes_matter(session, row, mail):
             session.flush()
         # Deciding reads other rows only: this row's changes wait to go in one UPDATE.

@@ -32,6 +32,7 @@ from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import EventKind, Law
 from foi_mailbot.errors import IllegalTransition
 from foi_mailbot.outbound.acks import Acknowledger
+from foi_mailbot.parsing import unreadable
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.models import Case, InboundMessage
@@ -86,6 +87,9 @@ def apply(
     outcome = Outcome(effect="recorded", case=match.case)
     for flag in match.flags:
         outcome.flag(_FLAG_TEXT.get(flag) or SENDER_FLAG_TEXT.get(flag, flag))
+    problem = unreadable(mail)
+    if problem is not None:
+        outcome.flag(problem)
     _HANDLERS[verdict.kind](_Applying(session, services, row, mail, verdict, match, now, outcome))
     if outcome.case is not None:
         row.case = outcome.case

@@ -18,6 +18,7 @@ from foi_mailbot.outbound import breaker
 from foi_mailbot.outbound.compose import compose, mint_message_id, reply_subject
 from foi_mailbot.outbound.enqueueing import automatic_replies_since, enqueue
 from foi_mailbot.outbound.render import AckContext, law_name, render_pair
+from foi_mailbot.parsing import unreadable
 from foi_mailbot.parsing.parsed import Address, ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.models import Case, InboundMessage
@@ -92,6 +93,9 @@ class Acknowledger:
         refusal = may_auto_reply(session, self.settings, to, now)
         if refusal is not None or to is None:
             return refusal
+        problem = unreadable(mail)
+        if problem is not None:  # an answer to words we could not read could be anything
+            return Refusal("unreadable", problem)
         stopped = breaker.check(session, self.settings, to, row, now)
         if stopped is not None:
             return Refusal("loop_breaker", stopped)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from foi_mailbot.clock import as_utc
 from foi_mailbot.outbound.compose import compose, mint_message_id
@@ -96,7 +97,7 @@ def check(
     domain = to.domain.lower()
     if not domain or is_exempt(domain, settings):
         return None
-    state = get_state(session, STATE_PREFIX + domain) or {}
+    state = _state(session, domain)
     if state.get("tripped_at"):
         return _stopped_reason(domain)
     since = now - WINDOW
@@ -112,6 +113,17 @@ def check(
     return _stopped_reason(domain)
 
 
+def _state(session: Session, domain: str) -> dict[str, Any]:
+    """The domain's breaker state, read without writing the group's pending changes first."""
+    key = STATE_PREFIX + domain
+    for held in unwritten(session, ServiceState):
+        if held.key == key:
+            return dict(held.value)
+    query = select(ServiceState.value).where(ServiceState.key == key)
+    value = session.connection().execute(query).scalar()
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _stopped_reason(domain: str) -> str:
     return (f"automatic letters to {domain} are stopped: it answered each of our letters from a "
             f"new address within minutes (a mail loop?); a person lifts this with "
@@ -119,35 +131,52 @@ def _stopped_reason(domain: str) -> str:
 
 
 def _recent_letters(session: Session, domain: str, since: datetime) -> list[Letter]:
-    """Automatic letters answering mail, to the domain, queued since `since` (written or not)."""
+    """Automatic letters answering mail, to the domain, queued since `since` (written or not).
+
+    Read as Core and from the session's own objects: the group's pending changes are not
+    written early for it (`groups`), and most causes are rows the group holds already.
+    """
     suffix = f"@{domain}"
-    found = session.execute(
-        select(OutboxMessage.to_email, OutboxMessage.created_at, OutboxMessage.caused_by).where(
-            OutboxMessage.created_at >= since,
-            OutboxMessage.automatic.is_(True),
-            OutboxMessage.caused_by.is_not(None),
-            OutboxMessage.to_email.endswith(suffix),
-        )
-    ).all()
-    rows = [(to, at, cause) for to, at, cause in found]
+    found = session.connection().execute(_LETTERS_SINCE, {"since": since, "suffix": suffix})
+    rows = [(to, at, cause) for to, at, cause in found if to.endswith(suffix)]
     rows += [
         (r.to_email, r.created_at, r.caused_by)
         for r in unwritten(session, OutboxMessage)
         if r.automatic and r.caused_by is not None and r.to_email.endswith(suffix)
         and r.created_at >= since
     ]
-    causes = {cause for _to, _at, cause in rows}
-    arrived: dict[int, datetime] = {}
-    if causes:
-        found_arrivals = session.execute(
-            select(InboundMessage.id, InboundMessage.arrived_at)
-            .where(InboundMessage.id.in_(causes))
-        ).all()
-        arrived = {row.id: row.arrived_at for row in found_arrivals}
+    if not rows:
+        return []
+    arrived = _arrivals(session, {cause for _to, _at, cause in rows if cause is not None})
     return [
         Letter(to, as_utc(at), as_utc(arrived[cause]) if cause in arrived else None)
         for to, at, cause in rows
     ]
+
+
+def _arrivals(session: Session, causes: set[int]) -> dict[int, datetime]:
+    """When each message arrived: from the session's rows, else one query."""
+    arrived: dict[int, datetime] = {}
+    for pk in causes:
+        held = session.identity_map.get(identity_key(InboundMessage, pk))
+        if isinstance(held, InboundMessage):
+            arrived[pk] = held.arrived_at
+    missing = causes - set(arrived)
+    if missing:
+        query = select(InboundMessage.id, InboundMessage.arrived_at).where(
+            InboundMessage.id.in_(missing))
+        arrived.update((pk, at) for pk, at in session.connection().execute(query))
+    return arrived
+
+
+_LETTERS_SINCE = select(
+    OutboxMessage.to_email, OutboxMessage.created_at, OutboxMessage.caused_by
+).where(
+    OutboxMessage.created_at >= bindparam("since"),
+    OutboxMessage.automatic.is_(True),
+    OutboxMessage.caused_by.is_not(None),
+    OutboxMessage.to_email.endswith(bindparam("suffix")),
+)
 
 
 def _trip(session: Session, settings: Settings, domain: str, now: datetime) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import email.policy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
@@ -35,6 +35,10 @@ from foi_mailbot.parsing.headers import (
 from foi_mailbot.parsing.parsed import REPEATED, Address, AttachmentInfo, ParsedMail
 from foi_mailbot.parsing.set_aside import Slimmed, set_aside
 
+MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+"""The default `[mailbox] max_message_bytes`."""
+PARSE_LIMIT = 8 * 1024 * 1024
+"""At most this much of a message is parsed (after large attachments are set aside)."""
 _MAX_HEADER_NAMES = 500
 # The stdlib parser is quadratic in multipart nesting (3,000 levels cost seconds); no real
 # message comes near this many multipart declarations.
@@ -63,14 +67,26 @@ class _Body:
     attachments: tuple[AttachmentInfo, ...] = ()
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """Parse one raw message. Never raises; whatever went wrong is listed in `defects`."""
+def parse(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMail:
+    """Parse one raw message. Never raises; whatever went wrong is listed in `defects`.
+
+    A message over `max_bytes` is read from its headers and its first `PARSE_LIMIT` bytes
+    only (defect `too_large`); below it, once large attachments are set aside, at most
+    `PARSE_LIMIT` bytes are parsed (defect `text_truncated`), so no message costs more memory
+    than a few times that.
+    """
+    if len(raw) > max_bytes:
+        return _oversized(raw, max_bytes)
     if not raw.strip():
         return ParsedMail(
             message_id=None, subject="", from_addr=None, size=len(raw),
             defects=("empty_message", "no_message_id", "no_date", "no_from"),
         )
     mail = set_aside(raw)
+    if len(mail.raw) > PARSE_LIMIT:
+        head = _slimmed_head(mail)
+        parsed = _with_stdlib(head, ["text_truncated"])
+        return replace(parsed, size=mail.size)
     if mail.raw.lower().count(b"multipart/") > _MAX_MULTIPARTS:
         return _headers_only(mail, ["too_many_parts"])
     try:
@@ -79,6 +95,33 @@ def parse(raw: bytes) -> ParsedMail:
     except Exception as exc:  # noqa: BLE001
         failure = f"parse_error: mail-parser {type(exc).__name__}"
     return _with_stdlib(mail, [failure])
+
+
+def _oversized(raw: bytes, max_bytes: int) -> ParsedMail:
+    """A message over the cap: its headers and first text only, never the whole of it."""
+    head = raw[:PARSE_LIMIT]  # the one copy made, of a bounded size
+    defects = [f"too_large: {len(raw)} bytes (limit {max_bytes})"]
+    parsed = _with_stdlib(set_aside(head), defects)
+    return replace(parsed, size=len(raw))
+
+
+def _slimmed_head(mail: Slimmed) -> Slimmed:
+    """The first `PARSE_LIMIT` bytes of a slimmed message, cut at a line break."""
+    cut = mail.raw.rfind(b"\n", 0, PARSE_LIMIT) + 1 or PARSE_LIMIT
+    return Slimmed(mail.raw[:cut], mail.size, mail.aside)
+
+
+def unreadable(mail: ParsedMail) -> str | None:
+    """Why a message could not be read in full (it is flagged, never acknowledged), or None."""
+    for defect in mail.defects:
+        if defect.startswith("too_large"):
+            return (f"the message is larger than the limit ({defect.partition(': ')[2]}); "
+                    "only its headers and first text were read")
+        if defect == "body_not_parsed":
+            return "the message's body could not be parsed; only its headers were read"
+        if defect == "empty_message":
+            return "the message is empty"
+    return None
 
 
 def _with_mailparser(mail: Slimmed) -> ParsedMail:
