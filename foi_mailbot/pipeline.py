@@ -11,6 +11,7 @@ from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Final
 
 import structlog
@@ -89,12 +90,11 @@ class Pipeline:
     quick_factory: sessionmaker[Session] | None = None
     # Parses a backlog's next messages in a second process (see `parse_ahead`).
     ahead: ParseAhead | None = None
-    # Who is staff and which authentication header is believed, read once from `base_context`.
-    trust: TrustPolicy = field(default_factory=TrustPolicy)
 
-    def __post_init__(self) -> None:
-        if self.trust == TrustPolicy():
-            self.trust = self.base_context.trust
+    @cached_property
+    def trust(self) -> TrustPolicy:
+        """Who is staff and which authentication header is believed (`cases.senders`)."""
+        return self.base_context.trust
 
     @property
     def writes(self) -> sessionmaker[Session]:

@@ -3,12 +3,14 @@
 A robot that replies to every letter from a new address each time (a helpdesk's
 `support+1234@`, a ticket system) defeats the per-address cap and any header test. What it
 cannot hide is its rhythm: letter after letter to new addresses of one domain, each answering
-mail that arrived within minutes of our previous letter there. More than
-`replies.loop_breaker_letters` such letters within an hour stop automatic letters to the
-domain, flag the message and send one alert to `health.ops_address` (through the outbox). A
-person lifts the stop with `foi-mailbot resume-replies DOMAIN`. Large shared domains where
-every address is a different person (freemail, WhatDoTheyKnow) are exempt by
-`replies.loop_breaker_exempt_domains`. The state lives in `service_state`, one entry a domain.
+mail that arrived within minutes of our previous letter there. When more than
+`replies.loop_breaker_letters` of our letters to a domain within an hour have each been
+answered that way (a batch of people writing at once answers one letter, however many they
+are), automatic letters to the domain stop, the message is flagged and one alert goes to
+`health.ops_address` (through the outbox). A person lifts the stop with
+`foi-mailbot resume-replies DOMAIN`. Large shared domains where every address is a different
+person (freemail, WhatDoTheyKnow) are exempt by `replies.loop_breaker_exempt_domains`. The
+state lives in `service_state`, one entry a domain.
 """
 
 from __future__ import annotations
@@ -46,29 +48,37 @@ class Letter:
     cause_arrived_at: datetime | None
 
 
-def quick_answers(letters: list[Letter], minutes: int) -> set[str]:
-    """Addresses of letters whose cause arrived within `minutes` after an earlier letter to the
-    same domain (the letters are all to one domain)."""
+def answered_letters(letters: list[Letter], minutes: int) -> dict[int, int]:
+    """For each letter answering mail that arrived within `minutes` of an earlier letter to
+    another address of the domain, the index (in `queued_at` order) of that earlier letter:
+    the latest one before the mail arrived, which the mail may be an answer to."""
     window = timedelta(minutes=minutes)
     ordered = sorted(letters, key=lambda letter: letter.queued_at)
-    quick: set[str] = set()
+    answered: dict[int, int] = {}
     for index, letter in enumerate(ordered):
         arrived = letter.cause_arrived_at
         if arrived is None:
             continue
-        if any(
-            earlier.to_email != letter.to_email
-            and timedelta(0) <= arrived - earlier.queued_at <= window
-            for earlier in ordered[:index]
-        ):
-            quick.add(letter.to_email)
-    return quick
+        earlier = [
+            i for i, before in enumerate(ordered[:index])
+            if before.to_email != letter.to_email
+            and timedelta(0) <= arrived - before.queued_at <= window
+        ]
+        if earlier:
+            answered[index] = max(earlier, key=lambda i: ordered[i].queued_at)
+    return answered
 
 
 def trips(letters: list[Letter], candidate: Letter, *, limit: int, minutes: int) -> bool:
-    """True when `candidate` would be one quick answer to a new address too many."""
-    quick = quick_answers([*letters, candidate], minutes)
-    return candidate.to_email in quick and len(quick) > limit
+    """True when `candidate` would answer one letter too many.
+
+    A robot answers each of our letters, one by one, so every round answers a different
+    letter; a batch of people writing at once all arrive after the same letter, and count once.
+    """
+    ordered = sorted([*letters, candidate], key=lambda letter: letter.queued_at)
+    answered = answered_letters(ordered, minutes)
+    mine = ordered.index(candidate)
+    return mine in answered and len(set(answered.values())) > limit
 
 
 def is_exempt(domain: str, settings: Settings) -> bool:

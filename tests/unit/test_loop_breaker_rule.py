@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from foi_mailbot.outbound.breaker import Letter, is_exempt, quick_answers, trips
+from foi_mailbot.outbound.breaker import Letter, answered_letters, is_exempt, trips
 from foi_mailbot.settings import Settings
 
 T0 = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
@@ -15,10 +15,17 @@ def _letter(n: int, minute: float, cause_minute: float | None) -> Letter:
     return Letter(f"support+{n}@desk.example", T0 + timedelta(minutes=minute), cause)
 
 
-def test_a_letter_answering_mail_that_came_minutes_after_our_letter_is_quick() -> None:
-    """Mail within the window after a letter to another address of the domain: quick."""
+def test_a_letter_answering_mail_that_came_minutes_after_our_letter_is_an_answer() -> None:
+    """Mail within the window after a letter to another address of the domain answers it."""
     letters = [_letter(0, 0, -30), _letter(1, 1.1, 1), _letter(2, 40, 39)]
-    assert {"support+1@desk.example"} == quick_answers(letters, minutes=10)
+    assert {1: 0} == answered_letters(letters, minutes=10)
+
+
+def test_a_batch_of_people_writing_at_once_answers_one_letter() -> None:
+    """Thirty requests arriving together after our last letter count as one answer."""
+    first = [_letter(n, 0.1 * n, -1) for n in range(10)]
+    batch = [_letter(10 + n, 5 + 0.1 * n, 4) for n in range(30)]
+    assert not trips([*first, *batch[:-1]], batch[-1], limit=3, minutes=10)
 
 
 def test_more_than_the_limit_of_quick_answers_trips() -> None:
