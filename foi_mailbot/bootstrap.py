@@ -29,22 +29,25 @@ from foi_mailbot.outbound.render import check_templates, make_environment
 from foi_mailbot.outbound.transport import Transport, make_transport
 from foi_mailbot.parsing.pool import ParsePool
 from foi_mailbot.pipeline import Pipeline, classify_context
-from foi_mailbot.settings import Settings
+from foi_mailbot.settings import DEFAULT_SECRET, Settings
 from foi_mailbot.sources import MailSource
 from foi_mailbot.sources.start import StartPoint
 from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
+from foi_mailbot.storage.secret import stored_reference_secret
 from foi_mailbot.storage.state import DbCheckpoints
 
 
-def reference_codec(settings: Settings) -> ReferenceCodec:
-    """The reference codec for this organisation."""
+def reference_codec(settings: Settings, stored: str | None = None) -> ReferenceCodec:
+    """The reference codec for this organisation: the configured secret, else `stored`."""
     org = settings.organisation
+    configured = org.reference_secret.get_secret_value() if org.reference_secret else None
+    secret = configured or stored or DEFAULT_SECRET
     if org.legacy_reference_patterns:
         from foi_mailbot.cases.legacy import LegacyAwareCodec, compile_patterns
 
-        return LegacyAwareCodec(org.reference_prefix, org.reference_secret.get_secret_value(),
+        return LegacyAwareCodec(org.reference_prefix, secret,
                                 compile_patterns(org.legacy_reference_patterns))
-    return ReferenceCodec(org.reference_prefix, org.reference_secret.get_secret_value())
+    return ReferenceCodec(org.reference_prefix, secret)
 
 
 @dataclass
@@ -115,7 +118,11 @@ def build(
     env = make_environment(settings.paths.template_dir)
     services = Services(
         settings=settings,
-        codec=reference_codec(settings),
+        codec=reference_codec(
+            settings,
+            None if settings.organisation.reference_secret else stored_reference_secret(
+                factory, clock),
+        ),
         calendars=Calendars(clock_policy(settings)),
         acks=Acknowledger(settings=settings, env=env),
     )

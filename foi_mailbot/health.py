@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from foi_mailbot.alerts import failing_components
+from foi_mailbot.alerts import COMPONENTS, failing_components
 from foi_mailbot.clock import as_utc
 from foi_mailbot.errors import TransientError
 from foi_mailbot.metrics import Figures, make_registry, read_figures, render_metrics
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PROMETHEUS_TEXT: Final = "text/plain; version=0.0.4; charset=utf-8"
+READ_TIMEOUT_SECONDS: Final = 10.0
+"""A client that sends nothing for this long is disconnected (each holds a thread)."""
+MAX_CONNECTIONS: Final = 16
+"""Connections served at once; more are closed at once rather than queued on threads."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class HealthReport:
     ok: bool
     reasons: tuple[str, ...]
     facts: dict[str, Any] = field(default_factory=dict)
+    # Servers failing for less than `health.alert_after_seconds`: said, not yet unhealthy.
+    warnings: tuple[str, ...] = ()
 
 
 def _ago(seconds: float) -> str:
@@ -75,10 +81,16 @@ def _facts(figures: Figures, failing: dict[str, str], now: datetime) -> dict[str
 
 
 def health_report(
-    engine: Engine, factory: sessionmaker[Session], stale_after_seconds: float, now: datetime
+    engine: Engine,
+    factory: sessionmaker[Session],
+    stale_after_seconds: float,
+    now: datetime,
+    *,
+    alert_after_seconds: float = 900,
 ) -> HealthReport:
-    """Healthy while the database answers and the mailbox was synced within
-    `stale_after_seconds`."""
+    """Healthy while the database answers, the mailbox was synced within
+    `stale_after_seconds`, and neither server has been unreachable for `alert_after_seconds`
+    (before that, a warning)."""
     now = as_utc(now)
     try:
         ping(engine)
@@ -94,20 +106,38 @@ def health_report(
         return HealthReport(False, (reason,), {})
     facts = _facts(figures, failing, now)
     limit = stale_after_seconds
-    reasons: list[str] = []
+    reasons, warnings = _unreachable(failing, now, alert_after_seconds)
     if figures.last_sync_at is None:
         reasons.append("the mailbox has not been synced yet")
     elif (age := (now - figures.last_sync_at).total_seconds()) > limit:
         reasons.append(
             f"the mailbox was last synced {_ago(age)} ago, more than the allowed {_ago(limit)}"
         )
-    return HealthReport(not reasons, tuple(reasons), facts)
+    return HealthReport(not reasons, tuple(reasons), facts, tuple(warnings))
+
+
+def _unreachable(
+    failing: dict[str, str], now: datetime, alert_after: float
+) -> tuple[list[str], list[str]]:
+    """Sentences on servers that cannot be reached: reasons once failing for `alert_after`
+    seconds, warnings before that (one failed attempt is not an outage)."""
+    reasons: list[str] = []
+    warnings: list[str] = []
+    for component, since in sorted(failing.items()):
+        try:
+            age = (now - as_utc(datetime.fromisoformat(since))).total_seconds()
+        except ValueError:
+            continue
+        what = COMPONENTS.get(component, component)
+        sentence = f"{what} cannot be reached (failing for {_ago(age)})"
+        (reasons if age >= alert_after else warnings).append(sentence)
+    return reasons, warnings
 
 
 def describe(report: HealthReport) -> list[str]:
     """The report in plain sentences, as `foi-mailbot status` prints it."""
     lines = ["Healthy." if report.ok else "Not healthy:"]
-    lines += [f"  - {reason}" for reason in report.reasons]
+    lines += [f"  - {reason}" for reason in (*report.reasons, *report.warnings)]
     facts = report.facts
     if not facts:
         return lines
@@ -135,10 +165,31 @@ class _Server(ThreadingHTTPServer):
     """The HTTP server, carrying the health server its handlers report on."""
 
     daemon_threads = True
+    request_queue_size = 64  # the listen backlog: connections are taken promptly, then capped
 
     def __init__(self, address: tuple[str, int], health: HealthServer) -> None:
         self.health = health
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve on a thread of its own while a slot is free; else close the connection."""
+        if not self.slots.acquire(blocking=False):
+            log.warning("health.too_many_connections", limit=MAX_CONNECTIONS)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """See `ThreadingMixIn`; the slot is freed when the connection is done."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -147,6 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "foi-mailbot"
     sys_version = ""
+    timeout = READ_TIMEOUT_SECONDS  # the socket's timeout: an idle client is let go
 
     def do_GET(self) -> None:
         """Serve one of the two read-only pages."""
@@ -154,7 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/healthz":
             report = self.server.health.report()
             if report.ok:
-                self._reply(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+                text = "".join(f"{line}\n" for line in ("ok", *report.warnings))
+                self._reply(HTTPStatus.OK, text.encode(), "text/plain; charset=utf-8")
             else:
                 text = "\n".join(report.reasons) + "\n"
                 self._reply(HTTPStatus.SERVICE_UNAVAILABLE, text.encode(),
@@ -198,6 +251,7 @@ class HealthServer:
         self.factory = factory
         self.clock = clock
         self.stale_after_seconds = settings.stale_after_seconds
+        self.alert_after_seconds = settings.alert_after_seconds
         self.registry: CollectorRegistry = make_registry(factory)
         self.host = host if host is not None else settings.host
         self.port = port if port is not None else settings.port
@@ -207,7 +261,7 @@ class HealthServer:
     def report(self) -> HealthReport:
         """The health report as of now."""
         return health_report(self.engine, self.factory, self.stale_after_seconds,
-                             self.clock.now())
+                             self.clock.now(), alert_after_seconds=self.alert_after_seconds)
 
     @property
     def url(self) -> str:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot import attempts
 from foi_mailbot.cases.matching import Match, Thread, find_thread, resolve
+from foi_mailbot.cases.senders import TrustPolicy, dmarc_verdict, is_staff_address
 from foi_mailbot.cases.service import Outcome, Services, apply
 from foi_mailbot.classify import classify
 from foi_mailbot.classify.base import Classification, ClassifyContext, Kind
@@ -47,6 +49,8 @@ def classify_context(settings: Settings, services: Services | None = None) -> Cl
         extra_auto_reply_phrases=tuple(phrases.extra_auto_reply_phrases),
         extra_not_foi_phrases=tuple(phrases.extra_not_foi_phrases),
         extra_environmental_phrases=tuple(phrases.extra_environmental_phrases),
+        authserv_id=settings.mailbox.authserv_id,
+        exchange_internal_marker=settings.mailbox.exchange_internal_marker,
     )
 
 
@@ -77,6 +81,11 @@ class Pipeline:
     # The message this process claimed and has not finished: released, uncounted, if the
     # database failed under it.
     _in_hand: int | None = field(default=None, init=False, repr=False)
+
+    @cached_property
+    def trust(self) -> TrustPolicy:
+        """Who is staff and which authentication header is believed (`cases.senders`)."""
+        return self.base_context.trust
 
     @property
     def writes(self) -> sessionmaker[Session]:
@@ -146,10 +155,13 @@ class Pipeline:
             # known by the Message-ID we minted, so not even parsed.
             _record_own(row)
             return Done(row.kind, row.rule)
-        mail = parsed if parsed is not None else parse(queries.raw_of(session, row.id) or b"")
+        mail = parsed if parsed is not None else parse(
+            queries.raw_of(session, row.id) or b"",
+            max_bytes=self.services.settings.mailbox.max_message_bytes)
         thread = find_thread(session, mail, staff=self._is_staff(mail, row))
         verdict = classify(mail, self._context(row, thread))
-        match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF)
+        match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF,
+                        dmarc=dmarc_verdict(mail, self.trust))
         # The row is written to after the look-ups, so that none of them has to write it first.
         duplicate = queries.same_message_applied(session, row.id, _message_id(row, mail),
                                                  mail.from_addr.email if mail.from_addr else None)
@@ -164,12 +176,8 @@ class Pipeline:
         return Done(row.kind, row.rule, ref, row.needs_person)
 
     def _is_staff(self, mail: ParsedMail, row: InboundMessage) -> bool:
-        if row.direction == "sent" or mail.from_addr is None:
-            return True
-        ctx = self.base_context
-        return mail.from_addr.email in ctx.staff_addresses or mail.from_addr.domain in (
-            ctx.staff_domains
-        )
+        # Mail with no usable From is never staff (`cases.senders`).
+        return row.direction == "sent" or is_staff_address(mail.from_addr, self.trust)
 
     def _context(self, row: InboundMessage, thread: Thread) -> ClassifyContext:
         return replace(

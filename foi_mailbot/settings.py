@@ -55,7 +55,8 @@ class OrganisationSettings(_Section):
 
     name: str = "Example Council"
     reference_prefix: str = Field(default="IC", pattern=r"^[A-Z]{1,6}$")
-    reference_secret: SecretStr = SecretStr(DEFAULT_SECRET)
+    # None: generated at the first start and kept in the database (`storage.secret`).
+    reference_secret: SecretStr | None = None
     mailbox_address: str = "foi@example.gov.uk"
     other_mailbox_addresses: list[str] = []
     staff_domains: list[str] = []
@@ -156,6 +157,13 @@ class MailboxSettings(_Section):
     # answered, moved or flagged), "import" stores it as history held for a person to confirm,
     # "all" treats it as new mail.
     start: Literal["new", "import", "all"] = "new"
+    # The id our receiving server writes at the head of its Authentication-Results header; only
+    # that header is believed when inbox mail claims to be from staff.
+    authserv_id: str | None = None
+    # Microsoft 365: `X-MS-Exchange-Organization-AuthAs: Internal` vouches for a staff sender.
+    exchange_internal_marker: bool = False
+    # Larger messages are stored whole but read from their headers and first text only.
+    max_message_bytes: int = Field(default=40 * 1024 * 1024, ge=1024 * 1024)
 
     def uses_imap(self) -> bool:
         """True when an IMAP host is configured and no Maildir overrides it."""
@@ -216,6 +224,20 @@ class RepliesSettings(_Section):
     ]
     # An acknowledgement for mail older than this (working days) is held for a person.
     acknowledge_within_working_days: int = Field(default=2, ge=0)
+    # The per-domain loop breaker: more than `loop_breaker_letters` automatic letters within an
+    # hour to different addresses of one domain, each answering mail that arrived within
+    # `loop_breaker_minutes` of our previous letter there, stop automatic letters to it.
+    loop_breaker_letters: int = Field(default=3, ge=1)
+    loop_breaker_minutes: int = Field(default=10, ge=1, le=60)
+    # Shared domains where every address is a different person are never stopped.
+    loop_breaker_exempt_domains: list[str] = [
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk",
+        "live.com", "live.co.uk", "msn.com", "yahoo.com", "yahoo.co.uk", "ymail.com",
+        "icloud.com", "me.com", "mac.com", "aol.com", "btinternet.com", "sky.com",
+        "virginmedia.com", "talktalk.net", "protonmail.com", "proton.me", "pm.me",
+        "gmx.com", "gmx.co.uk", "mail.com", "zoho.com", "fastmail.com", "tutanota.com",
+        "whatdotheyknow.com", "asktheeu.org", "mysociety.org",
+    ]
 
 
 class ClassificationSettings(_Section):

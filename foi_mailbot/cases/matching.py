@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from foi_mailbot.cases.senders import ACTING_KINDS, Dmarc, sender_check
 from foi_mailbot.classify.base import Classification
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.storage import queries
@@ -67,6 +68,26 @@ def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> T
 
 
 def resolve(
+    session: Session,
+    mail: ParsedMail,
+    thread: Thread,
+    verdict: Classification,
+    *,
+    staff: bool = False,
+    dmarc: Dmarc = Dmarc.NONE,
+) -> Match:
+    """The case to attach to (see `_resolve`); mail that would act on it from anyone but its
+    requester (or staff), however it was found, is flagged and changes nothing."""
+    match = _resolve(session, mail, thread, verdict, staff=staff)
+    if staff or match.case is None or verdict.kind not in ACTING_KINDS:
+        return match
+    if "reference_from_other_sender" in match.flags:
+        return match
+    flag = sender_check(mail, match.case.applicant_email, dmarc)
+    return match if flag is None else Match(match.case, match.how, (*match.flags, flag))
+
+
+def _resolve(
     session: Session,
     mail: ParsedMail,
     thread: Thread,

@@ -24,12 +24,16 @@ from foi_mailbot.cases.register import (
     open_case,
     refresh_deadline,
 )
-from foi_mailbot.cases.staff import apply_staff_action
+from foi_mailbot.cases.senders import FLAG_TEXT as SENDER_FLAG_TEXT
+from foi_mailbot.cases.senders import requester_of
+from foi_mailbot.cases.staff import apply_staff_action, propose_staff_action
+from foi_mailbot.classify import STAFF_UNVOUCHED
 from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import EventKind, Law
 from foi_mailbot.errors import IllegalTransition
 from foi_mailbot.outbound.acks import Acknowledger
+from foi_mailbot.parsing import unreadable
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.models import Case, InboundMessage
@@ -83,7 +87,10 @@ def apply(
     """Apply one message; every branch records what it did."""
     outcome = Outcome(effect="recorded", case=match.case)
     for flag in match.flags:
-        outcome.flag(_FLAG_TEXT.get(flag, flag))
+        outcome.flag(_FLAG_TEXT.get(flag) or SENDER_FLAG_TEXT.get(flag, flag))
+    problem = unreadable(mail)
+    if problem is not None:
+        outcome.flag(problem)
     _HANDLERS[verdict.kind](_Applying(session, services, row, mail, verdict, match, now, outcome))
     if outcome.case is not None:
         row.case = outcome.case
@@ -119,7 +126,8 @@ def _open(
     *,
     original: Case | None,
 ) -> Case:
-    sender = mail.reply_to[0] if mail.reply_to else mail.from_addr
+    # From, or Reply-To only for a no-reply/web-form From (`senders.requester_of`).
+    sender = requester_of(mail, services.settings.replies.noreply_patterns).address
     zone = services.settings.organisation.zone
     return open_case(
         session,
@@ -334,6 +342,12 @@ def _not_foi(a: _Applying) -> None:
 def _staff(a: _Applying) -> None:
     if a.match.case is None:
         a.outcome.effect = "staff message with no case found; no change"
+        return
+    if STAFF_UNVOUCHED in a.verdict.flags:
+        zone = a.services.settings.organisation.zone
+        proposal = propose_staff_action(a.match.case, a.mail, local_date(a.row.arrived_at, zone))
+        a.outcome.effect = f"{proposal}; not applied"
+        a.outcome.flag(f"confirm: {proposal} (the sender was not vouched for)")
         return
     result = apply_staff_action(
         a.session,

@@ -79,6 +79,13 @@ def apply_staff_action(
                        f"now {case.status}, due {case.due_on}")
 
 
+def propose_staff_action(case: Case, mail: ParsedMail, on: date) -> str:
+    """The action a staff message would take, in words, for a person to confirm (no change)."""
+    action = infer_staff_action(mail, today=on)
+    reasons = "; ".join(action.reasons)
+    return f"staff action '{action.kind.value}' proposed for {case.reference} ({reasons})"
+
+
 def _extension_days(case: Case, action: StaffAction, calendars: Calendars) -> int | None:
     if action.kind is not ActionKind.EXTEND:
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from foi_mailbot.cases.senders import Dmarc, dmarc_verdict, unvouched_reason
 from foi_mailbot.classify.base import Classification, ClassifyContext, Kind, Rule, Verdict
 from foi_mailbot.classify.correspondence import (
     CaseCorrespondence,
@@ -25,6 +26,7 @@ from foi_mailbot.classify.loop_guards import (
     BulkPrecedence,
     DaemonSender,
     DeliveryReport,
+    HelpdeskText,
     ListMail,
     NullReturnPath,
     OutOfOfficeText,
@@ -33,9 +35,12 @@ from foi_mailbot.classify.loop_guards import (
 from foi_mailbot.classify.review import ReviewRequest
 from foi_mailbot.parsing.parsed import ParsedMail
 
+STAFF_UNVOUCHED: Final = "staff_unvouched"
+"""Flag: inbox mail from a staff address the receiving server did not vouch for."""
+
 RULES: Final[tuple[Rule, ...]] = (
     OwnMail(), AutoSubmitted(), AutoReplyHeaders(), BulkPrecedence(), DeliveryReport(),
-    NullReturnPath(), DaemonSender(), ListMail(), OutOfOfficeText(),
+    NullReturnPath(), DaemonSender(), ListMail(), OutOfOfficeText(), HelpdeskText(),
     StaffSender(),
     ReviewRequest(), CaseCorrespondence(),
     CopiedOnly(), NotFoi(),
@@ -66,6 +71,10 @@ def _outcome(
     reasons = list(verdict.reasons)
     if verdict.kind is not Kind.AUTO_REPLY:
         flags += _attention_flags(mail, ctx, reasons)
+    unvouched = verdict.kind is Kind.STAFF and not ctx.from_sent_folder
+    if unvouched and dmarc_verdict(mail, ctx.trust) is not Dmarc.PASS:
+        flags.append(STAFF_UNVOUCHED)
+        reasons.append(unvouched_reason(ctx.trust))
     return Classification(
         kind=verdict.kind,
         rule=rule,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from foi_mailbot.cases.senders import TrustPolicy
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.parsing.parsed import ParsedMail
 
@@ -53,6 +54,16 @@ class ClassifyContext:
     extra_not_foi_phrases: tuple[str, ...] = ()
     extra_environmental_phrases: tuple[str, ...] = ()
     from_sent_folder: bool = False
+    authserv_id: str | None = None
+    exchange_internal_marker: bool = False
+
+    @property
+    def trust(self) -> TrustPolicy:
+        """Who is staff and which authentication header is believed (`cases.senders`)."""
+        return TrustPolicy.of(
+            self.staff_addresses, self.staff_domains, self.authserv_id,
+            exchange_internal_marker=self.exchange_internal_marker,
+        )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from foi_mailbot.cases.senders import is_staff_address
 from foi_mailbot.classify.base import ClassifyContext, FoundRef, Kind, Verdict
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.parsing.parsed import ParsedMail
@@ -70,16 +71,14 @@ class StaffSender:
             return Finding(Kind.STAFF, ("It was found in our Sent folder.",), flags=flags)
         if mail.from_addr is None:
             return None
-        sender = mail.from_addr.email
-        if sender in {a.lower() for a in ctx.staff_addresses}:
+        if not is_staff_address(mail.from_addr, ctx.trust):
+            return None
+        sender, domain = mail.from_addr.email, mail.from_addr.domain
+        if sender in ctx.trust.staff_addresses:
             reason = f"The sender {sender} is on the staff list."
-            return Finding(Kind.STAFF, (reason,), flags=flags)
-        domain = mail.from_addr.domain
-        for staff_domain in sorted(d.lower().strip(".") for d in ctx.staff_domains):
-            if domain == staff_domain or domain.endswith(f".{staff_domain}"):
-                reason = f"The sender {sender} is in the staff domain {staff_domain}."
-                return Finding(Kind.STAFF, (reason,), flags=flags)
-        return None
+        else:
+            reason = f"The sender {sender} is in the staff domain {domain}."
+        return Finding(Kind.STAFF, (reason,), flags=flags)
 
 
 class CaseCorrespondence:

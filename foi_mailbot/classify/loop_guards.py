@@ -8,6 +8,8 @@ open a case. Each rule reads headers or a short phrase and says which one decide
 
 from __future__ import annotations
 
+import re
+
 from foi_mailbot.classify.base import ClassifyContext, Kind, Verdict
 from foi_mailbot.classify.phrases import (
     AUTO_REPLY_BODY,
@@ -31,6 +33,36 @@ _REPORT_TYPES = frozenset({
 _DAEMONS = frozenset({"mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster"})
 _DAEMON_NAMES = ("mail delivery subsystem", "mail delivery system")
 _LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post")
+# Helpdesk and ticket-system acknowledgements: decisive alone...
+HELPDESK_STRONG = (
+    "has been logged as ticket", "has been logged as a ticket", "has been logged with ticket",
+    "your message has been logged", "your email has been logged", "your e-mail has been logged",
+    "your enquiry has been logged", "your query has been logged", "your request has been logged",
+    "a ticket has been created", "a ticket has been opened", "a ticket has been raised",
+    "a new ticket has been created", "a support ticket has been", "your ticket number is",
+    "your ticket reference is", "your ticket id is", "ticket has been created for you",
+    "this is an automated response", "this is an automatic response",
+    "this is an automated message", "this is an automatically generated",
+    "has been given the case number", "has been assigned the reference number",
+)
+# ...and phrases people write too, which count only in a message that speaks of a ticket.
+HELPDESK_WITH_TICKET = (
+    "thank you for contacting us", "thank you for contacting", "thanks for contacting",
+    "do not reply to this email", "do not reply to this e-mail", "please do not reply",
+    "we have received your email", "we have received your message",
+    "we have received your enquiry", "we have received your request",
+    "your enquiry has been received", "one of our agents", "one of our team will",
+    "we aim to respond within", "we will respond within",
+)
+_TICKET_WORDS = ("ticket", "case number", "incident number", "reference number")
+_TICKET_SUBJECT = re.compile(
+    r"(?:\b(?:ticket|incident)\s*(?:#|no\.?|number|id|ref\.?)?\s*[:#]?\s*"
+    r"[A-Z]{0,6}-?\d{4,}\b.*\b(?:created|opened|received|logged|raised|acknowledg\w*)\b"
+    r"|\[\s*(?:ticket\s*)?#\s*\d{3,}\s*\]"
+    r"|\bticket\s*(?:#|no\.?|number|id)\s*:?\s*[A-Z]{0,6}-?\d{3,})",
+    re.IGNORECASE,
+)
+_HELPDESK_HEAD = 2_000
 # Out-of-office notices are short; in a long letter these phrasings are the applicant's own.
 _SHORT_BODY = 1_500
 _BODY_HEAD = 600
@@ -198,4 +230,30 @@ class OutOfOfficeText:
             return _auto(
                 f"A short message saying '{away[0]}' ... '{back[0]}' is an out-of-office notice."
             )
+        return None
+
+
+class HelpdeskText:
+    """See `Rule`: a helpdesk or ticket system's acknowledgement, headers or none.
+
+    Such systems answer every message, often from a new address or with a new ticket subject
+    each time, so an answer to them starts a loop that no per-address cap stops.
+    """
+
+    name = "helpdesk_text"
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        ticket_subject = _TICKET_SUBJECT.search(mail.subject)
+        if ticket_subject:
+            return _auto(f"The subject '{ticket_subject.group(0).strip()}' is a ticket "
+                         "system's acknowledgement.")
+        head = fold(f"{mail.subject}\n{(mail.new_text or mail.text)[:_HELPDESK_HEAD]}")
+        strong = matches(head, HELPDESK_STRONG)
+        if strong:
+            return _auto(f"It says '{strong[0]}', as helpdesk and ticket systems do.")
+        ticket = matches(head, _TICKET_WORDS)
+        polite = matches(head, HELPDESK_WITH_TICKET) if ticket else []
+        if polite:
+            return _auto(f"It says '{polite[0]}' and speaks of a '{ticket[0]}', as helpdesk "
+                         "and ticket systems do.")
         return None

@@ -7,6 +7,7 @@ from foi_mailbot.cli import (  # noqa: F401 - commands
     mail,
     ops,
     register_cmd,
+    replies,
     schedule,
 )
 from foi_mailbot.cli.common import app

@@ -28,8 +28,14 @@ def _with_mailbox(config: Path | None) -> tuple[App, MailSource]:
     """Settings, logging and the application with its mail source connected."""
     from foi_mailbot.bootstrap import build
     from foi_mailbot.logconfig import configure
+    from foi_mailbot.storage.private import make_private
+    from foi_mailbot.storage.secret import example_secret_refusal
 
     settings = settings_from(config)
+    refusal = example_secret_refusal(settings)
+    if refusal is not None:
+        fail(refusal)
+    make_private(settings)
     configure()
     app_ = build(settings, with_source=True)
     if app_.source is None:
@@ -147,7 +153,8 @@ def check_config(config: ConfigOption = None) -> None:
     from foi_mailbot.errors import ConfigError
     from foi_mailbot.jobs import template_samples
     from foi_mailbot.outbound.render import check_templates, make_environment
-    from foi_mailbot.settings import DEFAULT_SECRET, load_settings
+    from foi_mailbot.settings import load_settings
+    from foi_mailbot.storage.secret import example_secret_refusal
 
     try:
         settings = load_settings(config_path(config))
@@ -164,9 +171,9 @@ def check_config(config: ConfigOption = None) -> None:
         typer.echo(f"template: {problem}", err=True)
     if problems:
         raise typer.Exit(2)
-    if settings.organisation.reference_secret.get_secret_value() == DEFAULT_SECRET:
-        typer.echo("warning: organisation.reference_secret is the example value; set your own "
-                   "before opening real cases, or references can be guessed", err=True)
+    refusal = example_secret_refusal(settings)
+    if refusal is not None:
+        typer.echo(f"warning: {refusal}", err=True)
     typer.echo("Configuration and templates are valid.")
 
 

@@ -44,11 +44,17 @@ def ingest(
     from foi_mailbot.ingest import store
     from foi_mailbot.logconfig import configure
     from foi_mailbot.sources.files import count_paths, iter_paths
+    from foi_mailbot.storage.private import make_private
+    from foi_mailbot.storage.secret import example_secret_refusal
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
     settings = settings_from(config)
+    refusal = example_secret_refusal(settings)
+    if refusal is not None:
+        fail(refusal)
+    make_private(settings)
     configure()  # each message's line to stderr, so stdout is the summary alone
     app_ = build(settings)
     total = count_paths(paths)

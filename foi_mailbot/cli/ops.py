@@ -36,7 +36,8 @@ def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
         app_ = build(settings, migrate=False)
     try:
         report = health_report(app_.engine, app_.factory,
-                               settings.health.stale_after_seconds, app_.clock.now())
+                               settings.health.stale_after_seconds, app_.clock.now(),
+                               alert_after_seconds=settings.health.alert_after_seconds)
         running = instance_running(app_.engine)
     finally:
         app_.close()

@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from foi_mailbot.clock import as_utc
 from foi_mailbot.deadlines.laws import Law
+from foi_mailbot.outbound import breaker
 from foi_mailbot.outbound.compose import compose, mint_message_id, reply_subject
 from foi_mailbot.outbound.outbox import automatic_replies_since, enqueue
 from foi_mailbot.outbound.render import AckContext, law_name, render_pair
+from foi_mailbot.parsing import unreadable
 from foi_mailbot.parsing.parsed import Address, ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.models import Case, InboundMessage
@@ -29,6 +31,15 @@ TEMPLATES = {
     "clarification_ack": "acknowledgement/clarification_received",
     "review_ack": "acknowledgement/review_request",
 }
+
+
+_NEUTRAL_SUBJECT = "Your information request"
+
+
+def _requester(case: Case) -> Address | None:
+    """Where every letter about a case goes: its requester, never a new message's Reply-To."""
+    email = (case.applicant_email or "").strip().lower()
+    return Address(case.applicant_name or "", email) if email else None
 
 
 @dataclass(frozen=True)
@@ -85,20 +96,29 @@ class Acknowledger:
 
         `released`: a held letter a person asked for (always sent to the requester), with its
         lateness (see `cases.holding.lateness`)."""
-        reply_to = mail.reply_to[0] if mail.reply_to else mail.from_addr
-        refusal = may_auto_reply(session, self.settings, reply_to, now)
+        to = _requester(case)
+        refusal = may_auto_reply(session, self.settings, to, now)
         if released is not None and refusal is not None and refusal.flag in _PERSON_MAY_OVERRIDE:
             refusal = None
-        if refusal is not None or reply_to is None:
+        if refusal is not None or to is None:
             return refusal
+        problem = unreadable(mail)
+        if problem is not None:  # an answer to words we could not read could be anything
+            return Refusal("unreadable", problem)
+        stopped = breaker.check(session, self.settings, to, row, now)
+        if stopped is not None:
+            return Refusal("loop_breaker", stopped)
+        # Sender-chosen words (subject, name) go only back to the address that wrote them:
+        # a letter to any other (a web form's Reply-To) could carry them to anyone.
+        quotes = mail.from_addr is not None and mail.from_addr.email.lower() == to.email
         org = self.settings.organisation
         context = AckContext(
             organisation=org.name,
             reference=case.reference,
             law=Law(case.law),
             law_name=law_name(Law(case.law), scotland=org.jurisdiction == "scotland"),
-            applicant_name=case.applicant_name,
-            subject=case.subject,
+            applicant_name=case.applicant_name if quotes else "",
+            subject=case.subject if quotes else "",
             received=case.received_on,
             due=case.due_on,
             due_reasons=tuple((case.deadline or {}).get("holiday_notes", ())),
@@ -114,8 +134,10 @@ class Acknowledger:
         message = compose(
             from_addr=from_addr,
             from_name=org.name,
-            to=reply_to,
-            subject=reply_subject(case.reference, mail.subject or case.subject),
+            to=to if quotes else Address("", to.email),
+            subject=reply_subject(
+                case.reference, (mail.subject or case.subject) if quotes else _NEUTRAL_SUBJECT
+            ),
             text=rendered.text,
             html=rendered.html,
             message_id=message_id,
@@ -129,7 +151,7 @@ class Acknowledger:
             key=key,
             message=message,
             message_id=message_id,
-            to_email=reply_to.email,
+            to_email=to.email,
             purpose=purpose,
             now=now,
             case=case,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import email.policy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
@@ -30,14 +30,19 @@ from foi_mailbot.parsing.headers import (
     strip_header_text,
     unknown_charsets,
 )
-from foi_mailbot.parsing.parsed import Address, AttachmentInfo, ParsedMail
+from foi_mailbot.parsing.parsed import REPEATED, Address, AttachmentInfo, ParsedMail
 from foi_mailbot.parsing.set_aside import Slimmed, set_aside
 
+MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+"""The default `[mailbox] max_message_bytes`."""
+PARSE_LIMIT = 8 * 1024 * 1024
+"""At most this much of a message is parsed (after large attachments are set aside)."""
 _MAX_HEADER_NAMES = 500
 # The stdlib parser is quadratic in multipart nesting (3,000 levels cost seconds); no real
 # message comes near this many multipart declarations.
 _MAX_MULTIPARTS = 200
 _MAX_HEADER_VALUE = 4_000
+_MAX_REPEATED = 50
 _ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 _DECODED_HEADERS = ("subject", "from", "to", "cc", "reply-to")
 _INVENTED_NAME = re.compile(r"[a-z]{10}\.(?:txt|rtf)")
@@ -49,6 +54,7 @@ class _Headers:
 
     decoded: dict[str, str] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
+    repeated: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,14 +65,26 @@ class _Body:
     attachments: tuple[AttachmentInfo, ...] = ()
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """Parse one raw message. Never raises; whatever went wrong is listed in `defects`."""
+def parse(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMail:
+    """Parse one raw message. Never raises; whatever went wrong is listed in `defects`.
+
+    A message over `max_bytes` is read from its headers and its first `PARSE_LIMIT` bytes
+    only (defect `too_large`); below it, once large attachments are set aside, at most
+    `PARSE_LIMIT` bytes are parsed (defect `text_truncated`), so no message costs more memory
+    than a few times that.
+    """
+    if len(raw) > max_bytes:
+        return _oversized(raw, max_bytes)
     if not raw.strip():
         return ParsedMail(
             message_id=None, subject="", from_addr=None, size=len(raw),
             defects=("empty_message", "no_message_id", "no_date", "no_from"),
         )
     mail = set_aside(raw)
+    if len(mail.raw) > PARSE_LIMIT:
+        head = _slimmed_head(mail)
+        parsed = _with_stdlib(head, ["text_truncated"])
+        return replace(parsed, size=mail.size)
     if mail.raw.lower().count(b"multipart/") > _MAX_MULTIPARTS:
         return _headers_only(mail, ["too_many_parts"])
     try:
@@ -77,6 +95,33 @@ def parse(raw: bytes) -> ParsedMail:
     return _with_stdlib(mail, [failure])
 
 
+def _oversized(raw: bytes, max_bytes: int) -> ParsedMail:
+    """A message over the cap: its headers and first text only, never the whole of it."""
+    head = raw[:PARSE_LIMIT]  # the one copy made, of a bounded size
+    defects = [f"too_large: {len(raw)} bytes (limit {max_bytes})"]
+    parsed = _with_stdlib(set_aside(head), defects)
+    return replace(parsed, size=len(raw))
+
+
+def _slimmed_head(mail: Slimmed) -> Slimmed:
+    """The first `PARSE_LIMIT` bytes of a slimmed message, cut at a line break."""
+    cut = mail.raw.rfind(b"\n", 0, PARSE_LIMIT) + 1 or PARSE_LIMIT
+    return Slimmed(mail.raw[:cut], mail.size, mail.aside)
+
+
+def unreadable(mail: ParsedMail) -> str | None:
+    """Why a message could not be read in full (it is flagged, never acknowledged), or None."""
+    for defect in mail.defects:
+        if defect.startswith("too_large"):
+            return (f"the message is larger than the limit ({defect.partition(': ')[2]}); "
+                    "only its headers and first text were read")
+        if defect == "body_not_parsed":
+            return "the message's body could not be parsed; only its headers were read"
+        if defect == "empty_message":
+            return "the message is empty"
+    return None
+
+
 def _with_mailparser(mail: Slimmed) -> ParsedMail:
     import mailparser  # here, so the pure core can use ParsedMail without loading the parser
 
@@ -84,10 +129,7 @@ def _with_mailparser(mail: Slimmed) -> ParsedMail:
     message: Message = parser.message
     defects: list[str] = []
     headers = _read_headers(message, defects)
-    addresses = {
-        name: addresses_from_pairs(_pairs(getattr(parser, name.replace("-", "_"))))
-        for name in _ADDRESS_HEADERS
-    }
+    addresses = {name: _addresses(parser, headers, name) for name in _ADDRESS_HEADERS}
     defects.extend(_mime_defects(parser.defects))
     defects.extend(_decoding_defects(message))
     text = "\n".join(parser.text_plain)
@@ -98,6 +140,15 @@ def _with_mailparser(mail: Slimmed) -> ParsedMail:
         mail, message, headers, addresses=addresses, body=_Body(clean_text(text), attachments),
         date=_aware(parser.date), defects=defects,
     )
+
+
+def _addresses(parser: Any, headers: _Headers, name: str) -> tuple[Address, ...]:
+    """An address header's mailboxes: mail-parser's, unless the header has raw 8-bit bytes,
+    which mail-parser turns into escape text ("\\udc80") that would reach our letters."""
+    raw = headers.raw.get(name)
+    if raw is not None and not raw.isascii():
+        return addresses_from_header(raw)
+    return addresses_from_pairs(_pairs(getattr(parser, name.replace("-", "_"))))
 
 
 def _with_stdlib(mail: Slimmed, defects: list[str]) -> ParsedMail:
@@ -167,6 +218,7 @@ def _assemble(
         references=message_ids(strip_header_text(headers.raw.get("references", ""))),
         date=date,
         headers=headers.decoded,
+        repeated={name: tuple(values) for name, values in headers.repeated.items()},
         content_type=_content_type(message),
         text=body.text,
         new_text=new_text(body.text),
@@ -181,6 +233,9 @@ def _read_headers(message: Message, defects: list[str]) -> _Headers:
     headers = _Headers()
     for name, value in message.raw_items():
         key = strip_header_text(str(name)).lower()
+        if key in REPEATED and len(headers.repeated.get(key, ())) < _MAX_REPEATED:
+            value_text = strip_header_text(decode_value(str(value)[:_MAX_HEADER_VALUE]))
+            headers.repeated.setdefault(key, []).append(value_text)
         if not key or key in headers.raw:
             continue
         if len(headers.raw) >= _MAX_HEADER_NAMES:

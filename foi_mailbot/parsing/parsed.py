@@ -10,6 +10,11 @@ if TYPE_CHECKING:
     from foi_mailbot.parsing.folding import Folded
 
 
+# Headers added at each hop, of which every value is kept: only the receiving server's own one
+# (the topmost with its id) is believed (`cases.senders`).
+REPEATED = frozenset({"authentication-results", "x-ms-exchange-organization-authas"})
+
+
 @dataclass(frozen=True)
 class Address:
     """One mailbox: display name (CR/LF removed) and lower-cased address."""
@@ -56,10 +61,16 @@ class ParsedMail:
     # The subject and texts folded for phrase matching, by field name (and the subject joined
     # to a text), on first use (see `parsing.folding`).
     folded: dict[str, Folded] = field(default_factory=dict, compare=False, repr=False)
+    # Every value, topmost first, of the trace headers the sender rules read (`REPEATED`).
+    repeated: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def header(self, name: str) -> str:
         """A header's decoded value, or '' when absent."""
         return self.headers.get(name.lower(), "")
+
+    def header_values(self, name: str) -> tuple[str, ...]:
+        """Every value of a header in `REPEATED`, topmost (added last on the way) first."""
+        return self.repeated.get(name.lower(), ())
 
     @property
     def thread_ids(self) -> tuple[str, ...]:

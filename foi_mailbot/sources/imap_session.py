@@ -191,9 +191,11 @@ class ImapSession:
                 return
             if delay > 0 and stop.wait(delay):
                 return
-            with contextlib.suppress(TransientError):
+            try:
                 self.connect()
                 return
+            except TransientError as exc:  # says when the next attempt really is
+                log.warning("imap.reconnect_failed", mailbox=self.name, error=str(exc))
 
     def lost(self, exc: BaseException, client: IMAPClient | None = None) -> bool:
         """Drop a connection after an error on it; True if it was the watching one."""

@@ -40,7 +40,7 @@ def classify_file(path: Path) -> Classification:
     ours = any(i.endswith("@example.gov.uk") for i in mail.thread_ids)
     ctx = ClassifyContext(
         mailbox_addresses=frozenset({"foi@example.gov.uk"}),
-        staff_domains=frozenset({"example.gov.uk"}),
+        staff_domains=frozenset({"example.gov.uk", "planning.example.gov.uk"}),  # listed
         find_references=CODEC.find,
         thread_case=CODEC.format(123) if ours else None,
     )

@@ -257,12 +257,22 @@ def test_extra_auto_reply_phrases_extend_the_defaults() -> None:
 # Staff
 
 
-def test_staff_domain_and_its_subdomains_are_staff() -> None:
-    """A sender in the staff domain, or a subdomain of it, is staff; the reason names it."""
-    verdict = StaffSender().check(load("staff_subdomain_sender.eml"), context())
+def test_a_subdomain_of_a_staff_domain_is_staff_only_when_listed() -> None:
+    """planning.example.gov.uk is not example.gov.uk; listed itself, it is staff."""
+    mail = load("staff_subdomain_sender.eml")
+    assert StaffSender().check(mail, context()) is None
+
+    listed = replace(context(), staff_domains=frozenset({"planning.example.gov.uk"}))
+    verdict = StaffSender().check(mail, listed)
 
     assert verdict is not None
-    assert "example.gov.uk" in verdict.reasons[0]
+    assert "planning.example.gov.uk" in verdict.reasons[0]
+
+
+def test_mail_with_no_from_is_never_staff() -> None:
+    """No usable From: not staff, whatever the lists say."""
+    mail = replace(load(PLAIN), from_addr=None)
+    assert StaffSender().check(mail, context()) is None
 
 
 def test_lookalike_domain_is_not_staff() -> None:

@@ -1,0 +1,73 @@
+"""Bounded work for any message: over the cap, headers and first text only; below it, at most
+`PARSE_LIMIT` bytes parsed; a message that cannot be read is flagged, never acknowledged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from foi_mailbot.bootstrap import build
+from foi_mailbot.clock import FixedClock
+from foi_mailbot.ingest import store
+from foi_mailbot.parsing import PARSE_LIMIT, parse, unreadable
+from foi_mailbot.settings import Settings
+from foi_mailbot.sources import RawMail
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import InboundMessage, OutboxMessage
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+MB = 1024 * 1024
+
+
+def _with_long_text(extra_bytes: int) -> bytes:
+    """A real request whose plain-text body goes on with a pasted document of this size."""
+    raw = (FIXTURES / "new_request_plain_foia.eml").read_bytes()
+    line = b"Appendix: the figures requested, as pasted from the spreadsheet, row by row.\r\n"
+    return raw + line * (extra_bytes // len(line))
+
+
+def test_a_message_over_the_cap_is_read_from_its_headers_and_first_text() -> None:
+    """Over `max_bytes`: the headers and the start of the text are read, flagged as too large."""
+    raw = _with_long_text(3 * MB)
+
+    mail = parse(raw, max_bytes=2 * MB)
+
+    assert mail.from_addr is not None
+    assert "m.okafor@gmail.com" == mail.from_addr.email
+    assert "agency staff" in mail.text
+    assert len(raw) == mail.size
+    assert any(d.startswith("too_large") for d in mail.defects)
+    assert unreadable(mail) is not None
+
+
+def test_below_the_cap_a_long_text_is_parsed_only_up_to_the_limit() -> None:
+    """A text part larger than the parse limit: its first part is read; nothing is flagged."""
+    raw = _with_long_text(PARSE_LIMIT + MB)
+
+    mail = parse(raw)
+
+    assert "agency staff" in mail.text
+    assert len(mail.text) <= PARSE_LIMIT
+    assert "text_truncated" in mail.defects
+    assert unreadable(mail) is None
+
+
+def test_a_message_that_cannot_be_read_is_flagged_and_never_acknowledged(
+    make_settings: Callable[..., Settings], db_url: str
+) -> None:
+    """Too large (and a body that could not be parsed): flagged, no letter queued."""
+    settings = make_settings(db=db_url, mailbox={"max_message_bytes": MB})
+    app = build(settings, clock=FixedClock(datetime(2026, 1, 12, 10, 0, tzinfo=UTC)))
+    store(app.factory, RawMail("test:big", "foi@example.gov.uk", "INBOX", None, None,
+                               app.clock.now(), _with_long_text(2 * MB), "inbound"), app.clock)
+
+    app.pipeline.run_pending()
+
+    with session_scope(app.factory) as session:
+        row = session.scalars(select(InboundMessage)).one()
+        assert row.needs_person
+        assert "larger than the limit" in (row.attention_reason or "")
+        assert not session.scalars(select(OutboxMessage)).all()
