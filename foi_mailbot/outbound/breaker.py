@@ -144,7 +144,7 @@ def _recent_letters(session: Session, domain: str, since: datetime) -> list[Lett
     causes = {cause for _to, _at, cause in rows}
     arrivals = select(InboundMessage.id, InboundMessage.arrived_at).where(
         InboundMessage.id.in_(causes))
-    arrived: dict[int, datetime] = {pk: at for pk, at in session.execute(arrivals)}
+    arrived: dict[int, datetime] = dict(session.execute(arrivals).all())
     return [
         Letter(to, as_utc(at), as_utc(arrived[cause]) if cause in arrived else None)
         for to, at, cause in rows
