@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,10 @@ from foi_mailbot.sources import MailSource
 from foi_mailbot.storage.checkpoint import FALLBACK_PAGES, Checkpointer
 from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
 from foi_mailbot.storage.state import DbCheckpoints
+
+if TYPE_CHECKING:
+    from foi_mailbot.oauth import CachedTokens
+    from foi_mailbot.sources.tokens import TokenProvider
 
 
 def clock_policy(settings: Settings) -> ClockPolicy:
@@ -74,6 +78,8 @@ class App:
     # skips its turn while the loop is busy: the loop sends at the end of every cycle, and two
     # threads writing at once only make each other wait on the database.
     mail_lock: threading.Lock = field(default_factory=threading.Lock)
+    # The shared OAuth2 token source (`[oauth]`), watched by the daemon for health and alerts.
+    oauth: CachedTokens | None = None
 
     def warm_up(self) -> None:
         """Build the working-day calendars and compile the templates before any mail is handled.
@@ -133,8 +139,9 @@ def build(
     ahead = ParseAhead(database=database) if settings.pipeline.parse_worker else None
     pipeline = Pipeline(factory, services, clock, classify_context(settings, services),
                         quick_factory=quick_factory, ahead=ahead)
-    transport = transport or make_transport(settings)
-    source = make_source(settings, factory, clock) if with_source else None
+    oauth, smtp_tokens = _token_providers(settings, clock)
+    transport = transport or make_transport(settings, smtp_tokens)
+    source = make_source(settings, factory, clock, oauth) if with_source else None
     outbox = Outbox(
         factory=factory,
         transport=transport,
@@ -150,7 +157,7 @@ def build(
                 checkpointer.follow(followed)
         checkpointer.start()
     return App(settings, clock, engine, factory, services, pipeline, transport, outbox, source,
-               quick_engine=quick_engine, checkpointer=checkpointer)
+               quick_engine=quick_engine, checkpointer=checkpointer, oauth=oauth)
 
 
 def _hours(value: float) -> Any:
@@ -159,16 +166,34 @@ def _hours(value: float) -> Any:
     return timedelta(hours=value)
 
 
+def _token_providers(
+    settings: Settings, clock: Clock
+) -> tuple[CachedTokens | None, TokenProvider | None]:
+    """The shared `[oauth]` token source, and SMTP's (its own command or file, or the shared)."""
+    from foi_mailbot.oauth import shared_tokens, tokens_for
+    from foi_mailbot.oauth.providers import uses_xoauth2
+
+    if not uses_xoauth2(settings):
+        return None, None
+    shared = shared_tokens(settings, clock)
+    smtp = settings.smtp
+    sending = tokens_for(smtp, shared, "smtp") if smtp.host and smtp.auth == "xoauth2" else None
+    return shared, sending
+
+
 def make_source(
-    settings: Settings, factory: sessionmaker[Session], clock: Clock
+    settings: Settings,
+    factory: sessionmaker[Session],
+    clock: Clock,
+    shared_tokens: TokenProvider | None = None,
 ) -> MailSource | None:
     """The configured mail source: IMAP, or the local Maildir (the embedded default)."""
     box = settings.mailbox
     if box.uses_imap():
+        from foi_mailbot.oauth import tokens_for
         from foi_mailbot.sources.imap import ImapSource
-        from foi_mailbot.sources.tokens import provider_from_settings
 
-        tokens = provider_from_settings(box) if box.auth == "xoauth2" else None
+        tokens = tokens_for(box, shared_tokens, "mailbox") if box.auth == "xoauth2" else None
         return ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock)
     from foi_mailbot.sources.maildir import MaildirSource
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
 
-pytest_plugins = ["tests.servers.dovecot", "tests.servers.smtp_sink"]
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.smtp_sink", "tests.servers.oauth_endpoint"]
 
 PG_URL = os.environ.get(
     "FOI_MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
