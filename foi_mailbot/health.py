@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from foi_mailbot.alerts import failing_components
-from foi_mailbot.clock import as_utc
+from foi_mailbot.alerts import failing_components, failing_errors
+from foi_mailbot.clock import as_utc, local_date
 from foi_mailbot.errors import TransientError
 from foi_mailbot.metrics import Figures, read_figures, render_metrics
+from foi_mailbot.oauth.expiry import secret_expiry_warning
 from foi_mailbot.storage.db import ping, session_scope
+from foi_mailbot.storage.state import get_state
 
 if TYPE_CHECKING:
     from foi_mailbot.bootstrap import App
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PROMETHEUS_TEXT: Final = "text/plain; version=0.0.4; charset=utf-8"
+FOLDERS_STATE: Final = "mailbox_folders"
+"""State the IMAP source keeps of its folders: {"adopted": {configured: found}, "missing": []}."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,26 @@ def _facts(figures: Figures, failing: dict[str, str], now: datetime) -> dict[str
     }
 
 
+def _sign_in_and_folders(
+    app: App, now: datetime, errors: dict[str, str], folders: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Reasons to be unwell (no OAuth2 token; a folder gone) and warnings (a secret about to
+    end; a Sent folder found under another name)."""
+    reasons: list[str] = []
+    if "oauth" in errors:
+        reasons.append(f"no OAuth2 token can be had: {errors['oauth']}")
+    reasons += [f"the folder '{name}' has disappeared from the mailbox"
+                for name in folders.get("missing", [])]
+    warnings = [f"the Sent folder '{configured}' does not exist; staff replies are read from "
+                f"'{found}', the folder the server flags as Sent: set mailbox.sent_folder = "
+                f'"{found}"' for configured, found in folders.get("adopted", {}).items()]
+    expiry = secret_expiry_warning(app.settings.oauth,
+                                   local_date(now, app.settings.organisation.zone))
+    if expiry:
+        warnings.append(expiry)
+    return reasons, warnings
+
+
 def health_report(app: App, now: datetime) -> HealthReport:
     """Healthy while the database answers and the mailbox was synced within the allowed time."""
     now = as_utc(now)
@@ -80,13 +104,15 @@ def health_report(app: App, now: datetime) -> HealthReport:
         with session_scope(app.factory) as session:
             figures = read_figures(session)
             failing = failing_components(session)
+            errors = failing_errors(session)
+            folders = get_state(session, FOLDERS_STATE) or {}
     except SQLAlchemyError as exc:
         reason = ("the database answers but its tables cannot be read "
                   f"({exc.__class__.__name__}; try foi-mailbot db upgrade)")
         return HealthReport(False, (reason,), {})
     facts = _facts(figures, failing, now)
     limit = app.settings.health.stale_after_seconds
-    reasons: list[str] = []
+    reasons, facts["warnings"] = _sign_in_and_folders(app, now, errors, folders)
     if figures.last_sync_at is None:
         reasons.append("the mailbox has not been synced yet")
     elif (age := (now - figures.last_sync_at).total_seconds()) > limit:
@@ -119,6 +145,7 @@ def describe(report: HealthReport) -> list[str]:
     lines.append(f"Errors reaching servers so far: {errors}")
     for component, since in sorted(facts["failing"].items()):
         lines.append(f"Failing now: {component}, since {since}")
+    lines += [f"Warning: {warning}" for warning in facts.get("warnings", [])]
     return lines
 
 

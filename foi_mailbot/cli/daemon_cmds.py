@@ -46,9 +46,17 @@ def _serve(app_: App, source: MailSource) -> None:
         return
     alerter = Alerter(app_)
     alerter.watch_outbox(app_.outbox)
-    daemon.on_sync = lambda error: (
-        alerter.failure("mailbox", error) if error else alerter.success("mailbox")
-    )
+    if app_.oauth is not None:
+        alerter.watch_tokens(app_.oauth)
+
+    def synced(error: str | None) -> None:
+        alerter.check_secret_expiry()
+        if error:
+            alerter.failure("mailbox", error)
+        else:
+            alerter.success("mailbox")
+
+    daemon.on_sync = synced
     daemon.leadership_lost = leadership.lost
     health = HealthServer(app_) if app_.settings.health.enabled else None
     app_.warm_up()

@@ -32,7 +32,8 @@ def _read(path: Path, what: str) -> str:
 
 def _first_line(text: str) -> str:
     # Entra appends "Trace ID: ... Correlation ID: ... Timestamp: ..." lines: noise in an alert.
-    return text.strip().splitlines()[0] if text.strip() else ""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first.split(" Trace ID:")[0]
 
 
 class MicrosoftTokens:

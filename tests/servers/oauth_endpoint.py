@@ -299,8 +299,10 @@ class IdentityProvider:
 
 def _entra_error(error: str, description: str) -> dict[str, Any]:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    return {"error": error, "error_description": f"{description} Trace ID: 0000 Correlation "
-            f"ID: 0000 Timestamp: {stamp}", "error_codes": [int(description[6:].split(":", maxsplit=1)[0])]
+    # Entra puts its trace lines after the message, separated by CRLF.
+    trace = secrets.token_hex(8)
+    return {"error": error, "error_description": f"{description}\r\nTrace ID: {trace}\r\n"
+            f"Correlation ID: {trace}\r\nTimestamp: {stamp}", "error_codes": [int(description[6:].split(":", maxsplit=1)[0])]
             if description.startswith("AADSTS") else []}
 
 
