@@ -35,6 +35,7 @@ from foi_mailbot.storage.state import DbCheckpoints
 
 if TYPE_CHECKING:
     from foi_mailbot.oauth import CachedTokens
+    from foi_mailbot.sources.imap import ImapSource
     from foi_mailbot.sources.tokens import TokenProvider
 
 
@@ -194,11 +195,26 @@ def make_source(
         from foi_mailbot.sources.imap import ImapSource
 
         tokens = tokens_for(box, shared_tokens, "mailbox") if box.auth == "xoauth2" else None
-        return ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock)
+        imap = ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock)
+        _watch_folders(imap, factory, clock)
+        return imap
     from foi_mailbot.sources.maildir import MaildirSource
 
     path = box.maildir or settings.paths.data_dir / "maildir"
     return MaildirSource(path, settings.organisation.mailbox_address, clock)
+
+
+def _watch_folders(imap: ImapSource, factory: sessionmaker[Session], clock: Clock) -> None:
+    """What the source notices of its folders (Sent found by flag, a folder gone) goes to
+    `status` and `/healthz`, starting afresh with each run."""
+    from foi_mailbot.health import FOLDERS_STATE
+    from foi_mailbot.storage.state import record
+
+    def told(state: dict[str, Any]) -> None:
+        record(factory, clock, FOLDERS_STATE, state)
+
+    imap.folders.on_change = told
+    told(imap.folders.as_state())
 
 
 def _wire_sent_folder(settings: Settings, outbox: Outbox, source: MailSource | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -10,7 +11,7 @@ from foi_mailbot.bootstrap import App, build
 from foi_mailbot.cli.common import ConfigOption, app, db_app, fail, friendly_errors, settings_from
 from foi_mailbot.errors import ConfigError
 from foi_mailbot.logconfig import configure
-from foi_mailbot.settings import DEFAULT_SECRET, load_settings
+from foi_mailbot.settings import DEFAULT_SECRET, Settings, load_settings
 from foi_mailbot.sources import MailSource
 
 
@@ -95,7 +96,18 @@ def once(config: ConfigOption = None) -> None:
 
 
 @app.command("check-config")
-def check_config(config: ConfigOption = None) -> None:
+def check_config(
+    config: ConfigOption = None,
+    connect: Annotated[bool, typer.Option(
+        "--connect", help="Also log in to the mailbox and the SMTP server and check folders.")
+    ] = False,
+    create_folders: Annotated[bool, typer.Option(
+        "--create-folders", help="With --connect: create a missing processed folder.")] = False,
+    send_test: Annotated[str | None, typer.Option(
+        "--send-test", metavar="ADDRESS",
+        help="With --connect: send one test message, then look for the server's copy in Sent.")
+    ] = None,
+) -> None:
     """Validate the configuration and render every template with sample data."""
     from foi_mailbot.jobs import template_samples
     from foi_mailbot.outbound.render import check_templates, make_environment
@@ -119,6 +131,19 @@ def check_config(config: ConfigOption = None) -> None:
         typer.echo("warning: organisation.reference_secret is the example value; set your own "
                    "before opening real cases, or references can be guessed", err=True)
     typer.echo("Configuration and templates are valid.")
+    if connect or send_test:
+        _connect(settings, create_folders=create_folders, send_test=send_test)
+
+
+def _connect(settings: Settings, *, create_folders: bool, send_test: str | None) -> None:
+    """Log in to both servers and report one line each; exit 1 if anything is wrong."""
+    from foi_mailbot.cli.connect import check_connections
+
+    findings = check_connections(settings, create_folders=create_folders, send_test=send_test)
+    for finding in findings:
+        typer.echo(finding.line())
+    if any(finding.level == "wrong" for finding in findings):
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

@@ -171,6 +171,16 @@ class SmtpTransport:
             password = self.settings.password.get_secret_value() if self.settings.password else ""
             client.login(self.settings.username, password)
 
+    def open_session(self) -> smtplib.SMTP:
+        """A connected, logged-in client (for `check-config --connect`); the caller closes it."""
+        client = self._connect()
+        try:
+            self._login(client)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
     def _submit(self, raw: bytes, on_accepted: Accepted | None) -> dict[str, tuple[int, bytes]]:
         envelope = read_envelope(raw)
         if envelope.blind_copies:

@@ -395,7 +395,7 @@ service anvil {{
         if self.sent_folder is None:
             return ""
         return (f'namespace inbox {{\n  inbox = yes\n  mailbox "{self.sent_folder}" {{\n'
-                "    special_use = \\Sent\n    auto = subscribe\n  }\n}\n")
+                "    special_use = \\Sent\n  }\n}\n")
 
     def _wait_for_greeting(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
