@@ -92,5 +92,6 @@ def provider_from_settings(settings: MailboxSettings) -> TokenProvider:
         return CommandTokenProvider(settings.token_command)
     if settings.token_file is not None:
         return FileTokenProvider(settings.token_file)
-    msg = "mailbox.auth is xoauth2 but neither mailbox.token_command nor mailbox.token_file is set"
+    msg = ('mailbox.auth is "xoauth2" but no token source is configured: set [oauth] provider '
+           "(or mailbox.token_command / mailbox.token_file)")
     raise ConfigError(msg)

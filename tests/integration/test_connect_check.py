@@ -5,6 +5,7 @@ Dovecot here keeps its Sent folder as Exchange does, under "Sent Items" flagged 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,6 +111,25 @@ def test_send_test_reports_that_the_server_files_no_copy(
     assert any(line.startswith("ok: copy in Sent: the server filed no copy in 'Sent Items'")
                for line in lines)
     assert 1 == len(smtp_sink.wait_for(1))
+
+
+def test_send_test_sees_a_copy_the_server_filed_itself_and_advises_against_a_second(
+    exchange_like: Dovecot, smtp_sink: SmtpSink, make_settings: Callable[..., Settings]
+) -> None:
+    """As Exchange and Gmail do, the server files what it relays in Sent: append_to_sent off."""
+    settings = imap_settings(make_settings, exchange_like, smtp_sink, "sqlite://")
+
+    def file_like_exchange() -> None:
+        delivery = smtp_sink.wait_for(1, timeout=20)[0]
+        exchange_like.append("Sent Items", delivery.raw, flags=("\\Seen",))
+
+    filer = threading.Thread(target=file_like_exchange)
+    filer.start()
+    findings = check_connections(settings, send_test="it@example.gov.uk", sent_wait_seconds=15)
+    filer.join()
+    assert any(f.line().startswith("warning: copy in Sent: the server filed its own copy in "
+                                   "'Sent Items': set smtp.append_to_sent = false")
+               for f in findings)
 
 
 def test_a_wrong_secret_is_translated_into_what_to_do(
