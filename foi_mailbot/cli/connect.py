@@ -58,6 +58,23 @@ class _Run:
         return advice(text, self.settings.oauth.provider, imap_login=imap_login)
 
 
+def sign_in_problems(settings: Settings) -> list[str]:
+    """What makes the OAuth2 settings unusable, without contacting anyone (plain check-config)."""
+    from foi_mailbot.oauth.providers import uses_xoauth2
+
+    if not uses_xoauth2(settings):
+        return []
+    try:
+        shared = shared_tokens(settings, SystemClock())
+        if settings.mailbox.uses_imap() and settings.mailbox.auth == "xoauth2":
+            tokens_for(settings.mailbox, shared, "mailbox")
+        if settings.smtp.host and settings.smtp.auth == "xoauth2":
+            tokens_for(settings.smtp, shared, "smtp")
+    except ConfigError as exc:
+        return [str(exc)]
+    return []
+
+
 def check_connections(
     settings: Settings,
     *,

@@ -118,6 +118,11 @@ def check_config(
         for problem in str(exc).split("; "):
             typer.echo(f"wrong: {problem}", err=True)
         raise typer.Exit(2) from exc
+    from foi_mailbot.cli.connect import sign_in_problems
+
+    for problem in sign_in_problems(settings):
+        typer.echo(f"wrong: {problem}", err=True)
+        raise typer.Exit(2)
     try:
         env = make_environment(settings.paths.template_dir)
         problems = check_templates(env, extra=template_samples())

@@ -40,3 +40,16 @@ def test_the_documented_configuration_passes_check_config(doc: str, tmp_path: Pa
     assert shared is not None
     assert shared is tokens_for(settings.mailbox, shared, "mailbox")
     assert shared is tokens_for(settings.smtp, shared, "smtp")
+
+
+def test_check_config_names_a_missing_oauth_setting(tmp_path: Path) -> None:
+    """xoauth2 without a tenant is caught by plain check-config, before any login."""
+    config = tmp_path / "foi-mailbot.toml"
+    config.write_text(
+        '[mailbox]\nhost = "outlook.office365.com"\nusername = "foi@example.gov.uk"\n'
+        'auth = "xoauth2"\n[oauth]\nprovider = "microsoft"\nclient_id = "c"\n'
+        'client_secret_file = "/run/secrets/x"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-config", "--config", str(config)])
+    assert 2 == result.exit_code
+    assert 'wrong: oauth.provider = "microsoft" needs oauth.tenant_id and oauth.client_id' in \
+        result.output
