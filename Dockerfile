@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # foi-mailbot in one small image. Configuration comes from a mounted TOML file
 # (FOI_MAILBOT_CONFIG), FOI_MAILBOT_<SECTION>__<KEY> variables and secret files
-# (FOI_MAILBOT_<SECTION>__<KEY>_FILE); nothing secret is baked in. Local state (the SQLite
+# (FOI_MAILBOT_<SECTION>__<KEY>_FILE, or an OAuth2 client secret or key file named in the
+# configuration); nothing secret is baked in. Local state (the SQLite
 # database, the embedded Maildir, outgoing .eml files) lives in the /data volume.
 FROM python:3.11.10-slim-bookworm
 
@@ -21,11 +22,16 @@ RUN groupadd --system --gid 10001 foi-mailbot \
       --shell /usr/sbin/nologin foi-mailbot
 
 WORKDIR /src
+# Dependencies first, exactly as locked (versions and hashes, the Microsoft 365 and Google
+# token providers included), so that a source change does not reinstall them; then the package
+# itself, which may not pull in anything the lock does not hold.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 # foi_mailbot/templates links to ../templates, so the templates travel with the package.
 COPY templates ./templates
 COPY foi_mailbot ./foi_mailbot
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps . \
  && rm -rf /src \
  && mkdir -p /data \
  && chown foi-mailbot:foi-mailbot /data

@@ -11,15 +11,16 @@ log line is what a person sees first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from foi_mailbot.clock import Clock, as_utc
+from foi_mailbot.clock import Clock, as_utc, local_date
 from foi_mailbot.metrics import record_error
+from foi_mailbot.oauth.expiry import secret_expiry_warning
 from foi_mailbot.outbound.compose import compose, mint_message_id
 from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.render import longdate
@@ -35,11 +36,17 @@ STATE_PREFIX: Final = "failing:"
 COMPONENTS: Final = {
     "mailbox": "the mailbox (IMAP)",
     "smtp": "the outgoing mail server (SMTP)",
+    "oauth": "the sign-in service (OAuth2 tokens)",
 }
 _MEANWHILE: Final = {
     "mailbox": "New mail waits on the mail server until it can be fetched.",
     "smtp": "Outgoing mail, this message included, waits in the outbox until it can be sent.",
+    "oauth": ("Without a token mail is neither read nor sent; it waits, nothing is lost. The "
+              "error above is the identity provider's own: a revoked or expired secret, or "
+              "a permission taken away, does not pass by itself."),
 }
+IMMEDIATE: Final = frozenset({"oauth"})
+"""Components alerted at the first failure: a refused sign-in does not mend by waiting."""
 MAX_ERROR_CHARS: Final = 500
 
 
@@ -63,6 +70,18 @@ class _Failing:
         return cls(since, bool(value.get("alerted")), str(value.get("last_error", "")))
 
 
+def failing_errors(session: Session) -> dict[str, str]:
+    """Components now recorded as failing, each with its last error."""
+    rows = session.scalars(
+        select(ServiceState).where(ServiceState.key.startswith(STATE_PREFIX))
+    ).all()
+    return {
+        row.key.removeprefix(STATE_PREFIX): str(row.value.get("last_error", ""))
+        for row in rows
+        if row.value.get("failing_since")
+    }
+
+
 def failing_components(session: Session) -> dict[str, str]:
     """Components now recorded as failing, each with the ISO instant its failure began."""
     rows = session.scalars(
@@ -84,6 +103,8 @@ class Alerter:
         self.clock = clock
         # Known-healthy components skip the database on every success (it is called per cycle).
         self._healthy: set[str] = set()
+        self._expiry_checked: date | None = None
+        self._sign_in_failing = False
 
     @property
     def threshold(self) -> timedelta:
@@ -96,6 +117,41 @@ class Alerter:
             self.success(component)
         else:
             self.failure(component, error)
+
+    def token_result(self, error: str | None) -> None:
+        """An OAuth2 token fetch worked (None) or failed with the provider's words: component
+        `oauth`, alerted at once on failure."""
+        self._sign_in_failing = error is not None
+        if error:
+            self.failure("oauth", error)
+        else:
+            self.success("oauth")
+
+    def mailbox_synced(self, error: str | None) -> None:
+        """A mailbox sync ended, failed with `error` or not; the OAuth2 secret's end is looked
+        at here too, at most once a day."""
+        self.check_secret_expiry()
+        self.report("mailbox", error)
+
+    def check_secret_expiry(self) -> None:
+        """Once a day at most: one alert mail when the OAuth2 secret ends within 30 days."""
+        now = self.clock.now()
+        today = local_date(now, self.settings.organisation.zone)
+        if self._expiry_checked == today:
+            return
+        self._expiry_checked = today
+        oauth = self.settings.oauth
+        warning = secret_expiry_warning(oauth, today)
+        if warning is None or oauth.secret_expires is None:
+            return
+        with session_scope(self.factory) as session:
+            key = f"oauth-secret-expiry:{oauth.secret_expires.isoformat()}"
+            text = (f"foi-mailbot for {self.settings.organisation.name}: {warning}.\n\n"
+                    "When it ends, foi-mailbot can neither read nor send mail.\n")
+            queued = self._send(session, key, "alert", "foi-mailbot: the OAuth2 secret ends soon",
+                                text, now)
+        log.warning("oauth.secret_expires_soon", expires=oauth.secret_expires.isoformat(),
+                    emailed=queued)
 
     def failure(self, component: str, error: str) -> None:
         """Record a failed attempt; alert once the failure has lasted long enough."""
@@ -110,7 +166,10 @@ class Alerter:
                 state = _Failing(since=now, alerted=False, last_error=error)
                 log.warning("alert.failing", component=component, error=error)
             state.last_error = error
-            if not state.alerted and now - state.since >= self.threshold:
+            threshold = timedelta(0) if component in IMMEDIATE else self.threshold
+            # Without a token the servers cannot be reached either: that alert says it all.
+            caused = component != "oauth" and self._sign_in_failing
+            if not state.alerted and not caused and now - state.since >= threshold:
                 self._raise_alert(session, component, state, now)
                 state.alerted = True
             put_state(session, key, state.as_json(), now)

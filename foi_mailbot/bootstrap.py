@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +36,10 @@ from foi_mailbot.sources.start import StartPoint
 from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
 from foi_mailbot.storage.secret import stored_reference_secret
 from foi_mailbot.storage.state import DbCheckpoints
+
+if TYPE_CHECKING:
+    from foi_mailbot.oauth import CachedTokens
+    from foi_mailbot.sources.tokens import TokenProvider
 
 
 def reference_codec(settings: Settings, stored: str | None = None) -> ReferenceCodec:
@@ -69,6 +74,8 @@ class App:
     # skips its turn while the loop is busy: the loop sends at the end of every cycle, and two
     # threads writing at once only make each other wait on the database.
     mail_lock: threading.Lock = field(default_factory=threading.Lock)
+    # The shared OAuth2 token source (`[oauth]`), watched by the daemon for health and alerts.
+    oauth: CachedTokens | None = None
 
     def warm_up(self) -> None:
         """Build the working-day calendars and compile the templates before any mail is handled.
@@ -130,9 +137,10 @@ def build(
     pool = ParsePool() if settings.pipeline.parse_worker else None
     pipeline = Pipeline(factory, services, clock, classify_context(settings, services),
                         quick_factory=quick_factory, pool=pool)
-    transport = transport or make_transport(settings)
-    source = make_source(settings, factory, clock) if with_source else None
     alerter = Alerter(settings, factory, clock)
+    oauth, smtp_tokens = _token_providers(settings, clock, alerter)
+    transport = transport or make_transport(settings, smtp_tokens)
+    source = make_source(settings, factory, clock, oauth) if with_source else None
     outbox = Outbox(
         factory=factory,
         transport=transport,
@@ -144,28 +152,57 @@ def build(
         alerts=alerter,
     )
     return App(settings, clock, engine, factory, services, pipeline, transport, outbox, alerter,
-               source, quick_engine=quick_engine)
+               source, quick_engine=quick_engine, oauth=oauth)
+
+
+def _token_providers(
+    settings: Settings, clock: Clock, alerter: Alerter
+) -> tuple[CachedTokens | None, TokenProvider | None]:
+    """The shared `[oauth]` token source, and SMTP's (its own command or file, or the shared).
+    Each fetch of the shared token is reported to `alerter` (health and alerts)."""
+    from foi_mailbot.oauth import shared_tokens, tokens_for
+    from foi_mailbot.oauth.providers import uses_xoauth2
+
+    if not uses_xoauth2(settings):
+        return None, None
+    shared = shared_tokens(settings, clock, on_result=alerter.token_result)
+    smtp = settings.smtp
+    sending = tokens_for(smtp, shared, "smtp") if smtp.host and smtp.auth == "xoauth2" else None
+    return shared, sending
 
 
 def make_source(
-    settings: Settings, factory: sessionmaker[Session], clock: Clock
+    settings: Settings,
+    factory: sessionmaker[Session],
+    clock: Clock,
+    shared_tokens: TokenProvider | None = None,
 ) -> MailSource | None:
     """The configured mail source: IMAP, or the local Maildir (the embedded default)."""
     box = settings.mailbox
     if box.uses_imap():
+        from foi_mailbot.oauth import tokens_for
         from foi_mailbot.sources.imap import ImapSource
-        from foi_mailbot.sources.tokens import provider_from_settings
 
-        tokens = provider_from_settings(box) if box.auth == "xoauth2" else None
+        tokens = tokens_for(box, shared_tokens, "mailbox") if box.auth == "xoauth2" else None
         # Our own replies filed in Sent are passed over unfetched: the outbox knows them.
+        # What the source notices of its folders (Sent found by flag, a folder gone) goes to
+        # `status` and `/healthz`.
         return ImapSource(box, DbCheckpoints(factory), token_provider=tokens, clock=clock,
                           ours=partial(own_message_ids, factory),
-                          start=StartPoint(factory, clock, box.start))
+                          start=StartPoint(factory, clock, box.start),
+                          on_folders=partial(_record_folders, factory, clock))
     from foi_mailbot.sources.maildir import MaildirSource
 
     path = box.maildir or settings.paths.data_dir / "maildir"
     return MaildirSource(path, settings.organisation.mailbox_address, clock,
                          start=StartPoint(factory, clock, box.start))
+
+
+def _record_folders(factory: sessionmaker[Session], clock: Clock, state: dict[str, Any]) -> None:
+    from foi_mailbot.health import FOLDERS_STATE
+    from foi_mailbot.storage.state import record
+
+    record(factory, clock, FOLDERS_STATE, state)
 
 
 def make_sent_folder(settings: Settings, source: MailSource | None) -> SentFolder | None:
@@ -184,5 +221,5 @@ def make_health_server(
 ) -> HealthServer:
     """The `/healthz` and `/metrics` server (not started) on the configured address, unless
     `host` or `port` are given."""
-    return HealthServer(app.engine, app.factory, app.clock, app.settings.health,
+    return HealthServer(app.engine, app.factory, app.clock, app.settings,
                         host=host, port=port)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from foi_mailbot.alerts import COMPONENTS, failing_components
-from foi_mailbot.clock import as_utc
+from foi_mailbot.alerts import COMPONENTS, failing_components, failing_errors
+from foi_mailbot.clock import as_utc, local_date
 from foi_mailbot.errors import TransientError
 from foi_mailbot.metrics import Figures, make_registry, read_figures, render_metrics
+from foi_mailbot.oauth.expiry import secret_expiry_warning
 from foi_mailbot.storage.db import ping, session_scope
+from foi_mailbot.storage.state import get_state
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from foi_mailbot.clock import Clock
-    from foi_mailbot.settings import HealthSettings
+    from foi_mailbot.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +40,8 @@ READ_TIMEOUT_SECONDS: Final = 10.0
 """A client that sends nothing for this long is disconnected (each holds a thread)."""
 MAX_CONNECTIONS: Final = 16
 """Connections served at once; more are closed at once rather than queued on threads."""
+FOLDERS_STATE: Final = "mailbox_folders"
+"""State the IMAP source keeps of its folders: {"adopted": {configured: found}, "missing": []}."""
 
 
 @dataclass(frozen=True)
@@ -80,17 +84,32 @@ def _facts(figures: Figures, failing: dict[str, str], now: datetime) -> dict[str
     }
 
 
+def _sign_in_and_folders(
+    settings: Settings, now: datetime, errors: dict[str, str], folders: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Reasons to be unwell (no OAuth2 token; a folder gone) and warnings (a secret about to
+    end; a Sent folder found under another name)."""
+    reasons: list[str] = []
+    if "oauth" in errors:
+        reasons.append(f"no OAuth2 token can be had: {errors['oauth']}")
+    reasons += [f"the folder '{name}' has disappeared from the mailbox"
+                for name in folders.get("missing", [])]
+    warnings = [f"the Sent folder '{configured}' does not exist; staff replies are read from "
+                f"'{found}', the folder the server flags as Sent: set mailbox.sent_folder = "
+                f'"{found}"' for configured, found in folders.get("adopted", {}).items()]
+    expiry = secret_expiry_warning(settings.oauth, local_date(now, settings.organisation.zone))
+    if expiry:
+        warnings.append(expiry)
+    return reasons, warnings
+
+
 def health_report(
-    engine: Engine,
-    factory: sessionmaker[Session],
-    stale_after_seconds: float,
-    now: datetime,
-    *,
-    alert_after_seconds: float = 900,
+    engine: Engine, factory: sessionmaker[Session], settings: Settings, now: datetime
 ) -> HealthReport:
     """Healthy while the database answers, the mailbox was synced within
-    `stale_after_seconds`, and neither server has been unreachable for `alert_after_seconds`
-    (before that, a warning)."""
+    `health.stale_after_seconds`, an OAuth2 token can be had, the folders read are there, and
+    neither server has been unreachable for `health.alert_after_seconds` (before that, a
+    warning)."""
     now = as_utc(now)
     try:
         ping(engine)
@@ -100,13 +119,17 @@ def health_report(
         with session_scope(factory) as session:
             figures = read_figures(session)
             failing = failing_components(session)
+            errors = failing_errors(session)
+            folders = get_state(session, FOLDERS_STATE) or {}
     except SQLAlchemyError as exc:
         reason = ("the database answers but its tables cannot be read "
                   f"({exc.__class__.__name__}; try foi-mailbot db upgrade)")
         return HealthReport(False, (reason,), {})
     facts = _facts(figures, failing, now)
-    limit = stale_after_seconds
-    reasons, warnings = _unreachable(failing, now, alert_after_seconds)
+    limit = settings.health.stale_after_seconds
+    reasons, warnings = _unreachable(failing, now, settings.health.alert_after_seconds)
+    more_reasons, facts["warnings"] = _sign_in_and_folders(settings, now, errors, folders)
+    reasons += more_reasons
     if figures.last_sync_at is None:
         reasons.append("the mailbox has not been synced yet")
     elif (age := (now - figures.last_sync_at).total_seconds()) > limit:
@@ -158,6 +181,7 @@ def describe(report: HealthReport) -> list[str]:
     lines.append(f"Errors reaching servers so far: {errors}")
     for component, since in sorted(facts["failing"].items()):
         lines.append(f"Failing now: {component}, since {since}")
+    lines += [f"Warning: {warning}" for warning in facts.get("warnings", [])]
     return lines
 
 
@@ -242,7 +266,7 @@ class HealthServer:
         engine: Engine,
         factory: sessionmaker[Session],
         clock: Clock,
-        settings: HealthSettings,
+        settings: Settings,
         *,
         host: str | None = None,
         port: int | None = None,
@@ -250,18 +274,16 @@ class HealthServer:
         self.engine = engine
         self.factory = factory
         self.clock = clock
-        self.stale_after_seconds = settings.stale_after_seconds
-        self.alert_after_seconds = settings.alert_after_seconds
+        self.settings = settings
         self.registry: CollectorRegistry = make_registry(factory)
-        self.host = host if host is not None else settings.host
-        self.port = port if port is not None else settings.port
+        self.host = host if host is not None else settings.health.host
+        self.port = port if port is not None else settings.health.port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def report(self) -> HealthReport:
         """The health report as of now."""
-        return health_report(self.engine, self.factory, self.stale_after_seconds,
-                             self.clock.now(), alert_after_seconds=self.alert_after_seconds)
+        return health_report(self.engine, self.factory, self.settings, self.clock.now())
 
     @property
     def url(self) -> str:

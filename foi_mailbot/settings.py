@@ -188,6 +188,9 @@ class SmtpSettings(_Section):
     timeout_seconds: float = Field(default=30.0, gt=0)
     append_to_sent: bool = True
     retry_for_hours: float = Field(default=48.0, gt=0)
+    auth: Literal["password", "xoauth2"] = "password"
+    token_command: str | None = None
+    token_file: Path | None = None
 
     def resolved_port(self) -> int:
         """The configured port, or the usual one for the security mode."""
@@ -291,6 +294,32 @@ class RetentionSettings(_Section):
     keep_raw_days: int | None = Field(default=None, ge=30)
 
 
+class OAuthSettings(_Section):
+    """Where OAuth2 access tokens come from, for IMAP and SMTP alike (`auth = "xoauth2"`).
+
+    `provider` names a built-in client ("microsoft": client credentials against Microsoft Entra
+    ID; "google": a service account with domain-wide delegation), or "command" / "file" for a
+    token supplied from outside. A `token_command` or `token_file` in `[mailbox]` or `[smtp]`
+    overrides this section for that side. Secret and key files are read again at each fetch,
+    so a rotated secret needs no restart.
+    """
+
+    provider: Literal["microsoft", "google", "command", "file"] | None = None
+    token_command: str | None = None
+    token_file: Path | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    certificate_file: Path | None = None
+    certificate_key_file: Path | None = None
+    authority: str | None = None
+    service_account_file: Path | None = None
+    subject: str | None = None
+    scope: str | None = None
+    secret_expires: date | None = None
+
+
 _SECRETS: dict[str, tuple[str, ...]] = {
     "organisation": ("reference_secret",),
     "database": ("url",),
@@ -322,6 +351,7 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     retention: RetentionSettings = RetentionSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    oauth: OAuthSettings = OAuthSettings()
 
     @field_validator(*_SECRETS, mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
 
-pytest_plugins = ["tests.servers.dovecot", "tests.servers.smtp_sink"]
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.smtp_sink", "tests.servers.oauth_endpoint"]
 
 PG_URL = os.environ.get(
     "FOI_MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -77,7 +77,6 @@ def _serve(app_: App, source: MailSource) -> None:
     """Become the active instance, then run the loop with health, alerts and schedules."""
     import signal
     import threading
-    from functools import partial
 
     from foi_mailbot.bootstrap import make_health_server
     from foi_mailbot.daemon import Daemon
@@ -90,7 +89,7 @@ def _serve(app_: App, source: MailSource) -> None:
     leadership = acquire_leadership(app_.engine, stop=stop)
     if not leadership.acquired:
         return
-    daemon = Daemon(app_, source, stop=stop, on_sync=partial(app_.alerter.report, "mailbox"),
+    daemon = Daemon(app_, source, stop=stop, on_sync=app_.alerter.mailbox_synced,
                     leadership_lost=leadership.lost)
     daemon.install_signal_handlers()
     health = make_health_server(app_) if app_.settings.health.enabled else None
@@ -145,10 +144,22 @@ def once(
 
 
 @app.command("check-config")
-def check_config(config: ConfigOption = None) -> None:
+def check_config(
+    config: ConfigOption = None,
+    connect: Annotated[bool, typer.Option(
+        "--connect", help="Also log in to the mailbox and the SMTP server and check folders.")
+    ] = False,
+    create_folders: Annotated[bool, typer.Option(
+        "--create-folders", help="With --connect: create a missing processed folder.")] = False,
+    send_test: Annotated[str | None, typer.Option(
+        "--send-test", metavar="ADDRESS",
+        help="With --connect: send one test message, then look for the server's copy in Sent.")
+    ] = None,
+) -> None:
     """Check the configuration and every template.
 
-    Names each wrong key and why, and renders every template with sample data.
+    Names each wrong key and why, and renders every template with sample data; with
+    --connect, also logs in to the mailbox and the SMTP server.
     """
     from foi_mailbot.errors import ConfigError
     from foi_mailbot.jobs import template_samples
@@ -162,6 +173,11 @@ def check_config(config: ConfigOption = None) -> None:
         for problem in str(exc).split("; "):
             typer.echo(f"wrong: {problem}", err=True)
         raise typer.Exit(2) from exc
+    from foi_mailbot.cli.connect import sign_in_problems
+
+    for problem in sign_in_problems(settings):
+        typer.echo(f"wrong: {problem}", err=True)
+        raise typer.Exit(2)
     try:
         env = make_environment(settings.paths.template_dir)
         problems = check_templates(env, extra=template_samples())
@@ -175,6 +191,19 @@ def check_config(config: ConfigOption = None) -> None:
     if refusal is not None:
         typer.echo(f"warning: {refusal}", err=True)
     typer.echo("Configuration and templates are valid.")
+    if connect or send_test:
+        _connect(settings, create_folders=create_folders, send_test=send_test)
+
+
+def _connect(settings: Settings, *, create_folders: bool, send_test: str | None) -> None:
+    """Log in to both servers and report one line each; exit 1 if anything is wrong."""
+    from foi_mailbot.cli.connect import check_connections
+
+    findings = check_connections(settings, create_folders=create_folders, send_test=send_test)
+    for finding in findings:
+        typer.echo(finding.line())
+    if any(finding.level == "wrong" for finding in findings):
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

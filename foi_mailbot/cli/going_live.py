@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from foi_mailbot.cli.common import ConfigOption, cases_app, fail, settings_from
 
@@ -17,6 +16,8 @@ def cases_confirm(
     config: ConfigOption = None,
 ) -> None:
     """Confirm cases imported with the mailbox's history: reminders resume, nothing is sent."""
+    from sqlalchemy import select
+
     from foi_mailbot.bootstrap import build
     from foi_mailbot.cases.holding import TO_CONFIRM
     from foi_mailbot.cases.release import confirm
@@ -43,6 +44,8 @@ def cases_confirm(
 @cases_app.command("send")
 def cases_send(reference: str, config: ConfigOption = None) -> None:
     """Send a case's held acknowledgement now, saying it is late or due soon."""
+    from sqlalchemy import select
+
     from foi_mailbot.bootstrap import build
     from foi_mailbot.cases.release import send_held
     from foi_mailbot.storage.db import session_scope

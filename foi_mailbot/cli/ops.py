@@ -35,9 +35,7 @@ def status(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     with friendly_errors():
         app_ = build(settings, migrate=False)
     try:
-        report = health_report(app_.engine, app_.factory,
-                               settings.health.stale_after_seconds, app_.clock.now(),
-                               alert_after_seconds=settings.health.alert_after_seconds)
+        report = health_report(app_.engine, app_.factory, settings, app_.clock.now())
         running = instance_running(app_.engine)
     finally:
         app_.close()

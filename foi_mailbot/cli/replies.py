@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from foi_mailbot.bootstrap import build
 from foi_mailbot.cli.common import ConfigOption, app, friendly_errors, settings_from
-from foi_mailbot.storage.db import session_scope
 
 
 @app.command("resume-replies")
@@ -17,7 +15,9 @@ def resume_replies(
     config: ConfigOption = None,
 ) -> None:
     """Send automatic letters to DOMAIN again after the loop breaker stopped them."""
+    from foi_mailbot.bootstrap import build
     from foi_mailbot.outbound.breaker import resume, stopped_domains
+    from foi_mailbot.storage.db import session_scope
 
     settings = settings_from(config)
     with friendly_errors():

@@ -46,6 +46,7 @@ from foi_mailbot.jobs.stats import (
     open_by_state,
     weekly_volumes,
 )
+from foi_mailbot.oauth.expiry import secret_expiry_warning
 from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.render import render_pair
 from foi_mailbot.settings import DigestSettings, Settings
@@ -125,6 +126,7 @@ class Health:
     outbox_failed: int
     outbox_waiting: int
     failing_jobs: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,7 @@ def _health(session: Session, settings: Settings, now: datetime) -> Health:
         outbox_failed=outbox(OutboxStatus.NEEDS_ATTENTION),
         outbox_waiting=outbox(OutboxStatus.PENDING),
         failing_jobs=tuple(sorted(k.removeprefix("job:") for k, v in jobs if "failed_at" in v)),
+        warnings=tuple(w for w in [secret_expiry_warning(settings.oauth, now.date())] if w),
     )
 
 

@@ -1,5 +1,7 @@
 """Outbound stage, last step: hand one composed message to the world.
 
+SMTP logs in with a password or with an OAuth2 token (`smtp.auth = "xoauth2"`).
+
 The outbox's send step calls `Transport.send` for each due row and decides what to do from the
 exception class alone: `TransientError` is retried with backoff, `PermanentError` is flagged
 for a person. Each transport translates its own library errors into those two, by SMTP reply
@@ -26,6 +28,7 @@ from foi_mailbot.clock import as_utc
 from foi_mailbot.errors import ConfigError, FoiMailbotError, PermanentError, TransientError
 from foi_mailbot.parsing.headers import normalise_message_id
 from foi_mailbot.settings import Settings, SmtpSettings
+from foi_mailbot.sources.tokens import TokenProvider
 
 _ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@+=-]")
@@ -117,11 +120,14 @@ class SmtpTransport:
         OSError,  # refused, reset, unreachable, DNS failure, timeout, TLS handshake
     )
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, tokens: TokenProvider | None = None) -> None:
         if not settings.host:
             msg = "smtp.host must be set to send mail over SMTP"
             raise ConfigError(msg)
+        if settings.auth == "xoauth2" and tokens is None:
+            tokens = _own_tokens(settings)
         self.settings = settings
+        self.tokens = tokens
         self.host = settings.host
         self.port = settings.resolved_port()
         self._context: ssl.SSLContext | None = None
@@ -146,9 +152,34 @@ class SmtpTransport:
             raise
 
     def _login(self, client: smtplib.SMTP) -> None:
+        if self.settings.auth == "xoauth2" and self.tokens is not None:
+            user = self.settings.username or self.settings.from_address or ""
+            try:
+                xoauth2_login(client, user, self.tokens.token())
+            except smtplib.SMTPAuthenticationError:
+                # Revoked or expired early: fetch once more; a second refusal is an outage
+                # of the login, not a fault of this message, so it is retried later.
+                self.tokens.invalidate()
+                try:
+                    xoauth2_login(client, user, self.tokens.token())
+                except smtplib.SMTPAuthenticationError as exc:
+                    msg = (f"the SMTP server refused the OAuth2 login: {exc.smtp_code} "
+                           f"{_redact(exc.smtp_error)}")
+                    raise TransientError(msg) from exc
+            return
         if self.settings.username:
             password = self.settings.password.get_secret_value() if self.settings.password else ""
             client.login(self.settings.username, password)
+
+    def open_session(self) -> smtplib.SMTP:
+        """A connected, logged-in client (for `check-config --connect`); the caller closes it."""
+        client = self._connect()
+        try:
+            self._login(client)
+        except BaseException:
+            client.close()
+            raise
+        return client
 
     def _submit(self, raw: bytes, on_accepted: Accepted | None) -> dict[str, tuple[int, bytes]]:
         envelope = read_envelope(raw)
@@ -198,6 +229,25 @@ class SmtpTransport:
         if refused:
             total = len(refused) + 1  # sendmail returns normally only if one was accepted
             raise _refused(refused, total)
+
+
+def xoauth2_login(client: smtplib.SMTP, user: str, token: str) -> None:
+    """SMTP AUTH XOAUTH2 (the token in the first response; a 334 error is answered empty)."""
+    text = f"user={user}\x01auth=Bearer {token}\x01\x01"
+
+    def respond(challenge: bytes | None = None) -> str:
+        # A 334 challenge here carries the server's error as JSON; an empty reply ends the
+        # exchange and the server answers 535.
+        return text if challenge is None else ""
+
+    client.ehlo_or_helo_if_needed()
+    client.auth("XOAUTH2", respond, initial_response_ok=True)
+
+
+def _own_tokens(settings: SmtpSettings) -> TokenProvider:
+    from foi_mailbot.oauth import tokens_for
+
+    return tokens_for(settings, None, "smtp")
 
 
 def _safe_name(message_id: str) -> str:
@@ -268,8 +318,8 @@ def _write_atomically(target: Path, data: bytes) -> None:
         os.close(directory)
 
 
-def make_transport(settings: Settings) -> Transport:
-    """SMTP when `smtp.host` is set, else files in the outgoing folder."""
+def make_transport(settings: Settings, tokens: TokenProvider | None = None) -> Transport:
+    """SMTP when `smtp.host` is set, else files in the outgoing folder; `tokens` for XOAUTH2."""
     if settings.smtp.host:
-        return SmtpTransport(settings.smtp)
+        return SmtpTransport(settings.smtp, tokens)
     return FolderTransport(settings.paths.outgoing())

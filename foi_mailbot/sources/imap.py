@@ -37,6 +37,7 @@ from foi_mailbot.sources.imap_session import (
     describe,
     open_client,
 )
+from foi_mailbot.sources.special_use import FolderReport, find_sent_folder
 from foi_mailbot.sources.start import Start, StartPoint, fetch_heads, header_hash
 from foi_mailbot.sources.tokens import TokenProvider
 
@@ -104,6 +105,7 @@ class ImapSource:
         clock: Clock | None = None,
         ours: Callable[[Collection[str]], set[str]] | None = None,
         start: StartPoint | None = None,
+        on_folders: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         if not settings.host or not settings.username:
             msg = "mailbox.host and mailbox.username are needed to read mail over IMAP"
@@ -124,6 +126,12 @@ class ImapSource:
         inbound = [name for name, direction in self._folders if direction == "inbound"]
         self._watched = inbound[0] if inbound else None
         self._missing: set[str] = set()  # folders already reported missing
+        self._sent_checked: set[str] = set()  # Sent folders looked up by name this run
+        # Sent found by its flag; folders that disappeared: told to `on_folders`, starting
+        # afresh with each run.
+        self.folders = FolderReport(on_change=on_folders)
+        if on_folders is not None:
+            on_folders(self.folders.as_state())
         self._cursors: dict[str, _Cursor] = {}
         self._queued: dict[str, tuple[_Cursor, list[int]]] = {}  # committed, not yet moved
         self._uidnext_seen: int | None = None
@@ -144,7 +152,8 @@ class ImapSource:
         self._flush()
         client = self._session.ensure_connected()
         try:
-            for folder, direction in self._folders:
+            for configured, direction in self._folders:
+                folder = self._sent_by_flag(client, configured)
                 yield from self._fetch_folder(client, folder, direction)
                 self._flush()  # while this folder is still selected
         except (*DROPS, IMAPClientError) as exc:
@@ -222,7 +231,7 @@ class ImapSource:
         if not raws:
             return
         with self._session.side_connection("append") as client:
-            name = self._session.server_name(folder)
+            name = self._session.server_name(self._sent_by_flag(client, folder))
             if name not in self._session.side_folders:
                 if not client.folder_exists(name):
                     client.create_folder(name)
@@ -237,11 +246,25 @@ class ImapSource:
         """True if a message with this Message-ID header is in the folder."""
         wanted = message_id.replace("\r", "").replace("\n", "").strip()
         with self._session.side_connection("search") as client:
-            name = self._session.server_name(folder)
+            name = self._session.server_name(self._sent_by_flag(client, folder))
             if not client.folder_exists(name):
                 return False
             client.select_folder(name, readonly=True)
             return bool(client.search(["HEADER", "Message-ID", wanted]))
+
+    def _sent_by_flag(self, client: IMAPClient, folder: str) -> str:
+        """The configured Sent folder, or the one flagged `\\Sent` when it does not exist."""
+        if folder in self.folders.adopted:
+            return self.folders.adopted[folder]
+        if folder not in self._sent_checked and self._directions.get(folder) == "sent":
+            self._sent_checked.add(folder)
+            if not client.folder_exists(self._session.server_name(folder)):
+                found = find_sent_folder(client)
+                if found is not None and found != folder:
+                    self._directions[found] = "sent"
+                    self.folders.adopt(folder, found, self.name)
+                    return found
+        return folder
 
     # -- connection (see `imap_session`) ---------------------------------------------------
 
@@ -263,7 +286,10 @@ class ImapSource:
             return True
         if client.folder_exists(self._session.server_name(folder)):
             self._session.known_folders.add(folder)
+            self.folders.present(folder)
             return True
+        if self._checkpoints.get(self.name, folder) is not None:
+            self.folders.gone(folder, self.name)  # read before: someone deleted or renamed it
         if folder not in self._missing:
             self._missing.add(folder)
             log.warning("imap.folder_missing", mailbox=self.name, folder=folder)

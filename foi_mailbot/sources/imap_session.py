@@ -60,8 +60,8 @@ def open_client(settings: MailboxSettings, tokens: TokenProvider | None = None) 
         if settings.security == "starttls":
             client.starttls(context)
         if settings.auth == "xoauth2":
-            token = (tokens or provider_from_settings(settings)).token()
-            client.oauth2_login(settings.username, token)
+            tokens = tokens or provider_from_settings(settings)
+            _oauth2_login(client, settings.username or "", tokens)
         else:
             secret = settings.password.get_secret_value() if settings.password else ""
             client.login(settings.username, secret)
@@ -70,6 +70,15 @@ def open_client(settings: MailboxSettings, tokens: TokenProvider | None = None) 
             client.shutdown()
         raise
     return client
+
+
+def _oauth2_login(client: IMAPClient, user: str, tokens: TokenProvider) -> None:
+    """XOAUTH2 login; a refused token is fetched again once (it may have been revoked early)."""
+    try:
+        client.oauth2_login(user, tokens.token())
+    except LoginError:
+        tokens.invalidate()
+        client.oauth2_login(user, tokens.token())
 
 
 @dataclass

@@ -1,8 +1,9 @@
-"""OAuth2 access tokens for IMAP XOAUTH2 login, fetched fresh before every connection.
+"""OAuth2 access tokens for XOAUTH2 login (IMAP and SMTP), asked for before every login.
 
-foi-mailbot does not run OAuth flows itself: an operator's command (for example a small script
-around the identity provider's client) or a file kept current by another service supplies the
-token. `sources.imap` asks its `TokenProvider` each time it logs in, because tokens expire.
+A token comes from a built-in provider (`foi_mailbot.oauth`: Microsoft Entra ID, Google), or
+from outside: an operator's command, or a file kept current by another service. Logins ask their
+`TokenProvider` each time, because tokens expire, and call `invalidate` once when a server
+refuses one, then ask again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class TokenProvider(Protocol):
         """Return a token valid for at least the next login; raise TransientError if none."""
         ...
 
+    def invalidate(self) -> None:
+        """Forget any token held: a server refused it, so the next `token()` fetches anew."""
+        ...
+
 
 class CommandTokenProvider:
     """See `TokenProvider`: runs a command and reads the token from its standard output."""
@@ -35,6 +40,9 @@ class CommandTokenProvider:
             msg = "mailbox.token_command is empty"
             raise ConfigError(msg)
         self.timeout = timeout
+
+    def invalidate(self) -> None:
+        """Nothing is held: the command runs at every login."""
 
     def token(self) -> str:
         # The command comes from the operator's own configuration, never from mail.
@@ -57,6 +65,9 @@ class FileTokenProvider:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def invalidate(self) -> None:
+        """Nothing is held: the file is read at every login."""
 
     def token(self) -> str:
         try:
@@ -81,5 +92,6 @@ def provider_from_settings(settings: MailboxSettings) -> TokenProvider:
         return CommandTokenProvider(settings.token_command)
     if settings.token_file is not None:
         return FileTokenProvider(settings.token_file)
-    msg = "mailbox.auth is xoauth2 but neither mailbox.token_command nor mailbox.token_file is set"
+    msg = ('mailbox.auth is "xoauth2" but no token source is configured: set [oauth] provider '
+           "(or mailbox.token_command / mailbox.token_file)")
     raise ConfigError(msg)

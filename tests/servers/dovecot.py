@@ -113,12 +113,18 @@ class Dovecot:
         idle: bool = True,
         move: bool = True,
         startup_timeout: float = STARTUP_TIMEOUT,
+        oauth2_introspection_url: str | None = None,
+        sent_folder: str | None = None,
     ) -> None:
         self.binary = binary or find_binary() or "dovecot"
         self.user = user
         self.password = password
         self.idle = idle
         self.move = move
+        # XOAUTH2 tokens are then checked with the identity provider, not taken as passwords.
+        self.oauth2_introspection_url = oauth2_introspection_url
+        # A Sent folder under another name, flagged \Sent (SPECIAL-USE), as Exchange has.
+        self.sent_folder = sent_folder
         self.host = HOST
         self.port = free_port()
         self.startup_timeout = startup_timeout
@@ -343,10 +349,11 @@ mail_location = maildir:{mail}/%u
 auth_failure_delay = 0
 imap_idle_notify_interval = 2 secs
 mailbox_idle_check_interval = 1 secs
-{self._capability_line()}passdb {{
+{self._capability_line()}{self._oauth2_passdb()}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {passwd}
-}}
+{self._password_mechanisms()}}}
+{self._special_use()}
 userdb {{
   driver = passwd-file
   args = username_format=%u {passwd}
@@ -364,6 +371,31 @@ service anvil {{
 """,
             encoding="utf-8",
         )
+
+    def _oauth2_passdb(self) -> str:
+        if self.oauth2_introspection_url is None:
+            return ""
+        conf = self.root / "dovecot-oauth2.conf.ext"
+        conf.write_text(
+            "introspection_mode = post\n"
+            f"introspection_url = {self.oauth2_introspection_url}\n"
+            "force_introspection = yes\n"
+            "username_attribute = username\n"
+            "active_attribute = active\n"
+            "active_value = true\n",
+            encoding="utf-8",
+        )
+        conf.chmod(0o644)
+        return f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {conf}\n}}\n"
+
+    def _password_mechanisms(self) -> str:
+        return "  mechanisms = plain login\n" if self.oauth2_introspection_url else ""
+
+    def _special_use(self) -> str:
+        if self.sent_folder is None:
+            return ""
+        return (f'namespace inbox {{\n  inbox = yes\n  mailbox "{self.sent_folder}" {{\n'
+                "    special_use = \\Sent\n  }\n}\n")
 
     def _wait_for_greeting(self) -> None:
         deadline = time.monotonic() + self.startup_timeout

@@ -10,8 +10,13 @@ a client's timeout fires.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import socket
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -114,6 +119,50 @@ class SinkHandler:
         return "250 Message accepted for delivery"
 
 
+class OAuthSinkHandler(SinkHandler):
+    """A sink that takes `AUTH XOAUTH2` and checks the token with the identity provider.
+
+    As Exchange Online does, a refused token gets a 334 challenge carrying a JSON error, then
+    535 once the client answers it.
+    """
+
+    def __init__(self, introspection_url: str) -> None:
+        super().__init__()
+        self.introspection_url = introspection_url
+        self.logins: list[tuple[str, bool]] = []
+
+    def _introspect(self, token: str) -> dict[str, Any]:
+        data = urllib.parse.urlencode({"token": token}).encode()
+        with urllib.request.urlopen(self.introspection_url, data=data, timeout=10) as reply:  # noqa: S310 - a loopback http URL the test chose
+            answer: dict[str, Any] = json.load(reply)
+            return answer
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802
+        """SASL XOAUTH2: `user=<u>^Aauth=Bearer <token>^A^A`, base64, usually in the command."""
+        if len(args) > 1:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(success=False, handled=False)
+        else:
+            answer = await server.challenge_auth("")
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)
+            blob = answer
+        fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        checked = await asyncio.get_running_loop().run_in_executor(None, self._introspect, token)
+        ok = bool(checked.get("active")) and checked.get("username") == user
+        with self._lock:
+            self.logins.append((user, ok))
+        if ok:
+            return AuthResult(success=True, handled=False, auth_data=user)
+        error = json.dumps({"status": "401", "schemes": "bearer", "scope": "smtp"})
+        await server.challenge_auth(error)
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.3 Authentication unsuccessful")
+
+
 class SmtpSink:
     """An aiosmtpd Controller on 127.0.0.1 and a free port, startable and stoppable at will."""
 
@@ -124,12 +173,15 @@ class SmtpSink:
         port: int = 0,
         credentials: tuple[str, str] | None = None,
         ready_timeout: float = 10.0,
+        oauth_introspection_url: str | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.credentials = credentials
         self.ready_timeout = ready_timeout
-        self.handler = SinkHandler()
+        self.oauth = oauth_introspection_url is not None
+        self.handler = (OAuthSinkHandler(oauth_introspection_url) if oauth_introspection_url
+                        else SinkHandler())
         self._controller: Controller | None = None
 
     def _authenticate(
@@ -148,6 +200,9 @@ class SmtpSink:
         extra: dict[str, Any] = {}
         if self.credentials is not None:
             extra = {"authenticator": self._authenticate, "auth_require_tls": False}
+        if self.oauth:
+            extra = {"auth_require_tls": False, "auth_required": True,
+                     "auth_exclude_mechanism": ["LOGIN", "PLAIN"]}
         controller = Controller(
             self.handler,
             hostname=self.host,

@@ -73,7 +73,7 @@ def _config(tmp_path: Path) -> Path:
     path.write_text(
         f'[organisation]\nreference_secret = "s"\nmailbox_address = "foi@example.gov.uk"\n'
         f'staff_domains = ["example.gov.uk"]\n[paths]\ndata_dir = "{tmp_path / "data"}"\n'
-        f'[mailbox]\nmaildir = "{tmp_path / "maildir"}"\n[health]\nport = 0\n',
+        f'[mailbox]\nmaildir = "{tmp_path / "maildir"}"\nstart = "all"\n[health]\nport = 0\n',
         encoding="utf-8",
     )
     return path

@@ -115,6 +115,21 @@ def test_pip_keeps_no_download_cache(dockerfile: list[Instruction]) -> None:
     assert all("--no-cache-dir" in part for part in installs)
 
 
+def test_dependencies_come_from_the_lock_with_hashes_and_the_package_adds_none(
+    dockerfile: list[Instruction],
+) -> None:
+    """The locked dependencies are installed (hashes required) before the package, which is
+    installed with --no-deps, so the image holds exactly the locked versions."""
+    installs = [part.strip() for args in _all(dockerfile, "RUN") for part in args.split("&&")
+                if "pip install" in part]
+
+    assert 2 == len(installs)
+    assert "--require-hashes -r requirements.lock" in installs[0]
+    assert "--no-deps" in installs[1]
+    assert "requirements.lock" in {src for args in _all(dockerfile, "COPY")
+                                   for src in args.split()[:-1]}
+
+
 def test_the_healthcheck_probes_the_health_endpoint(dockerfile: list[Instruction]) -> None:
     """HEALTHCHECK asks /healthz on the default health port, which is also EXPOSEd."""
     checks = _all(dockerfile, "HEALTHCHECK")
@@ -175,14 +190,19 @@ def _copy_context(dockerfile: list[Instruction], target: Path) -> Path:
                                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
                 else:
                     shutil.copy2(origin, where)
-        if instruction.keyword == "RUN" and "pip install" in instruction.args:
+        if instruction.keyword == "RUN" and _installs_the_package(instruction.args):
             break
     return workdir
 
 
+def _installs_the_package(command: str) -> bool:
+    """A `pip install` of the package itself, not of the locked dependencies."""
+    return "pip install" in command and "--require-hashes" not in command
+
+
 def _pip_install_args(dockerfile: list[Instruction]) -> list[str]:
     command = next(part.strip() for args in _all(dockerfile, "RUN")
-                   for part in args.split("&&") if "pip install" in part)
+                   for part in args.split("&&") if _installs_the_package(part))
     words = shlex.split(command)
     assert ["pip", "install"] == words[:2]
     return words[2:]

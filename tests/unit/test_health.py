@@ -115,7 +115,7 @@ def test_a_database_that_does_not_answer_is_unhealthy(app: App, clock: FixedCloc
     _synced(app)
     unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
                                 connect_args={"connect_timeout": 5})
-    report = health_report(unreachable, app.factory, 900, clock.now())
+    report = health_report(unreachable, app.factory, app.settings, clock.now())
 
     assert not report.ok
     assert ("the database does not answer",) == report.reasons

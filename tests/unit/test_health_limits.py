@@ -70,9 +70,7 @@ def test_connections_beyond_the_cap_are_closed_and_service_resumes(
 
 
 def _report(app: App, now: datetime) -> HealthReport:
-    health = app.settings.health
-    return health_report(app.engine, app.factory, health.stale_after_seconds, now,
-                         alert_after_seconds=health.alert_after_seconds)
+    return health_report(app.engine, app.factory, app.settings, now)
 
 
 def test_healthz_says_the_mailbox_cannot_be_reached(app: App, clock: FixedClock) -> None:
