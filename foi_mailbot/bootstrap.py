@@ -7,9 +7,11 @@ need from here and reach for no globals.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +36,9 @@ from foi_mailbot.sources import MailSource
 from foi_mailbot.storage.checkpoint import FALLBACK_PAGES, Checkpointer
 from foi_mailbot.storage.db import make_engine, make_session_factory, sqlite_file, upgrade
 from foi_mailbot.storage.state import DbCheckpoints
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 
 def clock_policy(settings: Settings) -> ClockPolicy:
@@ -88,6 +93,15 @@ class App:
         for law in Law:
             self.services.calendars.for_law(law).fingerprint(today=today)
         check_templates(self.services.acks.env)
+
+    def send_unless_busy(self, stop: Callable[[], bool]) -> int:
+        """Send the outbox, unless the mail loop is mid-cycle: it sends when the cycle ends."""
+        if not self.mail_lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.outbox.drain(stop=stop)
+        finally:
+            self.mail_lock.release()
 
     def close(self) -> None:
         """Release connections."""
@@ -198,3 +212,11 @@ def make_health_server(
     `host` or `port` are given."""
     return HealthServer(app.engine, app.factory, app.clock, app.settings.health,
                         host=host, port=port)
+
+
+def make_scheduler(app: App, *, stop_event: threading.Event) -> BackgroundScheduler:
+    """The daemon's schedules (not started), given what their jobs use."""
+    from foi_mailbot.jobs import Sweeps, schedule
+
+    sweeps = Sweeps(app.settings, app.clock, app.factory, app.services, app.send_unless_busy)
+    return schedule(sweeps, stop_event=stop_event)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from foi_mailbot.bootstrap import App, build, make_health_server
+from foi_mailbot.bootstrap import App, build, make_health_server, make_scheduler
 from foi_mailbot.cli.common import ConfigOption, app, db_app, fail, friendly_errors, settings_from
 from foi_mailbot.errors import ConfigError
 from foi_mailbot.logconfig import configure
@@ -38,7 +38,6 @@ def _serve(app_: App, source: MailSource) -> None:
     from functools import partial
 
     from foi_mailbot.daemon import Daemon
-    from foi_mailbot.jobs import make_scheduler
     from foi_mailbot.leader import acquire_leadership
 
     stop = threading.Event()

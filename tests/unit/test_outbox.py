@@ -490,3 +490,17 @@ def test_a_drain_that_ends_cleanly_leaves_no_journal_behind(
     assert 1 == app.outbox.drain()
 
     assert not app.outbox.journal.path.exists()
+
+
+def test_the_scheduled_send_skips_its_turn_while_the_mail_loop_is_mid_cycle(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The loop sends the outbox at the end of its cycle; the scheduler's sweep does not wait."""
+    app, transport = _app(settings, clock)
+    _queue(app)
+
+    with app.mail_lock:
+        assert 0 == app.send_unless_busy(lambda: False)
+    assert [] == transport.sent
+
+    assert 1 == app.send_unless_busy(lambda: False)
