@@ -504,3 +504,24 @@ def test_the_scheduled_send_skips_its_turn_while_the_mail_loop_is_mid_cycle(
     assert [] == transport.sent
 
     assert 1 == app.send_unless_busy(lambda: False)
+
+
+def test_a_send_in_doubt_is_left_to_the_recovery_at_start_which_asks_the_sent_folder(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """A send that began and whose end nobody saw: a later drain (say, a CLI command) leaves it;
+    the daemon's start looks in Sent, does not find it, and it goes once."""
+    app, transport = _app(settings, clock, MemorySentFolder(verdict=False))
+    row = _queue(app)
+    assert row is not None
+    with session_scope(app.factory) as session:
+        session.scalars(select(OutboxMessage)).one().status = OutboxStatus.SENDING
+    app.outbox.journal.claimed([row.id])
+    app.outbox.journal.tried(row.id)
+
+    assert 0 == app.outbox.drain()
+    assert OutboxStatus.SENDING == _status(app)
+
+    assert 1 == app.outbox.recover()
+    assert 1 == app.outbox.drain()
+    assert 1 == len(transport.sent)
