@@ -7,6 +7,7 @@ need from here and reach for no globals.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -38,6 +39,8 @@ from foi_mailbot.storage.secret import stored_reference_secret
 from foi_mailbot.storage.state import DbCheckpoints
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     from foi_mailbot.oauth import CachedTokens
     from foi_mailbot.sources.tokens import TokenProvider
 
@@ -88,6 +91,15 @@ class App:
         for law in Law:
             self.services.calendars.for_law(law).fingerprint(today=today)
         check_templates(self.services.acks.env)
+
+    def send_unless_busy(self, stop: Callable[[], bool]) -> int:
+        """Send the outbox, unless the mail loop is mid-cycle: it sends when the cycle ends."""
+        if not self.mail_lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.outbox.drain(stop=stop)
+        finally:
+            self.mail_lock.release()
 
     def close(self) -> None:
         """Release connections."""
@@ -223,3 +235,11 @@ def make_health_server(
     `host` or `port` are given."""
     return HealthServer(app.engine, app.factory, app.clock, app.settings,
                         host=host, port=port)
+
+
+def make_scheduler(app: App, *, stop_event: threading.Event) -> BackgroundScheduler:
+    """The daemon's schedules (not started), given what their jobs use."""
+    from foi_mailbot.jobs import Sweeps, schedule
+
+    sweeps = Sweeps(app.settings, app.clock, app.factory, app.services, app.send_unless_busy)
+    return schedule(sweeps, stop_event=stop_event)

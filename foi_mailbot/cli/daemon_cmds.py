@@ -78,9 +78,8 @@ def _serve(app_: App, source: MailSource) -> None:
     import signal
     import threading
 
-    from foi_mailbot.bootstrap import make_health_server
+    from foi_mailbot.bootstrap import make_health_server, make_scheduler
     from foi_mailbot.daemon import Daemon
-    from foi_mailbot.jobs import make_scheduler
     from foi_mailbot.leader import acquire_leadership
 
     stop = threading.Event()

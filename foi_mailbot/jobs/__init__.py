@@ -31,11 +31,29 @@ from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.state import put_state
 
 if TYPE_CHECKING:
-    from foi_mailbot.bootstrap import App
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from foi_mailbot.cases.service import Services
+    from foi_mailbot.clock import Clock
 
 log = structlog.get_logger(__name__)
 
-JobBody = Callable[["App", datetime, threading.Event], object]
+
+
+@dataclass(frozen=True)
+class Sweeps:
+    """What the scheduled jobs use, given by the composition root."""
+
+    settings: Settings
+    clock: Clock
+    factory: sessionmaker[Session]
+    services: Services
+    # Sends what is due until `stop`, or nothing while the mail loop is mid-cycle (it sends
+    # the outbox when its cycle ends); returns how many went.
+    send_outbox: Callable[[Callable[[], bool]], int]
+
+
+JobBody = Callable[[Sweeps, datetime, threading.Event], object]
 
 
 @dataclass(frozen=True)
@@ -53,27 +71,22 @@ class ScheduledJob:
     at_start: bool = False
 
 
-def _send_outbox(app: App, _now: datetime, stop: threading.Event) -> object:
-    if not app.mail_lock.acquire(blocking=False):
-        return 0  # the mail loop is mid-cycle and sends the outbox when it ends
-    try:
-        return app.outbox.drain(stop=stop.is_set)
-    finally:
-        app.mail_lock.release()
+def _send_outbox(sweeps: Sweeps, _now: datetime, stop: threading.Event) -> object:
+    return sweeps.send_outbox(stop.is_set)
 
 
-def _remind(app: App, now: datetime, _stop: threading.Event) -> object:
-    return reminders.sweep(app.factory, app.services, now)
+def _remind(sweeps: Sweeps, now: datetime, _stop: threading.Event) -> object:
+    return reminders.sweep(sweeps.factory, sweeps.services, now)
 
 
-def _digest(app: App, now: datetime, _stop: threading.Event) -> object:
-    return digest.send_if_due(app.factory, app.services, now)
+def _digest(sweeps: Sweeps, now: datetime, _stop: threading.Event) -> object:
+    return digest.send_if_due(sweeps.factory, sweeps.services, now)
 
 
-def _housekeeping(app: App, now: datetime, _stop: threading.Event) -> object:
-    recalc.recompute_open_deadlines(app.factory, app.services.calendars, now)
-    keep = app.settings.retention.keep_raw_days
-    return purge_raw(app.factory, app.clock, older_than_days=keep) if keep else None
+def _housekeeping(sweeps: Sweeps, now: datetime, _stop: threading.Event) -> object:
+    recalc.recompute_open_deadlines(sweeps.factory, sweeps.services.calendars, now)
+    keep = sweeps.settings.retention.keep_raw_days
+    return purge_raw(sweeps.factory, sweeps.clock, older_than_days=keep) if keep else None
 
 
 def _every(**interval: int) -> Callable[[Settings], Any]:
@@ -93,44 +106,44 @@ SCHEDULE: Final = (
 )
 
 
-def _runner(job: ScheduledJob, app: App, stop: threading.Event) -> Callable[[], None]:
+def _runner(job: ScheduledJob, sweeps: Sweeps, stop: threading.Event) -> Callable[[], None]:
     failing = threading.Event()
 
     def run() -> None:
         if stop.is_set():
             return
         try:
-            job.body(app, app.clock.now(), stop)
+            job.body(sweeps, sweeps.clock.now(), stop)
         except Exception as exc:  # noqa: BLE001 - a failed sweep must not stop the schedule; the next fire retries
             # Library errors may quote SQL parameters (applicant text): log only the class.
             detail = str(exc) if isinstance(exc, FoiMailbotError) else type(exc).__name__
             log.error("job.failed", job=job.id, error=detail)
             failing.set()
-            _record(app, job.id, {"failed_at": app.clock.now().isoformat(), "error": detail})
+            _record(sweeps, job.id, {"failed_at": sweeps.clock.now().isoformat(), "error": detail})
             return
         if failing.is_set():
             failing.clear()
             log.info("job.recovered", job=job.id)
-            _record(app, job.id, {"ok_at": app.clock.now().isoformat()})
+            _record(sweeps, job.id, {"ok_at": sweeps.clock.now().isoformat()})
 
     return run
 
 
-def _record(app: App, job_id: str, value: dict[str, Any]) -> None:
+def _record(sweeps: Sweeps, job_id: str, value: dict[str, Any]) -> None:
     try:
-        with session_scope(app.factory) as session:
-            put_state(session, f"job:{job_id}", value, app.clock.now())
+        with session_scope(sweeps.factory) as session:
+            put_state(session, f"job:{job_id}", value, sweeps.clock.now())
     except Exception:  # noqa: BLE001 - the database being down is what failed; the log has it
         log.warning("job.state_not_recorded", job=job_id)
 
 
-def make_scheduler(app: App, *, stop_event: threading.Event) -> BackgroundScheduler:
+def schedule(sweeps: Sweeps, *, stop_event: threading.Event) -> BackgroundScheduler:
     """A scheduler (not started) with every job in SCHEDULE, firing in the organisation's zone.
 
     One worker thread runs the jobs one at a time: they are short, and serialising them keeps
     SQLite's single writer free of contention between our own sweeps.
     """
-    zone = app.settings.organisation.zone
+    zone = sweeps.settings.organisation.zone
     scheduler = BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -138,11 +151,11 @@ def make_scheduler(app: App, *, stop_event: threading.Event) -> BackgroundSchedu
         timezone=zone,
     )
     for job in SCHEDULE:
-        # When a job fires is the scheduler's wall clock; what it does takes `now` from app.clock.
+        # When a job fires is the scheduler's wall clock; what it does takes `now` from `clock`.
         first = {"next_run_time": datetime.now(zone)} if job.at_start else {}
         scheduler.add_job(
-            _runner(job, app, stop_event),
-            trigger=job.trigger(app.settings),
+            _runner(job, sweeps, stop_event),
+            trigger=job.trigger(sweeps.settings),
             id=job.id,
             name=job.id,
             coalesce=True,

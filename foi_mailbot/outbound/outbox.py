@@ -4,7 +4,8 @@ A row is unique on its `key` (case and purpose) and its Message-ID is minted bef
 queued, so deciding a message twice never queues a second reply. `Outbox.drain` sends the rows:
 
 1. recover: rows an earlier drain on this machine left `sending` (the process was killed, or
-   the database went away before their outcome was written) are settled by the sent journal;
+   the database went away before their outcome was written) are settled by the sent journal,
+   where it tells what became of them;
 2. claim up to `CLAIM_BATCH` due rows in one durable commit (`sending`, `attempts + 1`);
 3. for each row: journal `tried` -> hand its stored bytes to the transport -> journal
    `accepted` (or `failed`, `refused`);
@@ -13,9 +14,10 @@ queued, so deciding a message twice never queues a second reply. `Outbox.drain` 
 
 and again from 2 until nothing is due; then the journal is cleared. A kill or an outage
 anywhere leaves rows `sending`, which no sender claims, and the journal not cleared: step 1 of
-the next drain settles them. At start, `recover` settles rows the journal does not know of too:
-sent if the Sent folder has them, due again if it does not, and for a person when nothing can
-tell. Nothing is sent twice on a guess."""
+the next drain settles them. At start, `recover` settles the rows in doubt too (a send that
+began and whose end nobody saw, or a row the journal does not know of): sent if the Sent folder
+has them, due again if it does not, and for a person when nothing can tell. Nothing is sent
+twice on a guess."""
 
 from __future__ import annotations
 
@@ -219,7 +221,8 @@ class Outbox:
         return settled
 
     def _recover(self, *, every_row: bool) -> int:
-        """Settle rows left `sending` that the journal speaks of (with `every_row`, all)."""
+        """Settle the rows left `sending` whose fate the journal tells; with `every_row`, the
+        others too (in doubt: see `recover`)."""
         journal = self.journal.read()
         if not journal.last and not every_row:
             return 0  # the last drain ended cleanly, and cleared it
@@ -229,7 +232,7 @@ class Outbox:
                 select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING)
             ).all()
             for row in stuck:
-                if every_row or row.id in journal.last:
+                if every_row or journal.says(row.id) is not None:
                     self._apply(row, Outcome(journal.says(row.id), self.clock.now(), UNRECORDED))
                     log.warning("outbox.recovered", outbox_id=row.id, status=row.status)
                     settled += 1

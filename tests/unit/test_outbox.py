@@ -490,3 +490,38 @@ def test_a_drain_that_ends_cleanly_leaves_no_journal_behind(
     assert 1 == app.outbox.drain()
 
     assert not app.outbox.journal.path.exists()
+
+
+def test_the_scheduled_send_skips_its_turn_while_the_mail_loop_is_mid_cycle(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """The loop sends the outbox at the end of its cycle; the scheduler's sweep does not wait."""
+    app, transport = _app(settings, clock)
+    _queue(app)
+
+    with app.mail_lock:
+        assert 0 == app.send_unless_busy(lambda: False)
+    assert [] == transport.sent
+
+    assert 1 == app.send_unless_busy(lambda: False)
+
+
+def test_a_send_in_doubt_is_left_to_the_recovery_at_start_which_asks_the_sent_folder(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """A send that began and whose end nobody saw: a later drain (say, a CLI command) leaves it;
+    the daemon's start looks in Sent, does not find it, and it goes once."""
+    app, transport = _app(settings, clock, MemorySentFolder(verdict=False))
+    row = _queue(app)
+    assert row is not None
+    with session_scope(app.factory) as session:
+        session.scalars(select(OutboxMessage)).one().status = OutboxStatus.SENDING
+    app.outbox.journal.claimed([row.id])
+    app.outbox.journal.tried(row.id)
+
+    assert 0 == app.outbox.drain()
+    assert OutboxStatus.SENDING == _status(app)
+
+    assert 1 == app.outbox.recover()
+    assert 1 == app.outbox.drain()
+    assert 1 == len(transport.sent)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 import foi_mailbot.cli.schedule  # noqa: F401 - registers `remind`, `digest` and `report`
-from foi_mailbot.bootstrap import App, build
+from foi_mailbot.bootstrap import App, build, make_scheduler
 from foi_mailbot.cases.lifecycle import Event
 from foi_mailbot.cases.register import NewCase, move, open_case, refresh_deadline
 from foi_mailbot.cli.common import app as cli
@@ -23,7 +23,7 @@ from foi_mailbot.clock import FixedClock
 from foi_mailbot.deadlines.laws import EventKind, Law
 from foi_mailbot.deadlines.workdays import WorkingDays
 from foi_mailbot.ingest import store
-from foi_mailbot.jobs import SCHEDULE, make_scheduler, reminders
+from foi_mailbot.jobs import SCHEDULE, reminders
 from foi_mailbot.jobs.reminders import deadline_stage, reminder_day
 from foi_mailbot.settings import Settings
 from foi_mailbot.sources import RawMail
