@@ -30,7 +30,9 @@ _CLOCK: dict[ActionKind, EventKind] = {
     ActionKind.FEES: EventKind.FEES_NOTICE,
     ActionKind.PAID: EventKind.FEES_PAID,
 }
-_NO_CHANGE = frozenset({ActionKind.ACKNOWLEDGE, ActionKind.OTHER})
+_NO_CHANGE = frozenset({
+    ActionKind.ACKNOWLEDGE, ActionKind.REVIEW_ACKNOWLEDGE, ActionKind.HOLDING, ActionKind.NONE,
+})
 
 
 @dataclass

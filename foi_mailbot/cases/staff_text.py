@@ -25,23 +25,46 @@ def _g(*sources: str) -> Group:
     return tuple(re.compile(rf"(?<![a-z0-9])(?:{s})(?![a-z0-9])") for s in sources)
 
 
+_ASK = r"(?:clarify|confirm|specify|narrow|tell us|let us know|explain|indicate|define)"
+_WHICH = r"(?:which|what|whether|if you|the|your|how|exactly)"
 _SECTION_1_3 = r"(?:section|s\.) ?1 ?\(3\)"
 _NUM_WORD = r"(?:\d{1,2}|ten|fifteen|twenty|thirty|forty|sixty)"
 _YOUR = r"(?:your|this|the)"
 REVIEW_CONTEXT = _g(
     r"internal review", r"reconsideration",
     r"review of (?:our|the) (?:original )?(?:response|decision|handling)",
+    r"reviewed (?:the|our) (?:original )?(?:handling|response|decision)",
+    r"(?:completed|carried out|conducted) (?:the|an|a|my|our) (?:internal )?review",
+)
+# A review asked for and taken on, with no decision yet.
+REVIEW_ASKED = _g(
+    r"(?:request(?:ing|ed)?|ask(?:ing|ed)?) (?:for )?(?:an |a )?(?:internal )?review",
+    r"(?:internal )?review (?:has been|will be|is being) (?:logged|carried out|conducted|"
+    r"undertaken|passed|allocated)",
+    r"aim to complete (?:internal )?reviews?", r"outcome of the (?:internal )?review",
+)
+REVIEW_TAKEN_ON = _g(
+    r"acknowledge receipt", r"thank you for your (?:email|e-mail|letter|request)",
+    r"(?:we|i) have (?:now )?received", r"(?:has been|was) (?:logged|passed|allocated)",
+    r"will be (?:carried out|conducted|undertaken)", r"aim to complete",
+    r"(?:we|i) will (?:respond|write|reply)",
 )
 REVIEW_PARTLY = _g(
     r"partially upheld", r"partly upheld", r"upheld in part", r"partially uphold",
+    r"partly uphold", r"(?:upheld|uphold) (?:your (?:complaint|appeal) )?partially",
     r"uphold(?:ing)? (?:\w+ ){0,4}in part",
 )
 REVIEW_OVERTURNED = _g(
-    r"overturn(?:ed|ing)?", r"revers(?:e|ed|ing) the original decision",
+    r"overturn(?:ed|ing)?",
+    # The requester's complaint upheld is the original decision overturned.
+    r"(?:uphold|upheld) (?:your|the) (?:complaint|appeal)",
+    r"(?:your|the) (?:complaint|appeal) (?:is|has been) upheld(?! in part)",
+    r"revers(?:e|ed|ing) the original decision",
     r"should not have been withheld", r"original (?:decision|response) was (?:wrong|incorrect)",
 )
 REVIEW_UPHELD = _g(
-    r"uph[eo]ld (?:the|our) original", r"original (?:decision|response) (?:is|was|has been) upheld",
+    r"uph[eo]ld (?:the|our) original",
+    r"(?:original )?(?:decision|response|refusal) (?:is|was|has been) upheld",
     r"decided to uphold", r"(?:i|we) uphold", r"(?:i am|we are) upholding",
     r"(?:was|were) correctly applied", r"the original response was correct",
 )
@@ -63,6 +86,7 @@ PAID = _g(
     r"payment received", r"received (?:your|the) (?:payment|fee)", r"received payment",
     r"fee has (?:now )?been (?:paid|received)", r"thank you for (?:your|the) payment",
     r"payment (?:of £ ?[\d.,]+ )?has (?:now )?been received",
+    r"(?:cheque|payment) (?:for £ ?[\d.,]+ )?(?:arrived|has arrived|has cleared|was received)",
 )
 FEES = _g(
     r"fees? notice", r"(?:section|s\.) ?9(?: ?\(\d\))?", r"fee of £ ?\d", r"charge of £ ?\d",
@@ -74,6 +98,15 @@ CLARIFY = _g(
     r"(?:regulation|reg\.?) ?9(?: ?\(\d\))?", r"identify and locate",
     r"(?:we|i) need (?:more|further) (?:information|details)",
     r"not clear (?:to us )?what information", r"please provide (?:more|further) details?",
+    rf"(?:could|can|would|will) you (?:please |kindly )?(?:be able to )?{_ASK}",
+    rf"(?:if|whether) you (?:could|can|would) (?:please )?{_ASK}",
+    rf"please (?:could you )?(?:clarify|confirm|specify|narrow|indicate|explain) {_WHICH}",
+    rf"please (?:tell|let) (?:us|me) (?:know )?{_WHICH}", r"please specify",
+    r"(?:do|did) you mean", r"what (?:do|did) you mean",
+    r"(?:which|what) you (?:mean|have in mind)",
+    r"(?:not sure|unclear|uncertain) (?:what|which|whether)",
+    r"narrow (?:it|your request|the scope)",
+    r"(?:your|a) (?:full|real) name", r"(?:verify|confirm|proof of) your identity",
 )
 EXTEND_STRONG = _g(
     r"(?:section|s\.) ?10 ?\(3\)", r"(?:regulation|reg\.?) ?7(?: ?\(\d\))?",
@@ -85,6 +118,21 @@ EXTEND_STRONG = _g(
 )
 EXTEND_WEAK = _g(r"public interest test", r"public interest")
 NCND = _g(r"neither confirm(?:s|ing)? nor deny", r"ncnd")
+ACK_STRONG = _g(
+    r"acknowledge receipt", r"(?:this|email) is to (?:acknowledge|confirm that we have received)",
+    r"to acknowledge (?:your|the) request", r"(?:has|have) been (?:logged|registered)",
+    r"logged (?:as|under)", r"(?:receive|send you) (?:a|our) response within",
+    r"respond (?:promptly and )?(?:in any event )?within",
+    r"(?:we've|we have|i've|i have) (?:got|received) your (?:request|email)",
+    r"(?:it's|it is|request is) (?:now )?with (?:the|our) [a-z ]{2,30} team",
+)
+HOLDING = _g(
+    r"(?:i am|i'm|we are|we're) (?:very |really |so |truly )?sorry", r"apologi[sz]e",
+    r"apologies", r"still (?:collating|waiting|working|gathering|consulting|considering)",
+    r"(?:quick |brief )?update", r"chas(?:ed|ing)", r"as soon as (?:i|we) (?:can|have)",
+    r"hope to (?:be in touch|have a response|respond|reply)", r"(?:get|be) back to you",
+    r"(?:i|we)'ll be in touch", r"(?:will|to) be in touch",
+)
 NOT_HELD = _g(
     r"(?:we|i) do(?:es)? not hold", r"(?:does|do) not hold",
     r"(?:information|it) (?:is )?not held",
@@ -94,16 +142,32 @@ NOT_HELD = _g(
 WITHHELD = _g(
     r"refusal notice", r"is refused", rf"refuse {_YOUR} request", r"(?:is|are) exempt",
     r"exempt from disclosure", r"exceeds? the (?:appropriate|cost) limit", r"vexatious",
+    rf"refusing {_YOUR} request", r"(?:decided|decision is) to withhold",
     r"manifestly unreasonable", r"(?:section|s\.) ?17 ?(?:\(\d\))?", r"withholding",
+)
+_MATERIAL = (
+    r"(?:information|data|figures|spreadsheet|documents?|copies|correspondence|records"
+    r"|reports?|surveys?|contract|table|list)"
 )
 PROVIDED = _g(
     r"the information (?:you (?:have )?requested |requested )?is attached",
-    r"(?:we|i) (?:are|am) (?:able|pleased) to provide", r"i can confirm the following",
+    r"(?:we|i) (?:are|am) (?:able|pleased) to provide",
+    r"(?:have been|were|was) able to provide (?:all|the|you)", r"i can confirm the following",
     r"please (?:find|see) (?:attached|enclosed|below) the (?:requested )?information",
     r"can now (?:provide|respond|response)", r"the information is as follows",
     r"this concludes our response", r"i hope (?:that )?(?:you find )?(?:this|the) information",
+    rf"please (?:find|see) (?:attached|enclosed|below) (?:the |a |copies of |a copy of )?"
+    rf"(?:requested |relevant )?{_MATERIAL}",
+    rf"(?:i|we) (?:have )?(?:attach|enclose)(?:d)? (?:the |a |copies of |a copy of )?{_MATERIAL}",
+    r"(?:is|are) (?:shown|set out|listed|given|detailed) (?:in the attached|below)",
+    r"(?:we|i) hold (?:this|the) information and", r"(?:released|disclosed|provided) in full",
+    r"(?:releasing|disclosing) it",
 )
-PARTIAL = _g(r"partially", r"partly", r"some of the information", r"in part", r"redact\w*")
+# "in part (c)" names a part of the request; it says nothing about how much was given.
+PARTIAL = _g(
+    r"partially", r"partly", r"some of the information", r"in part(?! ?\(?[a-z0-9]{1,3}\b)",
+    r"redact\w*",
+)
 ATTACHED = _g(r"please (?:find|see) (?:attached|enclosed)")
 _WITHHELD_WEAK = _g(r"withheld", r"exempt under")
 WITHHELD_ANY = WITHHELD + _WITHHELD_WEAK
@@ -121,7 +185,13 @@ ACK_PROMISE = _g(
 RESPOND_STRONG = NCND + NOT_HELD + WITHHELD + PROVIDED
 
 # Preceding words (same sentence) that turn a statement into a denial or a condition.
-NEGATED = re.compile(r"(?:\bnot\b|n't\b|\bnever\b|\byet to\b)[^.!?;,]{0,15}$")
+NEGATED = re.compile(
+    r"(?:(?:\bnot\b|n't\b|\bnever\b|\byet to\b)[^.!?;,]{0,20}|\bno\b[^.!?;,]{0,25})$"
+)
+# A possibility ("may be exempt") or a condition still to be met ("until payment has been
+# received") is not a statement that it happened.
+MAYBE = re.compile(r"\b(?:may|might|could|possibly)\b[^.!?;,]{0,12}$")
+UNTIL = re.compile(r"\b(?:until|once|when|after|before|on receipt)\b[^.!?;,]{0,40}$")
 CONDITIONAL = re.compile(r"\b(?:if|will|would|shall|unless|where|whether|may)\b[^.!?;,]{0,30}$")
 IF = re.compile(r"\b(?:if|unless|should)\b[^.!?;,]{0,60}$")
 _GUARD_WINDOW = 70
@@ -161,6 +231,26 @@ def own_words(mail: ParsedMail) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
 
 
+# A passage in quotation marks (the request recited in a letter) and standard paragraphs (the
+# right to a review and to complain to the Commissioner, e-mail disclaimers) say nothing about
+# what this message does, yet are full of the words that would otherwise decide it.
+_QUOTED_PASSAGE = re.compile(r'"[^"]{60,}?"|\u201c[^\u201d]{60,}?\u201d')
+_BOILERPLATE = re.compile(
+    r"if you are (?:dissatisfied|unhappy|not (?:content|satisfied|happy))|you have the right to"
+    r"|right to (?:ask|request|complain|apply)|wycliffe house|commissioner can be contacted"
+    r"|(?:apply|complain|appeal|write)\w* (?:directly )?to the information commissioner"
+    r"|should be (?:submitted|addressed)|may be disclosed under|confidential and intended"
+    r"|received this (?:e-?mail|message) in error|views expressed"
+)
+_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+
+
+def readable(text: str) -> str:
+    """Folded `text` without quoted passages and standard paragraphs (see above)."""
+    text = _QUOTED_PASSAGE.sub(" [quoted] ", text)
+    return "".join(s for s in _SENTENCE.findall(text) if not _BOILERPLATE.search(s))
+
+
 def fold(text: str) -> str:
     """`text` lower-cased, with curly quotes made straight and whitespace runs folded."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
@@ -171,11 +261,13 @@ def fold(text: str) -> str:
 
 _NUM = r"\d{1,3}[a-z]?(?: ?\( ?[0-9a-z]{1,5} ?\))*"
 _SEP = r"(?:, ?| and | or | & |/)"
+# "sections 24(1) (national security) and 31(1)(a)": a description between cited numbers.
+_DESC = r"(?: ?\([a-z][a-z' ,-]{5,60}\))"
 # Only a plural ("sections 40 and 41") may introduce a list, so "section 43 and 12 months"
 # cites one section; a bare "s" counts only when a digit follows at once ("s43").
 _CITE = re.compile(
     r"(?<![a-z0-9])(?:(?P<many>sections |ss\. ?|regulations |regs\.? )"
-    rf"(?P<list>{_NUM}(?:{_SEP}{_NUM})*)"
+    rf"(?P<list>{_NUM}{_DESC}?(?:{_SEP}{_NUM}{_DESC}?)*)"
     rf"|(?P<one>section |s\. ?|s(?=\d)|regulation |reg\.? )(?P<num>{_NUM}))(?![a-z0-9])"
 )
 _EXEMPTION_SECTIONS: Final = frozenset({12, 14, *range(21, 45)})
@@ -197,7 +289,8 @@ def cited_sections(text: str) -> tuple[str, ...]:
     for m in _CITE.finditer(fold(text)):
         prefix = m.group("many") or m.group("one")
         is_reg = prefix.startswith("reg")
-        numbers = re.split(_SEP, m.group("list")) if m.group("list") else [m.group("num")]
+        listed = re.sub(_DESC, "", m.group("list") or "")
+        numbers = re.split(_SEP, listed) if listed else [m.group("num")]
         for raw in numbers:
             tidy = _tidy(raw)
             base = int(re.findall(r"\d+", tidy)[0])
