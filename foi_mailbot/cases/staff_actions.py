@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from foi_mailbot.cases.lifecycle import Event, State
 from foi_mailbot.cases.staff_outcomes import (
@@ -126,6 +126,16 @@ class StaffAction:
         if self.kind is ActionKind.REVIEW_OUTCOME:
             return self.review_outcome.value if self.review_outcome else None
         return self.outcome.value if self.outcome else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The reading as `classify --json` reports it and a correction records it."""
+        return {
+            "action": self.kind.value,
+            "outcome": self.outcome_value,
+            "sections": list(self.sections),
+            "new_due": self.new_due.isoformat() if self.new_due else None,
+            "action_reasons": list(self.reasons),
+        }
 
 
 _EVENTS: Final[Mapping[ActionKind, Event]] = {

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +15,7 @@ from foi_mailbot.classify import classify as classify_mail
 from foi_mailbot.cli.common import ConfigOption, JsonOption, app, fail, settings_from
 from foi_mailbot.ingest import store
 from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.pipeline import classify_context
 from foi_mailbot.sources.files import count_paths, iter_paths
 
@@ -81,13 +82,29 @@ def classify_files(
             raw = path.read_bytes()
         except OSError as exc:
             fail(f"cannot read {path}: {exc.strerror}")
-        verdict = classify_mail(parse(raw), ctx)
+        mail = parse(raw)
+        verdict = classify_mail(mail, ctx)
+        staff = _staff_reading(mail) if verdict.kind.value == "staff" else {}
         if as_json:
             typer.echo(json.dumps({
                 "file": str(path), "kind": verdict.kind.value, "reference": verdict.reference,
                 "reasons": list(verdict.reasons), "rule": verdict.rule,
                 "law": verdict.law.value if verdict.law else None, "flags": list(verdict.flags),
+                **staff,
             }))
         else:
             typer.echo(f"{path}: {verdict.kind.value} ({verdict.rule}): "
-                       + "; ".join(verdict.reasons))
+                       + "; ".join(verdict.reasons)
+                       + (f"; action {staff['action']}: " + "; ".join(staff["action_reasons"])
+                          if staff else ""))
+
+
+def _staff_reading(mail: ParsedMail) -> dict[str, Any]:
+    """What a staff message does to its case (action, outcome, sections), as the daemon reads it."""
+    from datetime import UTC, datetime
+
+    from foi_mailbot.cases.staff_actions import infer_staff_action
+
+    today = (mail.date or datetime.now(UTC)).date()
+    action = infer_staff_action(mail, today=today)
+    return action.as_json()
