@@ -23,7 +23,7 @@ from foi_mailbot.cases.register import (
     open_case,
     refresh_deadline,
 )
-from foi_mailbot.cases.staff import apply_staff_action
+from foi_mailbot.cases.staff import apply_staff_action, staff_match
 from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import EventKind, Law
@@ -309,13 +309,18 @@ def _not_foi(a: _Applying) -> None:
 
 
 def _staff(a: _Applying) -> None:
-    if a.match.case is None:
+    match = staff_match(a.session, a.mail, a.match, a.services.codec.find)
+    for flag in match.flags:
+        if flag not in a.match.flags:
+            a.outcome.flag(_FLAG_TEXT.get(flag, flag))
+    if match.case is None:
         a.outcome.effect = "staff message with no case found; no change"
         return
+    a.outcome.case = match.case
     result = apply_staff_action(
         a.session,
         a.services.calendars,
-        a.match.case,
+        match.case,
         a.row,
         a.mail,
         a.now,
