@@ -103,12 +103,26 @@ def apply_staff_action(
     action = infer_staff_action(mail, today=on)
     applied = may_apply(row, mail)
     row.staff_reading = {**action.as_json(), "applied": applied}
-    reasons = [f"read as {describe(action)}", *action.reasons]
     if not applied:
         add_event(session, case, kind="staff_proposed", on=on, now=now, message_pk=row.id,
-                  reasons=reasons)
+                  reasons=[f"read as {describe(action)}", *action.reasons])
         return StaffResult(f"staff {describe(action)} proposed on {case.reference}",
                            [f"{case.reference}: confirm the proposed {describe(action)}"])
+    return apply_action(session, calendars, case, row, action, now, on=on)
+
+
+def apply_action(
+    session: Session,
+    calendars: Calendars,
+    case: Case,
+    row: InboundMessage,
+    action: StaffAction,
+    now: datetime,
+    *,
+    on: date,
+) -> StaffResult:
+    """Apply a staff action read from `row` (or given by a person) to the case."""
+    reasons = [f"read as {describe(action)}", *action.reasons]
     if action.kind in _NO_CHANGE:
         return _record_only(session, case, row, action, reasons, on, now)
     clock = _CLOCK.get(action.kind)
@@ -119,7 +133,8 @@ def apply_staff_action(
     except IllegalTransition as exc:
         add_event(session, case, kind="staff_unapplied", on=on, now=now, message_pk=row.id,
                   reasons=[*reasons, str(exc)])
-        row.staff_reading["applied"] = False
+        if row.staff_reading is not None:
+            row.staff_reading = {**row.staff_reading, "applied": False}
         return StaffResult(f"staff {action.kind.value} not applied to {case.reference}",
                            [f"{case.reference}: {exc}"])
     if action.kind in (ActionKind.RESPOND, ActionKind.REVIEW_OUTCOME):
