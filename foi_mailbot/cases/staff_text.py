@@ -61,12 +61,16 @@ REVIEW_OVERTURNED = _g(
     r"(?:your|the) (?:complaint|appeal) (?:is|has been) upheld(?! in part)",
     r"revers(?:e|ed|ing) the original decision",
     r"should not have been withheld", r"original (?:decision|response) was (?:wrong|incorrect)",
+    r"(?:was|were) not (?:correctly|properly) applied",
+    r"releas\w* (?:the )?information (?:that was |previously )?withheld",
 )
 REVIEW_UPHELD = _g(
     r"uph[eo]ld (?:the|our) original",
     r"(?:original )?(?:decision|response|refusal) (?:is|was|has been) upheld",
     r"decided to uphold", r"(?:i|we) uphold", r"(?:i am|we are) upholding",
     r"(?:was|were) correctly applied", r"the original response was correct",
+    r"handled (?:your|the) request (?:correctly|properly|appropriately)",
+    r"(?:do not|don't) propose to change",
 )
 REOPEN = _g(
     rf"re-?opened {_YOUR} request", rf"re-?opening {_YOUR} request",
@@ -87,16 +91,18 @@ PAID = _g(
     r"fee has (?:now )?been (?:paid|received)", r"thank you for (?:your|the) payment",
     r"payment (?:of £ ?[\d.,]+ )?has (?:now )?been received",
     r"(?:cheque|payment) (?:for £ ?[\d.,]+ )?(?:arrived|has arrived|has cleared|was received)",
+    r"received your (?:cheque|remittance)",
 )
 FEES = _g(
     r"fees? notice", r"(?:section|s\.) ?9(?: ?\(\d\))?", r"fee of £ ?\d", r"charge of £ ?\d",
-    r"(?:regulation|reg\.?) ?8(?: ?\(\d\))?", r"advance payment",
+    r"(?:regulation|reg\.?) ?8(?: ?\(\d\))?", r"advance payment", r"payable in advance",
 )
 CLARIFY = _g(
     r"(?:could|can|would) you (?:please )?clarify", r"please (?:could you )?clarify",
     r"if you (?:could|would|can) (?:please )?clarify", _SECTION_1_3,
     r"(?:regulation|reg\.?) ?9(?: ?\(\d\))?", r"identify and locate",
-    r"(?:we|i) need (?:more|further) (?:information|details)",
+    r"(?:we|i) (?:need|require) (?:some )?(?:more|further|additional) (?:information|details?)",
+    r"(?:which|what) [a-z ]{1,30} (?:are|do) you (?:interested in|referring to|mean)",
     r"not clear (?:to us )?what information", r"please provide (?:more|further) details?",
     rf"(?:could|can|would|will) you (?:please |kindly )?(?:be able to )?{_ASK}",
     rf"(?:if|whether) you (?:could|can|would) (?:please )?{_ASK}",
@@ -125,13 +131,15 @@ ACK_STRONG = _g(
     r"respond (?:promptly and )?(?:in any event )?within",
     r"(?:we've|we have|i've|i have) (?:got|received) your (?:request|email)",
     r"(?:it's|it is|request is) (?:now )?with (?:the|our) [a-z ]{2,30} team",
+    r"(?:has been|have been) (?:passed|forwarded|sent) to the (?:relevant|appropriate)",
 )
 HOLDING = _g(
     r"(?:i am|i'm|we are|we're) (?:very |really |so |truly )?sorry", r"apologi[sz]e",
     r"apologies", r"still (?:collating|waiting|working|gathering|consulting|considering)",
     r"(?:quick |brief )?update", r"chas(?:ed|ing)", r"as soon as (?:i|we) (?:can|have)",
     r"hope to (?:be in touch|have a response|respond|reply)", r"(?:get|be) back to you",
-    r"(?:i|we)'ll be in touch", r"(?:will|to) be in touch",
+    r"(?:i|we)'ll be in touch", r"(?:will|to) be in touch", r"as soon as possible",
+    r"(?:unable|not be able|won't be able|not able) to (?:respond|reply|meet)",
 )
 NOT_HELD = _g(
     r"(?:we|i) do(?:es)? not hold", r"(?:does|do) not hold",
@@ -143,6 +151,7 @@ WITHHELD = _g(
     r"refusal notice", r"is refused", rf"refuse {_YOUR} request", r"(?:is|are) exempt",
     r"exempt from disclosure", r"exceeds? the (?:appropriate|cost) limit", r"vexatious",
     rf"refusing {_YOUR} request", r"(?:decided|decision is) to withhold",
+    r"(?:unable|not able) to (?:provide|disclose|release) (?:this|the|that|any)",
     r"manifestly unreasonable", r"(?:section|s\.) ?17 ?(?:\(\d\))?", r"withholding",
 )
 _MATERIAL = (
@@ -162,10 +171,14 @@ PROVIDED = _g(
     r"(?:is|are) (?:shown|set out|listed|given|detailed) (?:in the attached|below)",
     r"(?:we|i) hold (?:this|the) information and", r"(?:released|disclosed|provided) in full",
     r"(?:releasing|disclosing) it",
+    r"(?:answers?|responses?) to your (?:questions?|request) (?:is|are) "
+    r"(?:as follows|below|set out)",
 )
 # "in part (c)" names a part of the request; it says nothing about how much was given.
 PARTIAL = _g(
     r"partially", r"partly", r"some of the information", r"in part(?! ?\(?[a-z0-9]{1,3}\b)",
+    r"some (?:information|details|data) (?:has|have) been (?:withheld|redacted|removed)",
+    r"(?:the )?(?:remaining|rest of the) information",
     r"redact\w*",
 )
 ATTACHED = _g(r"please (?:find|see) (?:attached|enclosed)")
