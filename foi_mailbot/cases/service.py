@@ -23,7 +23,7 @@ from foi_mailbot.cases.register import (
     open_case,
     refresh_deadline,
 )
-from foi_mailbot.cases.staff import apply_staff_action, staff_match
+from foi_mailbot.cases.staff import apply_staff_action, is_internal, staff_match
 from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import EventKind, Law
@@ -325,6 +325,7 @@ def _staff(a: _Applying) -> None:
         a.mail,
         a.now,
         zone=a.services.settings.organisation.zone,
+        internal=is_internal(a.mail, a.services.settings.organisation),
     )
     a.outcome.effect = result.effect
     for reason in result.attention:

@@ -31,6 +31,7 @@ from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import EventKind, Law
 from foi_mailbot.errors import IllegalTransition
 from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.settings import OrganisationSettings
 from foi_mailbot.storage.models import Case, InboundMessage
 
 # Staff actions that move the statutory clock, and the clock event each records.
@@ -69,6 +70,25 @@ def staff_match(
     return Match(quoted.case, quoted.how, tuple(dict.fromkeys((*match.flags, *quoted.flags))))
 
 
+def is_internal(mail: ParsedMail, organisation: OrganisationSettings) -> bool:
+    """True when every recipient is one of us: a note between colleagues (or a forward to one),
+    not a letter to the requester. Without a subject tag such a note moves no case: "could you
+    confirm which figures you have?" to a colleague must not stop the requester's clock."""
+    recipients = [a.email.lower() for a in (*mail.to, *mail.cc)]
+    if not recipients:
+        return False
+    addresses = {a.lower() for a in organisation.staff_addresses}
+    addresses |= organisation.all_mailbox_addresses()
+    domains = [d.lower().strip(".") for d in organisation.staff_domains]
+
+    def ours(address: str) -> bool:
+        domain = address.rpartition("@")[2]
+        return address in addresses or any(
+            domain == d or domain.endswith(f".{d}") for d in domains)
+
+    return all(ours(a) for a in recipients)
+
+
 def may_apply(row: InboundMessage, mail: ParsedMail) -> bool:
     """Whether a staff message's action is applied now (True) or only proposed for a person to
     confirm (False). Every reading that decides this goes through here; today staff mail
@@ -97,10 +117,21 @@ def apply_staff_action(
     now: datetime,
     *,
     zone: ZoneInfo,
+    internal: bool = False,
 ) -> StaffResult:
-    """Infer the staff action and apply it to the case, or flag it when it does not fit."""
+    """Infer the staff action and apply it to the case, or flag it when it does not fit.
+
+    `internal` mail (see `is_internal`) is only recorded on the timeline unless its subject
+    carries a tag: a tag is an instruction, wherever it is sent.
+    """
     on = local_date(row.arrived_at, zone)
     action = infer_staff_action(mail, today=on)
+    if internal and action.tag is None:
+        row.staff_reading = {**action.as_json(), "applied": False, "internal": True}
+        add_event(session, case, kind="staff_internal", on=on, now=now, message_pk=row.id,
+                  reasons=["a note between colleagues (every recipient is one of us); "
+                           "it moves no case without a subject tag"])
+        return StaffResult(f"internal staff note on {case.reference}; no change")
     applied = may_apply(row, mail)
     row.staff_reading = {**action.as_json(), "applied": applied}
     if not applied:

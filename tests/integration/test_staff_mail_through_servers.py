@@ -135,3 +135,24 @@ def test_a_reference_in_the_first_lines_of_a_fresh_email_names_the_case(
 
     assert "awaiting_clarification" == harness.case().status
     assert _row(harness, "<staff-head-1@example.gov.uk>").case_id == harness.case().id
+
+
+def test_a_note_to_a_colleague_quoting_the_reference_moves_nothing_and_flags_nothing(
+    harness: Harness,
+) -> None:
+    """'Could you confirm which...' to a colleague must not stop the requester's clock."""
+    reference = _request(harness)
+    due_before = harness.case().due_on
+    raw = fixture_mail("staff_corpus/clarify_which_station_road.eml",
+                       From="Priya Nair <priya.nair@example.gov.uk>",
+                       To="Parking Services <parking.services@example.gov.uk>",
+                       Subject=f"FW: {reference} Station Road figures",
+                       Message_ID="<staff-internal-1@example.gov.uk>")
+    harness.clock.set(LATER)
+    harness.deliver(raw, at=LATER, folder="Sent")
+    harness.cycle()
+
+    row = _row(harness, "<staff-internal-1@example.gov.uk>")
+    assert (row.case_id, row.needs_person) == (harness.case().id, False)
+    assert (harness.case().status, harness.case().due_on) == ("acknowledged", due_before)
+    assert (row.staff_reading or {}).get("internal") is True
