@@ -50,6 +50,8 @@ from foi_mailbot.cases.staff_text import (
     FEES,
     HOLDING,
     IF,
+    IF_AFTER,
+    IF_IN_SENTENCE,
     MAYBE,
     NEGATED,
     PAID,
@@ -216,7 +218,8 @@ def _find_tag(subject: str) -> _Tag | None:
 # Rows tried in order before the extension/response rows; see `_decide`.
 _EARLY_ROWS: Final = (
     (ActionKind.REOPEN, REOPEN, (NEGATED, CONDITIONAL)),
-    (ActionKind.CLOSE, CLOSE, (NEGATED, CONDITIONAL)),
+    # "We will treat your request as withdrawn" decides, unless a condition goes with it.
+    (ActionKind.CLOSE, CLOSE, (NEGATED, IF_IN_SENTENCE, IF_AFTER)),
     (ActionKind.PAID, PAID, (NEGATED, IF, UNTIL)),
     (ActionKind.FEES, FEES, (NEGATED, IF)),
     (ActionKind.CLARIFY, CLARIFY, (IF,)),
@@ -379,7 +382,8 @@ def _details(kind: ActionKind, text: str, arg: str, today: date, reasons: list[s
             reasons.append(f'review outcome {review} from "{found_review[1]}"')
         return _Details(review_outcome=review)
     if kind is ActionKind.CLOSE:
-        withdrawn = arg == "withdrawn" or find_phrase(text, WITHDRAWN, NEGATED, CONDITIONAL)
+        withdrawn = arg == "withdrawn" or find_phrase(
+            text, WITHDRAWN, NEGATED, IF_IN_SENTENCE, IF_AFTER)
         if withdrawn:
             reasons.append("outcome withdrawn")
         return _Details(outcome=Outcome.WITHDRAWN if withdrawn else None)

@@ -10,6 +10,7 @@ lengths in UK style (`stated_due`, `stated_extension_days`).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
@@ -19,6 +20,13 @@ from foi_mailbot.parsing.parsed import ParsedMail
 # Matched against lower-cased text with runs of whitespace folded to one space.
 
 Group = tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class After:
+    """A guard read on the words that follow a phrase ("... as withdrawn unless we hear")."""
+
+    pattern: re.Pattern[str]
 
 
 def _g(*sources: str) -> Group:
@@ -152,6 +160,7 @@ WITHHELD = _g(
     r"exempt from disclosure", r"exceeds? the (?:appropriate|cost) limit", r"vexatious",
     rf"refusing {_YOUR} request", r"(?:decided|decision is) to withhold",
     r"(?:unable|not able) to (?:provide|disclose|release) (?:this|the|that|any)",
+    r"refus(?:e|ed|ing) to (?:disclose|release|provide)",
     r"manifestly unreasonable", r"(?:section|s\.) ?17 ?(?:\(\d\))?", r"withholding",
 )
 _MATERIAL = (
@@ -181,7 +190,7 @@ PARTIAL = _g(
     r"(?:the )?(?:remaining|rest of the) information",
     r"redact\w*",
 )
-ATTACHED = _g(r"please (?:find|see) (?:attached|enclosed)")
+ATTACHED = _g(r"please (?:find|see) (?:the |our )?(?:attached|enclosed)")
 _WITHHELD_WEAK = _g(r"withheld", r"exempt under")
 WITHHELD_ANY = WITHHELD + _WITHHELD_WEAK
 RESPOND_WEAK = PARTIAL + ATTACHED + _WITHHELD_WEAK
@@ -207,15 +216,21 @@ MAYBE = re.compile(r"\b(?:may|might|could|possibly)\b[^.!?;,]{0,12}$")
 UNTIL = re.compile(r"\b(?:until|once|when|after|before|on receipt)\b[^.!?;,]{0,40}$")
 CONDITIONAL = re.compile(r"\b(?:if|will|would|shall|unless|where|whether|may)\b[^.!?;,]{0,30}$")
 IF = re.compile(r"\b(?:if|unless|should)\b[^.!?;,]{0,60}$")
+# A condition anywhere earlier in the sentence ("If we do not hear from you, we will treat...")
+# or straight after the phrase ("... as withdrawn unless we hear from you").
+IF_IN_SENTENCE = re.compile(r"\b(?:if|unless|should|otherwise)\b[^.!?;]{0,80}$")
+IF_AFTER = After(re.compile(r"^[^.!?;]{0,40}\b(?:if|unless|should|otherwise)\b"))
 _GUARD_WINDOW = 70
 
 
-def find_phrase(text: str, group: Group, *guards: re.Pattern[str]) -> str | None:
+def find_phrase(text: str, group: Group, *guards: re.Pattern[str] | After) -> str | None:
     """The first phrase of `group` in `text` that no guard disqualifies."""
     for pattern in group:
         for m in pattern.finditer(text):
             before = text[max(0, m.start() - _GUARD_WINDOW) : m.start()]
-            if not any(g.search(before) for g in guards):
+            after = text[m.end() : m.end() + _GUARD_WINDOW]
+            if not any(g.pattern.search(after) if isinstance(g, After) else g.search(before)
+                       for g in guards):
                 return m.group(0)
     return None
 
