@@ -121,6 +121,7 @@ CLARIFY = _g(
     r"(?:not sure|unclear|uncertain) (?:what|which|whether)",
     r"narrow (?:it|your request|the scope)",
     r"(?:your|a) (?:full|real) name", r"(?:verify|confirm|proof of) your identity",
+    r"(?:be|being) more specific",
 )
 EXTEND_STRONG = _g(
     r"(?:section|s\.) ?10 ?\(3\)", r"(?:regulation|reg\.?) ?7(?: ?\(\d\))?",
@@ -160,6 +161,9 @@ WITHHELD = _g(
     r"exempt from disclosure", r"exceeds? the (?:appropriate|cost) limit", r"vexatious",
     rf"refusing {_YOUR} request", r"(?:decided|decision is) to withhold",
     r"(?:unable|not able) to (?:provide|disclose|release) (?:this|the|that|any)",
+    r"not obliged to (?:comply|respond|provide)",
+    r"(?:rely|relies|relying) on (?:the exemptions? (?:at|in|under) )?(?:section|s\.) ?"
+    r"(?:1[24]|2[1-9]|3\d|4[0-4])(?![0-9])",
     r"refus(?:e|ed|ing) to (?:disclose|release|provide)",
     r"manifestly unreasonable", r"(?:section|s\.) ?17 ?(?:\(\d\))?", r"withholding",
 )
@@ -179,6 +183,7 @@ PROVIDED = _g(
     rf"(?:i|we) (?:have )?(?:attach|enclose)(?:d)? (?:the |a |copies of |a copy of )?{_MATERIAL}",
     r"(?:is|are) (?:shown|set out|listed|given|detailed) (?:in the attached|below)",
     r"(?:we|i) hold (?:this|the) information and", r"(?:released|disclosed|provided) in full",
+    r"(?:we|the council) (?:do |does )?holds? (?:the|this) information (?:you|that you|requested)",
     r"(?:releasing|disclosing) it",
     r"(?:answers?|responses?) to your (?:questions?|request) (?:is|are) "
     r"(?:as follows|below|set out)",
