@@ -73,7 +73,7 @@ REVIEW_OVERTURNED = _g(
     r"releas\w* (?:the )?information (?:that was |previously )?withheld",
 )
 REVIEW_UPHELD = _g(
-    r"uph[eo]ld (?:the|our) original",
+    r"uph(?:e|o)ld(?:ing)? (?:the|our) original", r"(?:was|were) right to (?:withhold|refuse)",
     r"(?:original )?(?:decision|response|refusal) (?:is|was|has been) upheld",
     r"decided to uphold", r"(?:i|we) uphold", r"(?:i am|we are) upholding",
     r"(?:was|were) correctly applied", r"the original response was correct",
@@ -121,7 +121,7 @@ CLARIFY = _g(
     r"(?:not sure|unclear|uncertain) (?:what|which|whether)",
     r"narrow (?:it|your request|the scope)",
     r"(?:your|a) (?:full|real) name", r"(?:verify|confirm|proof of) your identity",
-    r"(?:be|being) more specific",
+    r"(?:be|being) more specific", r"when you say", r"do you want (?:them|it|us|the|figures)",
 )
 EXTEND_STRONG = _g(
     r"(?:section|s\.) ?10 ?\(3\)", r"(?:regulation|reg\.?) ?7(?: ?\(\d\))?",
