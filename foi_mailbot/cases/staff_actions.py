@@ -41,6 +41,7 @@ from foi_mailbot.cases.staff_text import (
     ACK_PROMISE,
     ACK_STRONG,
     ACK_THANKS,
+    ADVICE,
     CLARIFY,
     CLOSE,
     CONDITIONAL,
@@ -222,7 +223,8 @@ _EARLY_ROWS: Final = (
     (ActionKind.CLOSE, CLOSE, (NEGATED, IF_IN_SENTENCE, IF_AFTER)),
     (ActionKind.PAID, PAID, (NEGATED, IF, UNTIL)),
     (ActionKind.FEES, FEES, (NEGATED, IF)),
-    (ActionKind.CLARIFY, CLARIFY, (IF,)),
+    # "You may wish to narrow your request" is advice that goes with a refusal, not a question.
+    (ActionKind.CLARIFY, CLARIFY, (IF, ADVICE)),
 )
 
 

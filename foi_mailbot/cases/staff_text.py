@@ -217,6 +217,7 @@ NEGATED = re.compile(
 )
 # A possibility ("may be exempt") or a condition still to be met ("until payment has been
 # received") is not a statement that it happened.
+ADVICE = re.compile(r"\b(?:may|might) (?:wish|want|like) to(?: \w+)?\s?$")
 MAYBE = re.compile(r"\b(?:may|might|could|possibly)\b[^.!?;,]{0,12}$")
 UNTIL = re.compile(r"\b(?:until|once|when|after|before|on receipt)\b[^.!?;,]{0,40}$")
 CONDITIONAL = re.compile(r"\b(?:if|will|would|shall|unless|where|whether|may)\b[^.!?;,]{0,30}$")
