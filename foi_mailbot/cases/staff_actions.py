@@ -16,25 +16,33 @@ Bracketed text that is none of these ([EXTERNAL], [OFFICIAL]) is ignored. Withou
 kind is read from the sender's own words (quoted history is cut off) by the first row of a
 fixed order that matches (see `_decide`). Details a tag leaves out, such as the outcome or the
 new due date, are still read from the text. Dates are UK style; a stated date before `today`
-is never taken as a new due date. What the text is read with (own words, phrase groups,
-cited sections, dates) lives in `staff_text`.
+is never taken as a new due date. What the text is read with lives in `staff_text` (own
+words, phrase groups, cited sections), `staff_dates` (dates and lengths), `staff_tags` (subject
+tags) and `staff_outcomes` (how a response or review ended).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from foi_mailbot.cases.lifecycle import Event, State
+from foi_mailbot.cases.staff_dates import DATE, as_date, stated_due, stated_extension_days
 from foi_mailbot.cases.staff_outcomes import (
     Outcome,
     ReviewOutcome,
     response_outcome,
     review_decision,
+)
+from foi_mailbot.cases.staff_tags import (
+    OUTCOME_ARGS,
+    REVIEW_ARGS,
+    TAG_DAYS,
+    find_tag,
+    tag_choice,
 )
 from foi_mailbot.cases.staff_text import (
     ACK,
@@ -45,7 +53,6 @@ from foi_mailbot.cases.staff_text import (
     CLARIFY,
     CLOSE,
     CONDITIONAL,
-    DATE,
     EXTEND_STRONG,
     EXTEND_WEAK,
     FEES,
@@ -64,14 +71,11 @@ from foi_mailbot.cases.staff_text import (
     REVIEW_TAKEN_ON,
     UNTIL,
     WITHDRAWN,
-    as_date,
     cited_sections,
     find_phrase,
     fold,
     own_words,
     readable,
-    stated_due,
-    stated_extension_days,
 )
 from foi_mailbot.parsing.parsed import ParsedMail
 
@@ -164,10 +168,7 @@ def event_for(action: StaffAction, state: State) -> Event:
     return _EVENTS[action.kind]
 
 
-# --- subject tags ---------------------------------------------------------------------------
-
-_TAG = re.compile(r"\[([^\[\]]{1,60})\]")
-_TAG_HEAD = re.compile(r"(?P<name>[a-z]+(?:[-_ ]outcome)?)(?![a-z])\s*:?\s*(?P<arg>.*)", re.S)
+# The subject tags (see the module's docstring) and the action each names.
 _TAG_KINDS: Final[Mapping[str, ActionKind]] = {
     "clarify": ActionKind.CLARIFY, "clarification": ActionKind.CLARIFY,
     "extend": ActionKind.EXTEND, "extension": ActionKind.EXTEND,
@@ -178,40 +179,6 @@ _TAG_KINDS: Final[Mapping[str, ActionKind]] = {
     "ack": ActionKind.ACKNOWLEDGE, "acknowledge": ActionKind.ACKNOWLEDGE,
     "holding": ActionKind.HOLDING, "review-ack": ActionKind.REVIEW_ACKNOWLEDGE,
 }
-_OUTCOME_ARGS: Final[Mapping[str, Outcome]] = {
-    "provided": Outcome.INFORMATION_PROVIDED, "full": Outcome.INFORMATION_PROVIDED,
-    "disclosed": Outcome.INFORMATION_PROVIDED, "partly": Outcome.PARTLY_PROVIDED,
-    "partial": Outcome.PARTLY_PROVIDED, "partlyprovided": Outcome.PARTLY_PROVIDED,
-    "refused": Outcome.REFUSED, "refusal": Outcome.REFUSED, "notheld": Outcome.NOT_HELD,
-    "ncnd": Outcome.NEITHER_CONFIRM_NOR_DENY, "withdrawn": Outcome.WITHDRAWN,
-}
-_REVIEW_ARGS: Final[Mapping[str, ReviewOutcome]] = {
-    "upheld": ReviewOutcome.UPHELD, "uphold": ReviewOutcome.UPHELD,
-    "overturned": ReviewOutcome.OVERTURNED, "overturn": ReviewOutcome.OVERTURNED,
-    "partly": ReviewOutcome.PARTLY, "partial": ReviewOutcome.PARTLY,
-    "partlyupheld": ReviewOutcome.PARTLY, "partiallyupheld": ReviewOutcome.PARTLY,
-}
-_T = TypeVar("_T")
-_TAG_DAYS = re.compile(r"(?P<n>\d{1,2}) ?(?:wd|working days?|days?)?")
-
-
-@dataclass(frozen=True)
-class _Tag:
-    kind: ActionKind
-    text: str
-    arg: str
-
-
-def _find_tag(subject: str) -> _Tag | None:
-    """The first known tag in `subject`; unknown bracketed words are skipped."""
-    for m in _TAG.finditer(subject):
-        head = _TAG_HEAD.fullmatch(fold(m.group(1)).strip())
-        if head is None:
-            continue
-        name = re.sub(r"[_ ]", "-", head.group("name"))
-        if name in _TAG_KINDS:
-            return _Tag(_TAG_KINDS[name], m.group(0), head.group("arg").strip())
-    return None
 
 
 # --- deciding -------------------------------------------------------------------------------
@@ -330,7 +297,7 @@ def _extension(text: str, arg: str, today: date, reasons: list[str]) -> _Details
     due: date | None = None
     days: int | None = None
     tag_date = DATE.fullmatch(arg) if arg else None
-    tag_days = _TAG_DAYS.fullmatch(arg) if arg else None
+    tag_days = TAG_DAYS.fullmatch(arg) if arg else None
     if tag_date:
         found = as_date(tag_date, today)
         if found is None or found < today:
@@ -356,28 +323,19 @@ def _extension(text: str, arg: str, today: date, reasons: list[str]) -> _Details
     return _Details(new_due=due, extension_days=days)
 
 
-def _tag_choice(arg: str, choices: Mapping[str, _T], reasons: list[str]) -> _T | None:
-    """The value a tag argument names ('not held' and 'not-held' alike), else None."""
-    if not arg:
-        return None
-    chosen = choices.get(re.sub(r"[^a-z]", "", arg))
-    reasons.append(f'"{arg}" from the tag' if chosen else f'tag argument "{arg}" not understood')
-    return chosen
-
-
 def _details(kind: ActionKind, text: str, arg: str, today: date, reasons: list[str]) -> _Details:
     """The details that go with `kind`, from the tag argument or else the text."""
     if kind is ActionKind.EXTEND:
         return _extension(text, arg, today, reasons)
     if kind is ActionKind.RESPOND:
-        outcome = _tag_choice(arg, _OUTCOME_ARGS, reasons)
+        outcome = tag_choice(arg, OUTCOME_ARGS, reasons)
         found = None if outcome else response_outcome(text)
         if found:
             outcome = found[0]
             reasons.append(f'outcome {outcome} from "{found[1]}"')
         return _Details(outcome=outcome)
     if kind is ActionKind.REVIEW_OUTCOME:
-        review = _tag_choice(arg, _REVIEW_ARGS, reasons)
+        review = tag_choice(arg, REVIEW_ARGS, reasons)
         found_review = None if review else review_decision(text)
         if found_review:
             review = found_review[0]
@@ -397,9 +355,9 @@ def _details(kind: ActionKind, text: str, arg: str, today: date, reasons: list[s
 def infer_staff_action(mail: ParsedMail, *, today: date) -> StaffAction:
     """What `mail`, sent by staff, does to its case; `today` bounds stated due dates."""
     text = readable(fold(own_words(mail)))
-    tag = _find_tag(mail.subject)
+    tag = find_tag(mail.subject, _TAG_KINDS)
     if tag is not None:
-        kind, reasons = tag.kind, [f'subject tag "{tag.text}"']
+        kind, reasons = _TAG_KINDS[tag.name], [f'subject tag "{tag.text}"']
     else:
         kind, reasons = _decide(text, today)
     details = _details(kind, text, tag.arg if tag else "", today, reasons)
