@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from typer.testing import CliRunner
 
 from foi_mailbot.bootstrap import App, build
@@ -135,4 +136,23 @@ def test_the_digest_counts_the_weeks_decisions_corrected_by_kind(settings: Setti
     assert (0, 2) == by_kind["kind"]
     assert "1 of 1 corrected" in text
     assert "Automatic decisions corrected by a person" in html
+    app.close()
+
+
+def test_a_reading_only_proposed_changes_nothing_until_a_person_confirms_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the staff rule says propose (`staff.may_apply`), the case waits for a person;
+    `cases correct` with the proposed action applies it."""
+    monkeypatch.setattr("foi_mailbot.cases.staff.may_apply", lambda _row, _mail: False)
+    app = build(settings, clock=FixedClock(WEDNESDAY))
+    case, staff = _case_with_staff_mail(app, "clarify_which_station_road.eml")
+    assert ("acknowledged", True) == (case.status, staff.needs_person)
+    assert "confirm the proposed clarify" in (staff.attention_reason or "")
+
+    result = CliRunner().invoke(cli, ["cases", "correct", str(staff.id), "--action", "clarify"],
+                                env=_env(settings))
+
+    assert 0 == result.exit_code, result.output
+    assert "awaiting_clarification" == _case(app, case.reference).status
     app.close()
