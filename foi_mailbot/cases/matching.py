@@ -7,12 +7,13 @@ or mistyped reference is flagged for a person instead of attaching mail to someo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from foi_mailbot.cases.senders import ACTING_KINDS, Dmarc, sender_check
-from foi_mailbot.classify.base import Classification
+from foi_mailbot.classify.base import Classification, FoundRef
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.storage import queries
 from foi_mailbot.storage.models import Case
@@ -115,4 +116,39 @@ def _resolve(
     sender = mail.from_addr.email if mail.from_addr else ""
     if not staff and thread.case is None and sender != case.applicant_email.lower():
         flags.append("reference_from_other_sender")
+    if thread.case is not None and not _quotes(mail, case.reference):
+        # The reference came from the thread, not from the text.
+        return Match(case, thread.how, tuple(flags))
     return Match(case, f"quotes the reference {case.reference}", tuple(flags))
+
+
+def _quotes(mail: ParsedMail, reference: str) -> bool:
+    """True when the subject or the new text names `reference` (any case, any dash)."""
+    wanted = re.sub(r"[^A-Z0-9]", "", reference.upper())
+    said = re.sub(r"[^A-Z0-9]", "", f"{mail.subject}\n{mail.new_text}".upper())
+    return wanted in said
+
+
+# How far into a staff message a quoted reference still names its case: the subject, or the
+# first lines, where our reminders ask staff to put it ("IC-000123-N1W5: extension").
+_STAFF_HEAD_LINES = 8
+
+
+def staff_quoted_case(
+    session: Session, mail: ParsedMail, find_references: Callable[[str], list[FoundRef]]
+) -> Match | None:
+    """The case a staff message names by reference in its subject or first lines, threaded or
+    not; None when it names none. A reference that checks out but is not one of our cases is
+    flagged; a mistyped one is flagged by classification and never guessed."""
+    head = "\n".join([line for line in mail.new_text.splitlines() if line.strip()][
+        :_STAFF_HEAD_LINES])
+    for where, text in (("subject", mail.subject), ("first lines", head)):
+        valid = [found for found in find_references(text) if found.valid]
+        if not valid:
+            continue
+        reference = valid[0].reference
+        case = queries.case_by_reference(session, reference)
+        if case is None:
+            return Match(None, None, ("unknown_reference",))
+        return Match(case, f"staff mail that quotes the reference {reference} in its {where}")
+    return None

@@ -26,8 +26,7 @@ from foi_mailbot.cases.register import (
 )
 from foi_mailbot.cases.senders import FLAG_TEXT as SENDER_FLAG_TEXT
 from foi_mailbot.cases.senders import requester_of
-from foi_mailbot.cases.staff import apply_staff_action, propose_staff_action
-from foi_mailbot.classify import STAFF_UNVOUCHED
+from foi_mailbot.cases.staff import apply_staff_action, is_internal, staff_match
 from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import EventKind, Law
@@ -340,23 +339,23 @@ def _not_foi(a: _Applying) -> None:
 
 
 def _staff(a: _Applying) -> None:
-    if a.match.case is None:
+    match = staff_match(a.session, a.mail, a.match, a.services.codec.find)
+    for flag in match.flags:
+        if flag not in a.match.flags:
+            a.outcome.flag(_FLAG_TEXT.get(flag, flag))
+    if match.case is None:
         a.outcome.effect = "staff message with no case found; no change"
         return
-    if STAFF_UNVOUCHED in a.verdict.flags:
-        zone = a.services.settings.organisation.zone
-        proposal = propose_staff_action(a.match.case, a.mail, local_date(a.row.arrived_at, zone))
-        a.outcome.effect = f"{proposal}; not applied"
-        a.outcome.flag(f"confirm: {proposal} (the sender was not vouched for)")
-        return
+    a.outcome.case = match.case
     result = apply_staff_action(
         a.session,
         a.services.calendars,
-        a.match.case,
+        match.case,
         a.row,
         a.mail,
         a.now,
         zone=a.services.settings.organisation.zone,
+        internal=is_internal(a.mail, a.services.settings.organisation),
     )
     a.outcome.effect = result.effect
     for reason in result.attention:

@@ -6,7 +6,7 @@ matched to a case; `event_for()` gives the lifecycle `Event` an action means in 
 A subject tag always wins. Tags are case-insensitive, may sit anywhere in the subject,
 and take an optional argument after a space or a colon:
 
-    [clarify]  [fees]  [paid]  [reopen]  [ack]
+    [clarify]  [fees]  [paid]  [reopen]  [ack]  [holding]  [review-ack]
     [extend]  [extend 2026-01-15]  [extend 15/01/2026]  [extend 20]   (a date, or working days)
     [respond]  [respond: refused]   (provided | partly | refused | not held | ncnd)
     [close]  [close: withdrawn]
@@ -16,59 +16,71 @@ Bracketed text that is none of these ([EXTERNAL], [OFFICIAL]) is ignored. Withou
 kind is read from the sender's own words (quoted history is cut off) by the first row of a
 fixed order that matches (see `_decide`). Details a tag leaves out, such as the outcome or the
 new due date, are still read from the text. Dates are UK style; a stated date before `today`
-is never taken as a new due date. What the text is read with (own words, phrase groups,
-cited sections, dates) lives in `staff_text`.
+is never taken as a new due date. What the text is read with lives in `staff_text` (own
+words, phrase groups, cited sections), `staff_dates` (dates and lengths), `staff_tags` (subject
+tags) and `staff_outcomes` (how a response or review ended).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Final, TypeVar
+from typing import Any, Final
 
 from foi_mailbot.cases.lifecycle import Event, State
+from foi_mailbot.cases.staff_dates import DATE, as_date, stated_due, stated_extension_days
+from foi_mailbot.cases.staff_outcomes import (
+    Outcome,
+    ReviewOutcome,
+    response_outcome,
+    review_decision,
+)
+from foi_mailbot.cases.staff_tags import (
+    OUTCOME_ARGS,
+    REVIEW_ARGS,
+    TAG_DAYS,
+    find_tag,
+    tag_choice,
+)
 from foi_mailbot.cases.staff_text import (
     ACK,
     ACK_PROMISE,
+    ACK_STRONG,
     ACK_THANKS,
-    ATTACHED,
+    ADVICE,
     CLARIFY,
     CLOSE,
     CONDITIONAL,
-    DATE,
     EXTEND_STRONG,
     EXTEND_WEAK,
     FEES,
+    HOLDING,
     IF,
-    NCND,
+    IF_AFTER,
+    IF_IN_SENTENCE,
+    MAYBE,
     NEGATED,
-    NOT_HELD,
     PAID,
-    PARTIAL,
-    PROVIDED,
     REOPEN,
     RESPOND_STRONG,
     RESPOND_WEAK,
+    REVIEW_ASKED,
     REVIEW_CONTEXT,
-    REVIEW_OVERTURNED,
-    REVIEW_PARTLY,
-    REVIEW_UPHELD,
+    REVIEW_TAKEN_ON,
+    UNTIL,
     WITHDRAWN,
-    WITHHELD_ANY,
-    as_date,
     cited_sections,
     find_phrase,
     fold,
     own_words,
-    stated_due,
-    stated_extension_days,
+    readable,
 )
 from foi_mailbot.parsing.parsed import ParsedMail
 
-# `own_words` and `cited_sections` live in `staff_text` and are re-exported from here.
+# `own_words`, `cited_sections` (from `staff_text`) and the outcome types (from `staff_outcomes`)
+# are re-exported from here.
 __all__ = [
     "ActionKind", "Outcome", "ReviewOutcome", "StaffAction",
     "cited_sections", "event_for", "infer_staff_action", "own_words",
@@ -76,37 +88,24 @@ __all__ = [
 
 
 class ActionKind(StrEnum):
-    """What a staff message does to its case."""
+    """What a staff message does to its case.
 
+    `holding` is an update or apology that changes nothing; `none` is mail that could not be
+    read as any action (on a case, a person is asked to look at it).
+    """
+
+    ACKNOWLEDGE = "acknowledge"
     CLARIFY = "clarify"
     EXTEND = "extend"
     FEES = "fees"
     PAID = "paid"
     RESPOND = "respond"
+    REVIEW_ACKNOWLEDGE = "review_acknowledge"
+    REVIEW_OUTCOME = "review_outcome"
+    HOLDING = "holding"
     CLOSE = "close"
     REOPEN = "reopen"
-    REVIEW_OUTCOME = "review_outcome"
-    ACKNOWLEDGE = "acknowledge"
-    OTHER = "other"
-
-
-class Outcome(StrEnum):
-    """How a request was answered, or why it ended without an answer."""
-
-    INFORMATION_PROVIDED = "information_provided"
-    PARTLY_PROVIDED = "partly_provided"
-    REFUSED = "refused"
-    NOT_HELD = "not_held"
-    NEITHER_CONFIRM_NOR_DENY = "neither_confirm_nor_deny"
-    WITHDRAWN = "withdrawn"
-
-
-class ReviewOutcome(StrEnum):
-    """What an internal review decided about the original response."""
-
-    UPHELD = "upheld"
-    OVERTURNED = "overturned"
-    PARTLY = "partly"
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -128,6 +127,23 @@ class StaffAction:
     sections: tuple[str, ...] = ()
     review_outcome: ReviewOutcome | None = None
 
+    @property
+    def outcome_value(self) -> str | None:
+        """The outcome as stored on the case: a review's decision or a response's outcome."""
+        if self.kind is ActionKind.REVIEW_OUTCOME:
+            return self.review_outcome.value if self.review_outcome else None
+        return self.outcome.value if self.outcome else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The reading as `classify --json` reports it and a correction records it."""
+        return {
+            "action": self.kind.value,
+            "outcome": self.outcome_value,
+            "sections": list(self.sections),
+            "new_due": self.new_due.isoformat() if self.new_due else None,
+            "action_reasons": list(self.reasons),
+        }
+
 
 _EVENTS: Final[Mapping[ActionKind, Event]] = {
     ActionKind.CLARIFY: Event.CLARIFICATION_SOUGHT,
@@ -139,7 +155,9 @@ _EVENTS: Final[Mapping[ActionKind, Event]] = {
     ActionKind.REOPEN: Event.REOPENED,
     ActionKind.REVIEW_OUTCOME: Event.REVIEW_OUTCOME,
     ActionKind.ACKNOWLEDGE: Event.ACKNOWLEDGED,
-    ActionKind.OTHER: Event.CORRESPONDENCE,
+    ActionKind.REVIEW_ACKNOWLEDGE: Event.ACKNOWLEDGED,
+    ActionKind.HOLDING: Event.CORRESPONDENCE,
+    ActionKind.NONE: Event.CORRESPONDENCE,
 }
 
 
@@ -150,47 +168,7 @@ def event_for(action: StaffAction, state: State) -> Event:
     return _EVENTS[action.kind]
 
 
-# --- outcomes -------------------------------------------------------------------------------
-
-
-def _outcome(text: str) -> tuple[Outcome, str] | None:
-    """How a response answered the request, and the phrase that shows it."""
-    provided = find_phrase(text, PROVIDED, NEGATED)
-    withheld = find_phrase(text, WITHHELD_ANY, NEGATED, IF)
-    not_held = find_phrase(text, NOT_HELD, IF)
-    ncnd = find_phrase(text, NCND, IF)
-    partial = find_phrase(text, PARTIAL)
-    if ncnd and not provided:
-        return Outcome.NEITHER_CONFIRM_NOR_DENY, ncnd
-    if partial:
-        return Outcome.PARTLY_PROVIDED, partial
-    if provided and (withheld or not_held):
-        return Outcome.PARTLY_PROVIDED, f"{provided}\" with \"{withheld or not_held}"
-    if withheld:
-        return Outcome.REFUSED, withheld
-    if not_held:
-        return Outcome.NOT_HELD, not_held
-    provided = provided or find_phrase(text, ATTACHED)
-    return (Outcome.INFORMATION_PROVIDED, provided) if provided else None
-
-
-def _review_outcome(text: str) -> tuple[ReviewOutcome, str] | None:
-    """What an internal review decided; 'partly upheld' is read before 'upheld'."""
-    for outcome, group in (
-        (ReviewOutcome.PARTLY, REVIEW_PARTLY),
-        (ReviewOutcome.OVERTURNED, REVIEW_OVERTURNED),
-        (ReviewOutcome.UPHELD, REVIEW_UPHELD),
-    ):
-        phrase = find_phrase(text, group, NEGATED, CONDITIONAL)
-        if phrase:
-            return outcome, phrase
-    return None
-
-
-# --- subject tags ---------------------------------------------------------------------------
-
-_TAG = re.compile(r"\[([^\[\]]{1,60})\]")
-_TAG_HEAD = re.compile(r"(?P<name>[a-z]+(?:[-_ ]outcome)?)(?![a-z])\s*:?\s*(?P<arg>.*)", re.S)
+# The subject tags (see the module's docstring) and the action each names.
 _TAG_KINDS: Final[Mapping[str, ActionKind]] = {
     "clarify": ActionKind.CLARIFY, "clarification": ActionKind.CLARIFY,
     "extend": ActionKind.EXTEND, "extension": ActionKind.EXTEND,
@@ -199,41 +177,8 @@ _TAG_KINDS: Final[Mapping[str, ActionKind]] = {
     "close": ActionKind.CLOSE, "reopen": ActionKind.REOPEN,
     "review-outcome": ActionKind.REVIEW_OUTCOME,
     "ack": ActionKind.ACKNOWLEDGE, "acknowledge": ActionKind.ACKNOWLEDGE,
+    "holding": ActionKind.HOLDING, "review-ack": ActionKind.REVIEW_ACKNOWLEDGE,
 }
-_OUTCOME_ARGS: Final[Mapping[str, Outcome]] = {
-    "provided": Outcome.INFORMATION_PROVIDED, "full": Outcome.INFORMATION_PROVIDED,
-    "disclosed": Outcome.INFORMATION_PROVIDED, "partly": Outcome.PARTLY_PROVIDED,
-    "partial": Outcome.PARTLY_PROVIDED, "partlyprovided": Outcome.PARTLY_PROVIDED,
-    "refused": Outcome.REFUSED, "refusal": Outcome.REFUSED, "notheld": Outcome.NOT_HELD,
-    "ncnd": Outcome.NEITHER_CONFIRM_NOR_DENY, "withdrawn": Outcome.WITHDRAWN,
-}
-_REVIEW_ARGS: Final[Mapping[str, ReviewOutcome]] = {
-    "upheld": ReviewOutcome.UPHELD, "uphold": ReviewOutcome.UPHELD,
-    "overturned": ReviewOutcome.OVERTURNED, "overturn": ReviewOutcome.OVERTURNED,
-    "partly": ReviewOutcome.PARTLY, "partial": ReviewOutcome.PARTLY,
-    "partlyupheld": ReviewOutcome.PARTLY, "partiallyupheld": ReviewOutcome.PARTLY,
-}
-_T = TypeVar("_T")
-_TAG_DAYS = re.compile(r"(?P<n>\d{1,2}) ?(?:wd|working days?|days?)?")
-
-
-@dataclass(frozen=True)
-class _Tag:
-    kind: ActionKind
-    text: str
-    arg: str
-
-
-def _find_tag(subject: str) -> _Tag | None:
-    """The first known tag in `subject`; unknown bracketed words are skipped."""
-    for m in _TAG.finditer(subject):
-        head = _TAG_HEAD.fullmatch(fold(m.group(1)).strip())
-        if head is None:
-            continue
-        name = re.sub(r"[_ ]", "-", head.group("name"))
-        if name in _TAG_KINDS:
-            return _Tag(_TAG_KINDS[name], m.group(0), head.group("arg").strip())
-    return None
 
 
 # --- deciding -------------------------------------------------------------------------------
@@ -241,10 +186,12 @@ def _find_tag(subject: str) -> _Tag | None:
 # Rows tried in order before the extension/response rows; see `_decide`.
 _EARLY_ROWS: Final = (
     (ActionKind.REOPEN, REOPEN, (NEGATED, CONDITIONAL)),
-    (ActionKind.CLOSE, CLOSE, (NEGATED, CONDITIONAL)),
-    (ActionKind.PAID, PAID, (NEGATED, IF)),
+    # "We will treat your request as withdrawn" decides, unless a condition goes with it.
+    (ActionKind.CLOSE, CLOSE, (NEGATED, IF_IN_SENTENCE, IF_AFTER)),
+    (ActionKind.PAID, PAID, (NEGATED, IF, UNTIL)),
     (ActionKind.FEES, FEES, (NEGATED, IF)),
-    (ActionKind.CLARIFY, CLARIFY, (IF,)),
+    # "You may wish to narrow your request" is advice that goes with a refusal, not a question.
+    (ActionKind.CLARIFY, CLARIFY, (IF, ADVICE)),
 )
 
 
@@ -258,28 +205,44 @@ _Decision = tuple[ActionKind, list[str]]
 def _decide(text: str, today: date) -> _Decision:
     """The kind of an untagged message; the first row that matches wins.
 
-    1. "internal review" with an outcome (upheld, overturned, partly upheld): review outcome.
+    The text read is the sender's own words without passages in quotation marks (a request
+    recited in full) or standard paragraphs (the right to a review, disclaimers).
+
+    1. "internal review" with an outcome (upheld, overturned, partly upheld): review outcome;
+       a review asked for and taken on (logged, will be carried out): review acknowledgement.
     2. reopened; closed or withdrawn; payment received (before the fees row, because a
-       receipt names the fees notice); fees notice; a clarification question (before
-       any response row: a part answer that asks about the rest leaves the case waiting).
+       receipt names the fees notice); fees notice; a clarification question, however
+       worded ("could you confirm which...", "please specify", "do you mean", a full name
+       under s.8) (before any response row: a part answer that asks about the rest leaves
+       the case waiting).
     3. An extension phrase and a response phrase together: an extension only when a future
        due date is stated (a response often recalls an earlier extension).
-    4. extension; response; "we acknowledge receipt"; weaker response phrases ("please find
-       attached", "withheld"); thanks with a promise to respond; "public interest" alone.
-    5. Otherwise: other.
+    4. extension; response; an acknowledgement ("has been logged", "you should receive a
+       response within"); weaker response phrases ("please find attached", "withheld");
+       thanks with a promise to respond; "public interest" alone; an apology or update that
+       decides nothing: holding.
+    5. Otherwise: none.
     """
-    for row in (_review_row, _early_rows, _extend_or_respond_rows, _late_rows):
+    for row in (_review_row, _review_ack_row, _early_rows, _extend_or_respond_rows, _late_rows):
         decided = row(text, today)
         if decided:
             return decided
-    return ActionKind.OTHER, ["no tag and no known phrase in the new text"]
+    return ActionKind.NONE, ["no tag and no known phrase in the new text"]
 
 
 def _review_row(text: str, today: date) -> _Decision | None:
     context = find_phrase(text, REVIEW_CONTEXT)
-    review = _review_outcome(text) if context else None
+    review = review_decision(text) if context else None
     if context and review:
         return ActionKind.REVIEW_OUTCOME, [f'"{context}" with "{review[1]}" in the new text']
+    return None
+
+
+def _review_ack_row(text: str, today: date) -> _Decision | None:
+    asked = find_phrase(text, REVIEW_ASKED, NEGATED)
+    taken_on = find_phrase(text, REVIEW_TAKEN_ON, NEGATED, IF) if asked else None
+    if asked and taken_on:
+        return ActionKind.REVIEW_ACKNOWLEDGE, [f'"{asked}" with "{taken_on}" in the new text']
     return None
 
 
@@ -293,7 +256,7 @@ def _early_rows(text: str, today: date) -> _Decision | None:
 
 def _extend_or_respond_rows(text: str, today: date) -> _Decision | None:
     extend = find_phrase(text, EXTEND_STRONG, NEGATED, IF)
-    respond = find_phrase(text, RESPOND_STRONG, NEGATED, IF)
+    respond = find_phrase(text, RESPOND_STRONG, NEGATED, IF, MAYBE)
     if extend and respond:
         due = stated_due(text, today)
         kind = ActionKind.EXTEND if due else ActionKind.RESPOND
@@ -305,7 +268,7 @@ def _extend_or_respond_rows(text: str, today: date) -> _Decision | None:
 
 
 def _late_rows(text: str, today: date) -> _Decision | None:
-    ack = find_phrase(text, ACK, NEGATED)
+    ack = find_phrase(text, ACK_STRONG, NEGATED) or find_phrase(text, ACK, NEGATED)
     if ack:
         return ActionKind.ACKNOWLEDGE, [_said(ack)]
     weak = find_phrase(text, RESPOND_WEAK, NEGATED, IF)
@@ -315,7 +278,10 @@ def _late_rows(text: str, today: date) -> _Decision | None:
     if thanks and promise:
         return ActionKind.ACKNOWLEDGE, [f'"{thanks}" with "{promise}" in the new text']
     pit = find_phrase(text, EXTEND_WEAK, NEGATED, IF)
-    return (ActionKind.EXTEND, [_said(pit)]) if pit else None
+    if pit:
+        return ActionKind.EXTEND, [_said(pit)]
+    holding = find_phrase(text, HOLDING, NEGATED, IF)
+    return (ActionKind.HOLDING, [_said(holding) + "; no decision stated"]) if holding else None
 
 
 @dataclass(frozen=True)
@@ -331,7 +297,7 @@ def _extension(text: str, arg: str, today: date, reasons: list[str]) -> _Details
     due: date | None = None
     days: int | None = None
     tag_date = DATE.fullmatch(arg) if arg else None
-    tag_days = _TAG_DAYS.fullmatch(arg) if arg else None
+    tag_days = TAG_DAYS.fullmatch(arg) if arg else None
     if tag_date:
         found = as_date(tag_date, today)
         if found is None or found < today:
@@ -357,35 +323,27 @@ def _extension(text: str, arg: str, today: date, reasons: list[str]) -> _Details
     return _Details(new_due=due, extension_days=days)
 
 
-def _tag_choice(arg: str, choices: Mapping[str, _T], reasons: list[str]) -> _T | None:
-    """The value a tag argument names ('not held' and 'not-held' alike), else None."""
-    if not arg:
-        return None
-    chosen = choices.get(re.sub(r"[^a-z]", "", arg))
-    reasons.append(f'"{arg}" from the tag' if chosen else f'tag argument "{arg}" not understood')
-    return chosen
-
-
 def _details(kind: ActionKind, text: str, arg: str, today: date, reasons: list[str]) -> _Details:
     """The details that go with `kind`, from the tag argument or else the text."""
     if kind is ActionKind.EXTEND:
         return _extension(text, arg, today, reasons)
     if kind is ActionKind.RESPOND:
-        outcome = _tag_choice(arg, _OUTCOME_ARGS, reasons)
-        found = None if outcome else _outcome(text)
+        outcome = tag_choice(arg, OUTCOME_ARGS, reasons)
+        found = None if outcome else response_outcome(text)
         if found:
             outcome = found[0]
             reasons.append(f'outcome {outcome} from "{found[1]}"')
         return _Details(outcome=outcome)
     if kind is ActionKind.REVIEW_OUTCOME:
-        review = _tag_choice(arg, _REVIEW_ARGS, reasons)
-        found_review = None if review else _review_outcome(text)
+        review = tag_choice(arg, REVIEW_ARGS, reasons)
+        found_review = None if review else review_decision(text)
         if found_review:
             review = found_review[0]
             reasons.append(f'review outcome {review} from "{found_review[1]}"')
         return _Details(review_outcome=review)
     if kind is ActionKind.CLOSE:
-        withdrawn = arg == "withdrawn" or find_phrase(text, WITHDRAWN, NEGATED, CONDITIONAL)
+        withdrawn = arg == "withdrawn" or find_phrase(
+            text, WITHDRAWN, NEGATED, IF_IN_SENTENCE, IF_AFTER)
         if withdrawn:
             reasons.append("outcome withdrawn")
         return _Details(outcome=Outcome.WITHDRAWN if withdrawn else None)
@@ -396,10 +354,10 @@ def _details(kind: ActionKind, text: str, arg: str, today: date, reasons: list[s
 
 def infer_staff_action(mail: ParsedMail, *, today: date) -> StaffAction:
     """What `mail`, sent by staff, does to its case; `today` bounds stated due dates."""
-    text = fold(own_words(mail))
-    tag = _find_tag(mail.subject)
+    text = readable(fold(own_words(mail)))
+    tag = find_tag(mail.subject, _TAG_KINDS)
     if tag is not None:
-        kind, reasons = tag.kind, [f'subject tag "{tag.text}"']
+        kind, reasons = _TAG_KINDS[tag.name], [f'subject tag "{tag.text}"']
     else:
         kind, reasons = _decide(text, today)
     details = _details(kind, text, tag.arg if tag else "", today, reasons)

@@ -2,6 +2,7 @@
 
 from foi_mailbot.cli import (  # noqa: F401 - commands
     cases,
+    corrections,
     daemon_cmds,
     going_live,
     mail,

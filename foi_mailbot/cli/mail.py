@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,7 @@ from foi_mailbot.cli.common import (
 
 if TYPE_CHECKING:
     from foi_mailbot.bootstrap import App
+    from foi_mailbot.parsing.parsed import ParsedMail
     from foi_mailbot.sources import RawMail
 
 
@@ -131,13 +132,29 @@ def classify_files(
             raw = path.read_bytes()
         except OSError as exc:
             fail(f"cannot read {path}: {exc.strerror}")
-        verdict = classify_mail(parse(raw), ctx)
+        mail = parse(raw)
+        verdict = classify_mail(mail, ctx)
+        staff = _staff_reading(mail) if verdict.kind.value == "staff" else {}
         if as_json:
             typer.echo(json.dumps({
                 "file": str(path), "kind": verdict.kind.value, "reference": verdict.reference,
                 "reasons": list(verdict.reasons), "rule": verdict.rule,
                 "law": verdict.law.value if verdict.law else None, "flags": list(verdict.flags),
+                **staff,
             }))
         else:
             typer.echo(f"{path}: {verdict.kind.value} ({verdict.rule}): "
-                       + "; ".join(verdict.reasons))
+                       + "; ".join(verdict.reasons)
+                       + (f"; action {staff['action']}: " + "; ".join(staff["action_reasons"])
+                          if staff else ""))
+
+
+def _staff_reading(mail: ParsedMail) -> dict[str, Any]:
+    """What a staff message does to its case (action, outcome, sections), as the daemon reads it."""
+    from datetime import UTC, datetime
+
+    from foi_mailbot.cases.staff_actions import infer_staff_action
+
+    today = (mail.date or datetime.now(UTC)).date()
+    action = infer_staff_action(mail, today=today)
+    return action.as_json()

@@ -14,7 +14,7 @@ so it stays fast on a register of a hundred thousand cases. Its financial-year f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from sqlalchemy.sql import ColumnElement
 from foi_mailbot.cases.lifecycle import CLOCK_RUNNING_STATES, OPEN_STATES, State
 from foi_mailbot.cases.register import Calendars
 from foi_mailbot.clock import as_utc
+from foi_mailbot.corrections import Corrected, week_summary
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.jobs.recalc import CALENDAR_CAUSE
 from foi_mailbot.jobs.reminders import staff_message
@@ -152,6 +153,8 @@ class Digest:
     weeks: tuple[WeekVolume, ...]
     calendar_moves: tuple[CalendarMove, ...]
     health: Health
+    # Of the week's automatic decisions, how many a person corrected, by kind.
+    corrections: tuple[Corrected, ...] = ()
 
 
 def _count(session: Session, *where: ColumnElement[bool]) -> int:
@@ -317,6 +320,8 @@ def build_digest(
         # Since the previous digest went out, so no move is listed twice or missed.
         calendar_moves=_calendar_moves(session, digest_due_at(settings.digest, start, zone)),
         health=_health(session, settings, now),
+        corrections=week_summary(session, datetime.combine(start, time(), tzinfo=zone),
+                                 datetime.combine(anchor, time(), tzinfo=zone)),
     )
 
 

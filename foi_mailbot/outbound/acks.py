@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from jinja2 import Environment
 from sqlalchemy.orm import Session
 
-from foi_mailbot.clock import as_utc
+from foi_mailbot.clock import as_utc, local_date
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.outbound import breaker
 from foi_mailbot.outbound.compose import compose, mint_message_id, reply_subject
@@ -124,6 +124,8 @@ class Acknowledger:
             due_reasons=tuple((case.deadline or {}).get("holiday_notes", ())),
             review_of=original.reference if original is not None else None,
             restarted=purpose == "clarification_ack",
+            clarified_on=(local_date(row.arrived_at, org.zone)
+                          if purpose == "clarification_ack" else None),
         )
         if released is not None:
             context = replace(context, lateness=released[0], working_days_late=released[1],

@@ -57,11 +57,11 @@ _SCOTTISH_EIR: Final[Mapping[Law, str]] = {
 class AckContext:
     """Everything an acknowledgement template may show.
 
-    `received` is the day the request (or, for `clarification_received`, the clarification)
-    arrived; `due` is None while the clock is stopped. `due_reasons` are one-line notes on
-    holidays that moved the due date. `review_of` is the original reference for a review, and
-    `restarted` says whether the clock started again (FOI clarification) rather than resumed
-    after a pause (subject access).
+    `received` is the day the request arrived (`clarified_on`, for `clarification_received`,
+    the day the clarification did); `due` is None while the clock is stopped. `due_reasons` are
+    one-line notes on holidays that moved the due date. `review_of` is the original reference
+    for a review, and `restarted` says whether the clock started again (FOI clarification)
+    rather than resumed after a pause (subject access).
     """
 
     organisation: str
@@ -79,6 +79,9 @@ class AckContext:
     lateness: str | None = None
     working_days_late: int = 0
     working_days_left: int | None = None
+    # For `clarification_received`: the day the clarification arrived (`received` stays the
+    # request's date of receipt).
+    clarified_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ def _sample_contexts() -> tuple[AckContext, ...]:
             due_reasons=("Monday 12 July 2021 is a bank holiday in Northern Ireland.",),
             review_of="IC-000100-A1B2" if law.is_review else None,
             restarted=law is not Law.SAR,
+            clarified_on=date(2021, 7, 19),
         )
 
     return (

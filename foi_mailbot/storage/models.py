@@ -80,6 +80,8 @@ class InboundMessage(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
     # In the mailbox (or the files) before the service started on it: never answered by itself.
     history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Staff mail: what it was read as doing (action, outcome, sections, reasons, applied).
+    staff_reading: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # Set to a case opened in the same transaction, its id is filled in when the case is
     # written (the same for audit entries and outbox rows): opening a case costs no flush.
@@ -261,11 +263,32 @@ class ServiceState(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ)
 
 
+class Correction(Base):
+    """A person's correction of an automatic decision: labelled data to measure the rules by.
+
+    `decided` is what was decided automatically, `said` what the person said instead (both as
+    JSON, e.g. {"action": "respond", "outcome": "refused"}); `kind` names what was corrected
+    (`staff_action`, `kind`, ...). Rows are never updated."""
+
+    __tablename__ = "correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    decided: Mapped[dict[str, Any]] = mapped_column(JSON)
+    said: Mapped[dict[str, Any]] = mapped_column(JSON)
+    by: Mapped[str] = mapped_column(String(320))
+    via: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(TZ, index=True)
+
+
 __all__ = [
     "AuditEntry",
     "Base",
     "Case",
     "CaseEvent",
+    "Correction",
     "Counter",
     "FolderCheckpoint",
     "InboundMessage",

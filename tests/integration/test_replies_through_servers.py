@@ -119,6 +119,7 @@ def test_clarification_question_then_answer_restarts_the_clock(harness: Harness)
     acks = harness.acks_to(REQUESTER)
     assert 2 == len(acks)
     assert "17 February 2026" in body_text(acks[1].message)
+    assert "clarification on Tuesday 20 January 2026" in " ".join(body_text(acks[1].message).split())
 
 
 def test_extend_tag_moves_the_deadline(harness: Harness) -> None:

@@ -121,7 +121,7 @@ def test_inbox_staff_mail_without_a_trusted_pass_proposes_its_action(
     row = _feed(app, _mail(fixture), "staff", days=1)
 
     assert row.needs_person
-    assert "confirm: staff action 'close' proposed" in (row.attention_reason or "")
+    assert "confirm the proposed close" in (row.attention_reason or "")
     assert before.status == _case(app).status
     assert _case(app).completed_on is None
 

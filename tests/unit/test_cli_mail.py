@@ -55,3 +55,26 @@ def test_ingest_of_a_missing_path_is_one_sentence_and_exit_2(tmp_path: Path) -> 
 
     assert 2 == result.exit_code
     assert "no such file" in result.output
+
+
+def test_classify_json_reports_the_action_outcome_and_sections_of_staff_mail(
+    tmp_path: Path,
+) -> None:
+    """Staff mail carries what it does to its case; other mail has no action fields."""
+    corpus = FIXTURES / "staff_corpus"
+    files = [corpus / "respond_refused_s31_and_s24_cctv.eml",
+             corpus / "clarify_which_station_road.eml", FIXTURES / "new_request_plain_foia.eml"]
+
+    result = runner.invoke(
+        app, ["classify", "--mailbox", "foi@example.gov.uk", "--staff-domain", "example.gov.uk",
+              *map(str, files), "--json"],
+        env={"FOI_MAILBOT_PATHS__DATA_DIR": str(tmp_path)},
+    )
+
+    assert 0 == result.exit_code, result.output
+    refusal, question, request = (json.loads(line) for line in result.output.splitlines())
+    assert ("respond", "refused", ["section 24(1)", "section 31(1)(a)"]) == (
+        refusal["action"], refusal["outcome"], refusal["sections"])
+    assert ("clarify", None) == (question["action"], question["outcome"])
+    assert question["action_reasons"]
+    assert "action" not in request

@@ -58,7 +58,7 @@ EXPECTED: dict[str, Expected] = {
     ),
     "fees_notice_section_9": Expected(K.FEES),
     "fees_paid_payment_received_quoting_notice": Expected(K.PAID),
-    "other_progress_update": Expected(K.OTHER),
+    "other_progress_update": Expected(K.HOLDING),
     "reopen_after_decision_notice": Expected(K.REOPEN),
     "respond_after_extension_no_new_date": Expected(K.RESPOND, Out.INFORMATION_PROVIDED),
     "respond_eir_exceptions_regulations": Expected(
@@ -325,16 +325,16 @@ def test_a_past_date_and_an_unintroduced_date_are_not_taken_as_the_new_due_date(
 @pytest.mark.parametrize(
     ("body", "kind"),
     [
-        ("We have not yet received your payment of £18.40.", K.OTHER),
-        ("If we do not hear from you, we will treat your request as withdrawn.", K.OTHER),
+        ("We have not yet received your payment of £18.40.", K.NONE),
+        ("If we do not hear from you, we will treat your request as withdrawn.", K.NONE),
         (
             "Could you clarify the dates? If not, we will treat your request as withdrawn.",
             K.CLARIFY,
         ),
-        ("If we need more time to consider the public interest, we will tell you.", K.OTHER),
+        ("If we need more time to consider the public interest, we will tell you.", K.NONE),
         (
             "Where the original decision is upheld after internal review, you may go to the ICO.",
-            K.OTHER,
+            K.NONE,
         ),
         ("Thank you for your request. We will respond within 20 working days.", K.ACKNOWLEDGE),
         ("We need more time. Please find attached a partial response.", K.EXTEND),
@@ -362,7 +362,7 @@ def test_quoted_lines_in_the_new_text_are_skipped() -> None:
 
     body = "Noted, thank you.\n> Could you clarify why my fee of £10 was not refunded?\n"
 
-    assert K.OTHER == infer_staff_action(_mail("Re: x", body), today=TODAY).kind
+    assert K.NONE == infer_staff_action(_mail("Re: x", body), today=TODAY).kind
 
 
 @pytest.mark.parametrize(
@@ -406,7 +406,7 @@ def test_cited_sections_are_normalised(text: str, expected: tuple[str, ...]) -> 
         (K.REOPEN, State.CLOSED, Event.REOPENED),
         (K.REVIEW_OUTCOME, State.ACKNOWLEDGED, Event.REVIEW_OUTCOME),
         (K.ACKNOWLEDGE, State.REQUESTED, Event.ACKNOWLEDGED),
-        (K.OTHER, State.RESPONDED, Event.CORRESPONDENCE),
+        (K.NONE, State.RESPONDED, Event.CORRESPONDENCE),
     ],
 )
 def test_each_action_maps_to_a_lifecycle_event(

@@ -5,7 +5,7 @@ started on it; it is recorded and applied, but never answered automatically.
 `case.hold`: why no letter or reminder goes for the case until a person acts ("to confirm":
 imported from the history; "letter held": its acknowledgement would have come too late).
 
-Revision ID: 0004_live
+Revision ID: 0004
 Revises: 0003
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_live"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
