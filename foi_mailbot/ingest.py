@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from foi_mailbot.clock import Clock
 from foi_mailbot.parsing.headers import header_message_id
 from foi_mailbot.sources import RawMail
+from foi_mailbot.storage.blobs import insert_raw
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import InboundMessage, MessageStatus, RawMessage, SourceCopy
+from foi_mailbot.storage.models import InboundMessage, MessageStatus, SourceCopy
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ def _store_batch(session: Session, mails: Sequence[RawMail], clock: Clock) -> li
             insert(InboundMessage).returning(InboundMessage.id, sort_by_parameter_order=True),
             [row for _mail, row in new_rows.values()],
         ).scalars().all()
-        connection.execute(insert(RawMessage), [
-            {"message_pk": message_pk, "raw": mail.raw}
+        insert_raw(connection, [
+            (message_pk, mail.raw)
             for message_pk, (mail, _row_values) in zip(ids, new_rows.values(), strict=True)
         ])
         known.update(zip(new_rows, ids, strict=True))

@@ -71,3 +71,20 @@ def test_a_message_that_cannot_be_read_is_flagged_and_never_acknowledged(
         assert row.needs_person
         assert "larger than the limit" in (row.attention_reason or "")
         assert not session.scalars(select(OutboxMessage)).all()
+
+
+def test_a_large_message_is_stored_byte_for_byte(
+    make_settings: Callable[..., Settings], db_url: str
+) -> None:
+    """A body written in chunks (SQLite) or at once (PostgreSQL) reads back exactly."""
+    from foi_mailbot.pipeline import _raw_of
+    from foi_mailbot.storage.blobs import CHUNK, STREAM_FROM
+
+    app = build(make_settings(db=db_url), clock=FixedClock())
+    raw = _with_long_text(STREAM_FROM + CHUNK + 12_345)
+    stored = store(app.factory, RawMail("test:large", "foi@example.gov.uk", "INBOX", None, None,
+                                        app.clock.now(), raw, "inbound"), app.clock)
+
+    with app.factory() as session:
+        assert raw == _raw_of(session, stored.message_pk)
+    app.close()
