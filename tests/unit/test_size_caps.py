@@ -77,8 +77,8 @@ def test_a_large_message_is_stored_byte_for_byte(
     make_settings: Callable[..., Settings], db_url: str
 ) -> None:
     """A body written in chunks (SQLite) or at once (PostgreSQL) reads back exactly."""
-    from foi_mailbot.pipeline import _raw_of
     from foi_mailbot.storage.blobs import CHUNK, STREAM_FROM
+    from foi_mailbot.storage.queries import raw_of
 
     app = build(make_settings(db=db_url), clock=FixedClock())
     raw = _with_long_text(STREAM_FROM + CHUNK + 12_345)
@@ -86,5 +86,5 @@ def test_a_large_message_is_stored_byte_for_byte(
                                         app.clock.now(), raw, "inbound"), app.clock)
 
     with app.factory() as session:
-        assert raw == _raw_of(session, stored.message_pk)
+        assert raw == raw_of(session, stored.message_pk)
     app.close()
