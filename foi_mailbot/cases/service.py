@@ -91,8 +91,9 @@ def apply(
 
 def _law_for(services: Services, verdict: Classification) -> Law:
     law = verdict.law or Law.FOIA
-    if services.settings.organisation.jurisdiction == "scotland" and law is Law.FOIA:
-        return Law.FOISA
+    if services.settings.organisation.jurisdiction == "scotland":
+        # FOISA for information in general; the Scottish EIRs for environmental information.
+        return {Law.FOIA: Law.FOISA, Law.EIR: Law.EISR}.get(law, law)
     return law
 
 

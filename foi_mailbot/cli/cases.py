@@ -53,7 +53,9 @@ def _parse_event(text: str) -> ClockEvent:
 
 @app.command()
 def deadline(
-    law: Annotated[str, typer.Option(help="foia, eir, foisa, sar or review_foia/eir/foisa.")],
+    law: Annotated[
+        str, typer.Option(help="foia, eir, foisa, eisr, sar or review_foia/eir/foisa/eisr.")
+    ],
     received: Annotated[str, typer.Option(help="Date of receipt, YYYY-MM-DD.")],
     event: Annotated[
         list[str] | None, typer.Option(help="TYPE:YYYY-MM-DD[:DAYS], repeatable.")

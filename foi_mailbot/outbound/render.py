@@ -96,7 +96,7 @@ def law_name(law: Law, *, scotland: bool = False) -> str:
 
 def is_scottish(law: Law, name: str) -> bool:
     """True when the Scottish Information Commissioner, not the ICO, hears appeals."""
-    return law in (Law.FOISA, Law.REVIEW_FOISA) or "(Scotland)" in name
+    return law in (Law.FOISA, Law.REVIEW_FOISA, Law.EISR, Law.REVIEW_EISR) or "(Scotland)" in name
 
 
 def longdate(value: date) -> str:
