@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final
 
@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from foi_mailbot.cases.follow_up_match import refine_match, sender_open_cases
 from foi_mailbot.cases.matching import Match, find_thread, resolve
 from foi_mailbot.cases.service import Outcome, Services, apply
 from foi_mailbot.classify import classify
@@ -62,6 +63,7 @@ def classify_context(settings: Settings, services: Services | None = None) -> Cl
         extra_auto_reply_phrases=tuple(phrases.extra_auto_reply_phrases),
         extra_not_foi_phrases=tuple(phrases.extra_not_foi_phrases),
         extra_environmental_phrases=tuple(phrases.extra_environmental_phrases),
+        regulator_domains=tuple(d.lower() for d in org.regulator_domains),
     )
 
 
@@ -184,12 +186,15 @@ class Pipeline:
     ) -> tuple[Classification, Match, bool]:
         """Thread, classification and match recorded on the row; True if a second copy."""
         _record_parse(row, mail)
-        thread = find_thread(session, mail, staff=self._is_staff(mail, row))
+        staff = self._is_staff(mail, row)
+        thread = find_thread(session, mail, staff=staff)
         ctx = self._context(row, thread.case.reference if thread.case else None,
                             bool(thread.case and thread.case.is_review))
+        ctx = replace(ctx, sender_open_cases=sender_open_cases(session, mail, thread, staff=staff))
         verdict = classify(mail, ctx)
         _record_verdict(row, verdict)
         match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF)
+        match = refine_match(session, mail, verdict, match)
         return verdict, match, _duplicate_of_applied(session, row, mail)
 
     def _is_staff(self, mail: ParsedMail, row: InboundMessage) -> bool:

@@ -30,7 +30,10 @@ HTML_SUFFIX: Final = ".html.j2"
 ACK_NEW_REQUEST: Final = "acknowledgement/new_request"
 ACK_CLARIFICATION_RECEIVED: Final = "acknowledgement/clarification_received"
 ACK_REVIEW_REQUEST: Final = "acknowledgement/review_request"
-ACKNOWLEDGEMENT_TEMPLATES: Final = (ACK_NEW_REQUEST, ACK_CLARIFICATION_RECEIVED, ACK_REVIEW_REQUEST)
+ACK_SUBJECT_ACCESS: Final = "acknowledgement/subject_access"
+ACKNOWLEDGEMENT_TEMPLATES: Final = (
+    ACK_NEW_REQUEST, ACK_CLARIFICATION_RECEIVED, ACK_REVIEW_REQUEST, ACK_SUBJECT_ACCESS,
+)
 
 _DAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS: Final = (
