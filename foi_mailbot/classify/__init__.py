@@ -33,7 +33,7 @@ from foi_mailbot.classify.loop_guards import (
     OutOfOfficeText,
     OwnMail,
 )
-from foi_mailbot.classify.references import other_references
+from foi_mailbot.classify.references import READ_CHARS, other_references
 from foi_mailbot.classify.regulator import RegulatorMail
 from foi_mailbot.classify.review import ReviewRequest
 from foi_mailbot.parsing.parsed import ParsedMail
@@ -94,7 +94,7 @@ def _other_references(
     mail: ParsedMail, ctx: ClassifyContext, *, regulator: bool
 ) -> tuple[str, ...]:
     """Other systems' references in labelled places (the regulator's letter: all its text)."""
-    text = mail.text if regulator else mail.new_text
+    text = (mail.text if regulator else mail.new_text)[:READ_CHARS]
     ours = ctx.find_references(f"{mail.subject}\n{text}")
     # A regulator's IC- reference has our shape but not our suffix: it is theirs, not mistyped.
     known = {f.text.upper() for f in ours if f.valid or not regulator}

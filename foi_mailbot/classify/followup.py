@@ -27,8 +27,10 @@ from foi_mailbot.parsing.parsed import ParsedMail
 _REPLY_SUBJECT: Final = re.compile(r"^\s*(?:re|aw|antw|sv|vs|odp|r)\s*:", re.IGNORECASE)
 _MINTED: Final = re.compile(r"^[0-9a-f]{32}@(.+)$")
 # Where quoted history starts in the text, as mail programs write it.
+# Each opens a line: the pattern reads "\n" first (see `quote_start`), which `re` skips to,
+# where "^" in multi-line mode would be tried at every position.
 _QUOTE_MARKS: Final = re.compile(
-    r"(?m)^(?:>|-{3,}\s*(?:original message|urspr\S*ngliche nachricht|forwarded message)"
+    r"\n(?:>|-{3,}\s*(?:original message|urspr\S*ngliche nachricht|forwarded message)"
     r"|_{10,}|on .{6,80} wrote:|w dniu .{4,60} pisze:|von:|from:\s.+\n(?:sent|date|gesendet):"
     r"|>>> )",
     re.IGNORECASE,
@@ -51,6 +53,12 @@ def _quoted(phrases: list[str]) -> str:
     return ", ".join(f"'{p}'" for p in phrases)
 
 
+def quote_start(text: str) -> int | None:
+    """Where quoted history starts in a text, or None."""
+    found = _QUOTE_MARKS.search(f"\n{text}")
+    return None if found is None else found.start()
+
+
 def reply_signs(mail: ParsedMail) -> list[str]:
     """Why the message reads as a reply or a follow-up; [] when it does not."""
     signs: list[str] = []
@@ -60,7 +68,7 @@ def reply_signs(mail: ParsedMail) -> list[str]:
         signs.append("it forwards earlier mail")
     if mail.in_reply_to or mail.references:
         signs.append("it replies to a message (In-Reply-To/References) we have not stored")
-    if _QUOTE_MARKS.search(mail.text):
+    if quote_start(mail.text) is not None:
         signs.append("it quotes earlier mail")
     said = matches(folded(mail, "new_text"), FOLLOW_UP)
     if said:
@@ -84,9 +92,9 @@ def _ties(mail: ParsedMail, ctx: ClassifyContext, forward: bool) -> list[str]:
     minted = [m.group(1) for i in mail.thread_ids if (m := _MINTED.match(i.lower()))]
     if any(d in domains for d in minted):
         ties.append("it replies to a Message-ID of the kind we give our own mail")
-    quote = _QUOTE_MARKS.search(mail.text)
-    if quote and not forward:
-        history = mail.text[quote.start():].lower()
+    quote = quote_start(mail.text)
+    if quote is not None and not forward:
+        history = mail.text[quote:].lower()
         if any(a in history for a in addresses) or any(f"@{d}" in history for d in domains):
             ties.append("its quoted history is mail to or from us")
     letter = matches(folded(mail, "text"), OUR_LETTER)

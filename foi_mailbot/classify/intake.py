@@ -28,10 +28,10 @@ from foi_mailbot.classify.request_phrases import (
     ASK_STRONG,
     ASK_WEAK,
     ENVIRONMENTAL_MORE,
-    NUMBERED,
     OTHER_BUSINESS,
     PHISHING,
     SUBJECT_ACCESS_MORE,
+    numbered,
 )
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.parsing.folding import Folded, headed
@@ -82,13 +82,17 @@ def _addressed_to_us(mail: ParsedMail, ctx: ClassifyContext) -> list[str]:
     return people if strong or weak else []
 
 
+# Numbered questions come early in a request; a long message is not read to its end for them.
+_LIST_CHARS = 10_000
+
+
 def asks(mail: ParsedMail) -> tuple[list[str], list[str]]:
     """The wording that asks for information: (strong, weak)."""
     text = _written(mail)
     strong = matches(text, ASK_STRONG)
     weak = matches(text, ASK_WEAK)
     body = mail.new_text if mail.new_text.strip() else mail.text
-    if NUMBERED.search(body):
+    if numbered(body[:_LIST_CHARS]):
         weak.append("numbered questions")
     if "?" in body:
         weak.append("a question mark")
@@ -111,7 +115,7 @@ class NotFoi:
                 "one-month clock.",
             )
             return Finding(Kind.NOT_FOI, reasons, law=Law.SAR, flags=("subject_access",))
-        scam = matches(headed(mail, "text"), PHISHING)
+        scam = matches(text, PHISHING)
         if scam:
             reasons = (f"It reads as credential phishing ({_quoted(scam)}); never answered.",)
             return Finding(Kind.NOT_FOI, reasons, flags=("phishing",))

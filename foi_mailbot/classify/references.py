@@ -14,20 +14,26 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-# The ICO: FS50 case numbers (older casework) and IC-NNNNNN-XXXX (current casework).
-ICO_FS: Final = re.compile(r"(?<![A-Za-z0-9])FS\s?5\d{7}(?![0-9])", re.IGNORECASE)
-ICO_IC: Final = re.compile(r"(?<![A-Za-z0-9])IC-\d{4,7}-[A-Z0-9]{4}(?![A-Za-z0-9])",
-                           re.IGNORECASE)
-_LABEL: Final = (
-    r"(?:our|your|my|the|case|file|request|application)?\s*(?:ref(?:erence)?\b\.?"
-    r"(?:\s*(?:no|number)\b\.?)?|case(?:\s*(?:no|number)\b\.?)?|request|application|claim)"
+# The ICO: FS50 case numbers (older casework) and IC-NNNNNN-XXXX (current casework). No
+# pattern here opens with a look-behind or a word boundary: `re` then tries every position of
+# the text instead of skipping to the first letter; `_starts_word` checks what comes before.
+# Both read upper-cased text: a case-blind pattern could not skip ahead to its first letter.
+ICO_FS: Final = re.compile(r"FS\s?5\d{7}(?![0-9])")
+ICO_IC: Final = re.compile(r"IC-\d{4,7}-[A-Z0-9]{4}(?![A-Z0-9])")
+# A label opens with one of these words ("our ref", "your reference", "case no.", "request");
+# the pattern starts with them so that `re` can skip ahead to each (it reads lower-cased text).
+_LABELLED: Final = re.compile(
+    r"(?:ref(?:erence)?\b\.?(?:\s*(?:no|number)\b\.?)?|case(?:\s*(?:no|number)\b\.?)?"
+    r"|request|application|claim)\s*(?:[:#.]|\bis\b)?\s*"
+    # A reference: an optional short alphabetic head ("foi 2025/331"), then letters, digits
+    # and the separators references use; `add` wants three digits (dates and ordinals don't).
+    r"((?:[a-z]{2,5}\s)?[a-z0-9][a-z0-9/_.\-]*[0-9][a-z0-9/_\-]*)"
 )
-# A token: an optional short alphabetic head ("FOI 2025/331"), then letters, digits and the
-# separators references use; it must hold three digits somewhere (dates and ordinals don't).
-_REF_SHAPE: Final = r"((?:[A-Z]{2,5}\s)?[A-Z0-9][A-Z0-9/_.\-]*[0-9][A-Z0-9/_\-]*)"
-_LABELLED: Final = re.compile(rf"\b{_LABEL}\s*(?:[:#.]|\bis\b)?\s*{_REF_SHAPE}", re.IGNORECASE)
 _BRACKETED: Final = re.compile(r"\[\s*(?:ref(?:erence)?\s*[:.]?\s*)?([^\]\s][^\]]{2,40})\]",
                                re.IGNORECASE)
+# Labelled references stand near the top of what the sender wrote ("Our ref: ..." under the
+# letterhead); reading no further keeps a long message cheap.
+READ_CHARS: Final = 3000
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,23 @@ class OtherRef:
 
     text: str
     where: str
+
+
+def _starts_word(text: str, start: int) -> bool:
+    """True when no letter or digit comes just before `start`."""
+    return start == 0 or not text[start - 1].isalnum()
+
+
+def regulator_references(text: str) -> list[str]:
+    """The ICO's case references (FS50..., IC-...-XXXX) in a text, as written."""
+    upper = text.upper()
+    if len(upper) != len(text):
+        return []  # positions would not line up; the regulator writes plain ASCII references
+    found = []
+    for pattern in (ICO_FS, ICO_IC):
+        found += [text[m.start():m.end()] for m in pattern.finditer(upper)
+                  if _starts_word(upper, m.start())]
+    return found
 
 
 def _digits(token: str) -> int:
@@ -61,15 +84,18 @@ def other_references(subject: str, text: str, ours: set[str]) -> list[OtherRef]:
             return
         found[key] = OtherRef(token, where)
 
-    for source in (subject, text):
-        for match in ICO_FS.finditer(source):
-            add(match.group(0).replace(" ", ""), "the regulator's case number")
-        for match in ICO_IC.finditer(source):
-            add(match.group(0), "the regulator's case reference")
+    for source in (subject, text[:READ_CHARS]):
+        for reference in regulator_references(source):
+            add(reference.replace(" ", ""), "the regulator's case reference")
     for match in _BRACKETED.finditer(subject):
         add(match.group(1), "a bracketed reference in the subject")
-    for source in (subject, text):
-        for match in _LABELLED.finditer(source):
+    for source in (subject, text[:READ_CHARS]):
+        lowered = source.lower()
+        if len(lowered) != len(source):
+            continue  # positions would not line up (a rare letter that lower-cases to two)
+        for match in _LABELLED.finditer(lowered):
+            if not _starts_word(lowered, match.start()):
+                continue
             label = match.group(0)[: match.start(1) - match.start()].strip()
-            add(match.group(1), f"after '{label}'")
+            add(source[match.start(1):match.end(1)], f"after '{label}'")
     return list(found.values())

@@ -17,7 +17,7 @@ from typing import Final
 
 from foi_mailbot.classify.base import ClassifyContext, Kind, Verdict
 from foi_mailbot.classify.correspondence import Finding
-from foi_mailbot.classify.references import ICO_FS, ICO_IC
+from foi_mailbot.classify.references import ICO_FS, regulator_references
 from foi_mailbot.parsing.parsed import ParsedMail
 
 _NAMES: Final = ("information commissioner's office", "scottish information commissioner")
@@ -58,7 +58,7 @@ class RegulatorMail:
         if regulator is None:
             # Forwarded or pasted regulator letters name the office and carry its reference.
             lowered = text.lower()
-            if not (any(n in lowered for n in _NAMES) and ICO_FS.search(mail.subject)):
+            if not (any(n in lowered for n in _NAMES) and ICO_FS.search(mail.subject.upper())):
                 return None
             reasons = ["It names the Information Commissioner and quotes an ICO case number."]
         else:
@@ -71,8 +71,8 @@ class RegulatorMail:
         else:
             flags.append("which_case")
             reasons.append("It names none of our cases: a person must find the case.")
-        theirs = [m.group(0) for m in (*ICO_FS.finditer(text), *ICO_IC.finditer(text))
-                  if m.group(0).upper() not in {f.reference for f in ours}]
+        theirs = [r for r in regulator_references(text)
+                  if r.upper() not in {f.reference for f in ours}]
         if theirs:
             reasons.append(f"The regulator's reference is {theirs[0]}.")
         deadline = regulator_deadline(mail.text)

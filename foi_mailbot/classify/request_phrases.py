@@ -77,8 +77,17 @@ ASK_WEAK: Final = (
     "the following",
 )
 
-# A numbered or lettered list of questions or items: "1.", "2)", "a)" at line starts.
-NUMBERED: Final = re.compile(r"(?m)^\s*(?:\(?[1-9a-h][.)])\s+\S.*\n(?:.*\n)*?\s*\(?[2-9b-h][.)]\s")
+# The marker of an item of a numbered or lettered list ("1.", "2)", "(b)") at a line's start.
+# It opens with the line break rather than "^" in multi-line mode, which `re` would try at
+# every position.
+_ITEM: Final = re.compile(r"\n[ \t]*\(?([1-9a-h])[.)][ \t]+\S")
+
+
+def numbered(text: str) -> bool:
+    """True when the text holds a list of at least two items numbered 1, 2 or lettered a, b."""
+    markers = {m.group(1) for m in _ITEM.finditer(f"\n{text}")}
+    return {"1", "2"} <= markers or {"a", "b"} <= markers
+
 
 # Credential phishing and account scams: decisive whatever else the text says.
 PHISHING: Final = (
