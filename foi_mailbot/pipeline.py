@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot import attempts
+from foi_mailbot.cases.follow_up_match import refine_match, sender_open_cases
 from foi_mailbot.cases.matching import Match, Thread, find_thread, resolve
 from foi_mailbot.cases.senders import TrustPolicy, dmarc_verdict, is_staff_address
 from foi_mailbot.cases.service import Outcome, Services, apply
@@ -51,6 +52,7 @@ def classify_context(settings: Settings, services: Services | None = None) -> Cl
         extra_environmental_phrases=tuple(phrases.extra_environmental_phrases),
         authserv_id=settings.mailbox.authserv_id,
         exchange_internal_marker=settings.mailbox.exchange_internal_marker,
+        regulator_domains=tuple(d.lower() for d in org.regulator_domains),
     )
 
 
@@ -158,10 +160,12 @@ class Pipeline:
         mail = parsed if parsed is not None else parse(
             queries.raw_of(session, row.id) or b"",
             max_bytes=self.services.settings.mailbox.max_message_bytes)
-        thread = find_thread(session, mail, staff=self._is_staff(mail, row))
-        verdict = classify(mail, self._context(row, thread))
+        staff = self._is_staff(mail, row)
+        thread = find_thread(session, mail, staff=staff)
+        verdict = classify(mail, self._context(session, row, mail, thread, staff=staff))
         match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF,
                         dmarc=dmarc_verdict(mail, self.trust))
+        match = refine_match(session, mail, verdict, match)  # a follow-up's likely case
         # The row is written to after the look-ups, so that none of them has to write it first.
         duplicate = queries.same_message_applied(session, row.id, _message_id(row, mail),
                                                  mail.from_addr.email if mail.from_addr else None)
@@ -179,12 +183,18 @@ class Pipeline:
         # Mail with no usable From is never staff (`cases.senders`).
         return row.direction == "sent" or is_staff_address(mail.from_addr, self.trust)
 
-    def _context(self, row: InboundMessage, thread: Thread) -> ClassifyContext:
+    def _context(
+        self, session: Session, row: InboundMessage, mail: ParsedMail, thread: Thread, *,
+        staff: bool,
+    ) -> ClassifyContext:
+        """What classification is told besides the message: its thread, its folder, and the
+        sender's open cases (a reply-shaped message from them is never a second request)."""
         return replace(
             self.base_context,
             thread_case=thread.case.reference if thread.case else None,
             thread_case_is_review=bool(thread.case and thread.case.is_review),
             from_sent_folder=row.direction == "sent",
+            sender_open_cases=sender_open_cases(session, mail, thread, staff=staff),
         )
 
     def _release_in_hand(self) -> None:

@@ -79,6 +79,22 @@ class OrganisationSettings(_Section):
                 msg = f"legacy reference pattern '{name}': {problem}"
                 raise ValueError(msg)
         return value
+    # Subject access requests (UK GDPR Art 15): "case" opens one with the one-month clock and
+    # acknowledges it; "flag" leaves it for a person. The DPO, where set, gets a copy.
+    sar_handling: Literal["case", "flag"] = "case"
+    dpo_address: str | None = None
+    # The information regulators' domains: their mail is flagged, never acknowledged.
+    regulator_domains: list[str] = ["ico.org.uk", "foi.scot", "itspublicknowledge.info"]
+
+    @field_validator("dpo_address")
+    @classmethod
+    def _dpo_looks_like_address(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if "@" not in value or any(c in value for c in "\r\n <>"):
+            msg = f"'{value}' is not an email address"
+            raise ValueError(msg)
+        return value.lower()
 
     @field_validator("time_zone")
     @classmethod

@@ -27,6 +27,7 @@ from foi_mailbot.cases.register import (
 from foi_mailbot.cases.senders import FLAG_TEXT as SENDER_FLAG_TEXT
 from foi_mailbot.cases.senders import requester_of
 from foi_mailbot.cases.staff import apply_staff_action, is_internal, staff_match
+from foi_mailbot.cases.subject_access import copy_to_dpo
 from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import EventKind, Law
@@ -98,8 +99,9 @@ def apply(
 
 def _law_for(services: Services, verdict: Classification) -> Law:
     law = verdict.law or Law.FOIA
-    if services.settings.organisation.jurisdiction == "scotland" and law is Law.FOIA:
-        return Law.FOISA
+    if services.settings.organisation.jurisdiction == "scotland":
+        # FOISA for information in general; the Scottish EIRs for environmental information.
+        return {Law.FOIA: Law.FOISA, Law.EIR: Law.EISR}.get(law, law)
     return law
 
 
@@ -332,10 +334,56 @@ def _record_only(a: _Applying) -> None:
 
 
 def _not_foi(a: _Applying) -> None:
+    if "subject_access" in a.verdict.flags:
+        _subject_access(a)
+        return
     a.outcome.flag("not an FOI request: " + "; ".join(a.verdict.reasons))
     a.outcome.effect = "left for a person (not an FOI request)"
-    if "subject_access" in a.verdict.flags:
-        a.outcome.effect += "; looks like a subject access request (one-month clock)"
+
+
+def _subject_access(a: _Applying) -> None:
+    """A request for one's own data: a SAR case with the one-month clock, or a flag."""
+    org = a.services.settings.organisation
+    if org.sar_handling == "flag":
+        a.outcome.flag("subject access request: " + "; ".join(a.verdict.reasons))
+        a.outcome.effect = ("left for a person: a subject access request (UK GDPR Art 15, "
+                            "one-month clock)")
+        return
+    case = _open(a.session, a.services, a.row, a.mail, Law.SAR, a.now, original=None)
+    a.outcome.case = case
+    a.outcome.effect = f"opened subject access request {case.reference}, due {case.due_on}"
+    _acknowledge(a.session, a.services, case, "sar_ack", a.row, a.mail, a.now, a.outcome)
+    if org.dpo_address:
+        copy_to_dpo(a.session, a.services, case, a.row, a.mail, a.now, org.dpo_address)
+        a.outcome.effect += f"; copied to {org.dpo_address}"
+
+
+def _correspondence(a: _Applying) -> None:
+    if "regulator" in a.verdict.flags:
+        _regulator(a)
+    else:
+        _clarification(a)
+
+
+def _regulator(a: _Applying) -> None:
+    """The regulator's letter: attached to the case it names, flagged, never answered."""
+    said = [r for r in a.verdict.reasons if r.startswith("The regulator sets a deadline")]
+    a.outcome.flag("from the information regulator: "
+                   + (said[0] if said else "no deadline stated in the text"))
+    case = a.match.case
+    if case is None:
+        a.outcome.effect = "regulator mail naming none of our cases; not answered"
+        return
+    add_event(
+        a.session,
+        case,
+        kind="correspondence",
+        on=local_date(a.row.arrived_at, a.services.settings.organisation.zone),
+        now=a.now,
+        message_pk=a.row.id,
+        reasons=["mail from the information regulator", *said],
+    )
+    a.outcome.effect = f"regulator mail recorded on {case.reference}; not answered"
 
 
 def _staff(a: _Applying) -> None:
@@ -364,7 +412,7 @@ def _staff(a: _Applying) -> None:
 
 _HANDLERS = {
     Kind.NEW_REQUEST: _new_request,
-    Kind.CLARIFICATION: _clarification,
+    Kind.CLARIFICATION: _correspondence,
     Kind.REVIEW_REQUEST: _review,
     Kind.COPIED: _record_only,
     Kind.AUTO_REPLY: _record_only,
@@ -376,4 +424,8 @@ _FLAG_TEXT = {
     "mistyped_reference": "the reference quoted has a wrong check suffix (mistyped?)",
     "unknown_reference": "the reference quoted is not one of our cases",
     "reference_from_other_sender": "quotes a case reference but is not from that case's requester",
+    "matched_by_guess": "attached by a guess (the sender's only open case, a similar subject or "
+    "a reference in quoted text): a person must confirm the case; the clock was not moved",
+    "which_case": "a follow-up on an earlier request, but which case? A person must attach it",
+    "regulator": "mail from the information regulator: a person must deal with it",
 }

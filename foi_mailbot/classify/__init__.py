@@ -1,10 +1,12 @@
 """Pipeline stage `classify.classify`: what a parsed message is, and why.
 
 The rules run in the order of `RULES`, top to bottom: loop guards first (mail that must never
-be answered), then staff mail, then mail on an existing case (a review request wins over other
-correspondence), then copied mail, then mail that is not an FOI request, and last the
-new-request fallback, which always matches. The first rule that decides wins; the result
-records it, its reasons, and every rule passed over before it. Pure: no I/O, no clock.
+be answered), then staff mail, then the regulators' mail, then mail on an existing case (a
+review request wins over other correspondence), then copied mail, then follow-ups that do not
+thread, then mail that is not an FOI request, then new requests (mail that asks for
+information), and last the rule for mail that asks for nothing, which always matches. The
+first rule that decides wins; the result records it, its reasons, and every rule passed over
+before it. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from foi_mailbot.classify.correspondence import (
     StaffSender,
     quoted_references,
 )
-from foi_mailbot.classify.intake import CopiedOnly, NewRequest, NotFoi
+from foi_mailbot.classify.followup import FollowUp
+from foi_mailbot.classify.intake import CopiedOnly, NewRequest, NotFoi, NothingAsked
 from foi_mailbot.classify.loop_guards import (
     AutoReplyHeaders,
     AutoSubmitted,
@@ -32,6 +35,8 @@ from foi_mailbot.classify.loop_guards import (
     OutOfOfficeText,
     OwnMail,
 )
+from foi_mailbot.classify.references import READ_CHARS, other_references
+from foi_mailbot.classify.regulator import RegulatorMail
 from foi_mailbot.classify.review import ReviewRequest
 from foi_mailbot.parsing.parsed import ParsedMail
 
@@ -42,9 +47,10 @@ RULES: Final[tuple[Rule, ...]] = (
     OwnMail(), AutoSubmitted(), AutoReplyHeaders(), BulkPrecedence(), DeliveryReport(),
     NullReturnPath(), DaemonSender(), ListMail(), OutOfOfficeText(), HelpdeskText(),
     StaffSender(),
+    RegulatorMail(),
     ReviewRequest(), CaseCorrespondence(),
-    CopiedOnly(), NotFoi(),
-    NewRequest(),  # always matches
+    CopiedOnly(), FollowUp(), NotFoi(),
+    NewRequest(), NothingAsked(),  # the last always matches
 )
 
 
@@ -57,7 +63,7 @@ def classify(mail: ParsedMail, ctx: ClassifyContext) -> Classification:
             misses.append(rule.name)
             continue
         return _outcome(rule.name, verdict, tuple(misses), mail, ctx)
-    msg = "the last rule, new_request, always matches"
+    msg = "the last rule, nothing_asked, always matches"
     raise AssertionError(msg)
 
 
@@ -69,8 +75,14 @@ def _outcome(
     if isinstance(verdict, Finding):
         reference, law, flags = verdict.reference, verdict.law, list(verdict.flags)
     reasons = list(verdict.reasons)
+    others: tuple[str, ...] = ()
     if verdict.kind is not Kind.AUTO_REPLY:
-        flags += _attention_flags(mail, ctx, reasons)
+        regulator = "regulator" in flags
+        flags += _attention_flags(mail, ctx, reasons, regulator=regulator)
+        others = _other_references(mail, ctx, regulator=regulator)
+        if others and reference is None:
+            reasons.append(f"It quotes another system's reference, {others[0]}, for a person "
+                           "to match by; it opens and moves no case by itself.")
     unvouched = verdict.kind is Kind.STAFF and not ctx.from_sent_folder
     if unvouched and dmarc_verdict(mail, ctx.trust) is not Dmarc.PASS:
         flags.append(STAFF_UNVOUCHED)
@@ -83,13 +95,29 @@ def _outcome(
         reference=reference,
         law=law,
         flags=tuple(dict.fromkeys(flags)),
+        other_references=others,
     )
 
 
-def _attention_flags(mail: ParsedMail, ctx: ClassifyContext, reasons: list[str]) -> list[str]:
+def _other_references(
+    mail: ParsedMail, ctx: ClassifyContext, *, regulator: bool
+) -> tuple[str, ...]:
+    """Other systems' references in labelled places (the regulator's letter: all its text)."""
+    text = (mail.text if regulator else mail.new_text)[:READ_CHARS]
+    ours = ctx.find_references(f"{mail.subject}\n{text}")
+    # A regulator's IC- reference has our shape but not our suffix: it is theirs, not mistyped.
+    known = {f.text.upper() for f in ours if f.valid or not regulator}
+    known |= {f.reference for f in ours if f.valid or not regulator}
+    return tuple(r.text for r in other_references(mail.subject, text, known))
+
+
+def _attention_flags(
+    mail: ParsedMail, ctx: ClassifyContext, reasons: list[str], *, regulator: bool = False
+) -> list[str]:
     """Things a person must check whatever the kind: a mistyped reference, a no-reply sender."""
     flags: list[str] = []
-    mistyped = [f.text for f in quoted_references(mail, ctx) if not f.valid]
+    mistyped = [] if regulator else [
+        f.text for f in quoted_references(mail, ctx) if not f.valid]
     if mistyped:
         flags.append("mistyped_reference")
         reasons.append(

@@ -64,6 +64,11 @@ class ClassifyContext:
             self.staff_addresses, self.staff_domains, self.authserv_id,
             exchange_internal_marker=self.exchange_internal_marker,
         )
+    # References of the sender's open cases (found by the caller from the register): a
+    # reply-shaped message from them is correspondence, never a second request.
+    sender_open_cases: tuple[str, ...] = ()
+    # Domains of the information regulators (ICO; Scottish Information Commissioner).
+    regulator_domains: tuple[str, ...] = ("ico.org.uk", "foi.scot", "itspublicknowledge.info")
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,10 @@ class Classification:
 
     `reference` is the case reference the message refers to (valid suffix), if any;
     `flags` are things a person must look at (e.g. `mistyped_reference`, `subject_access`);
-    `law` is the law a new request falls under (FOIA unless environmental).
+    `law` is the law a new request falls under (FOIA unless environmental);
+    `other_references` are references in other systems' formats (the regulator's, another
+    body's, our previous system's) found in labelled places, the one that matters first: they
+    help a person match mail and never open or move a case.
     """
 
     kind: Kind
@@ -100,3 +108,4 @@ class Classification:
     reference: str | None = None
     law: Law | None = None
     flags: tuple[str, ...] = field(default_factory=tuple)
+    other_references: tuple[str, ...] = ()

@@ -336,11 +336,13 @@ ENVIRONMENTAL_WEAK: Final = (
 def matches(text: str | Folded, phrases: Iterable[str]) -> list[str]:
     """The phrases found in already-normalised (or folded) text, in list order, without
     repeats."""
-    # A phrase's first word must be among the text's words for its pattern to match: one
-    # look-up rules out most phrases, where the pattern would read the whole text.
+    # Every run of word characters in a phrase stands whole in any text it matches (the last
+    # perhaps with a plural ending): set look-ups rule out most phrases, where the pattern
+    # would read the whole text. Common first words ("please", "i") make the first alone weak.
     seen = text if isinstance(text, Folded) else Folded(text)
-    return [phrase for phrase, first, keys, pattern in _compiled(tuple(phrases))
-            if (not keys.isdisjoint(seen.words) if keys else first in seen.text)
+    words = seen.words
+    return [phrase for phrase, needed, last, pattern in _compiled(tuple(phrases))
+            if needed <= words and (last is None or not last.isdisjoint(words))
             and _found(pattern, seen.text)]
 
 
@@ -373,26 +375,26 @@ _WORD_CHAR: Final = re.compile(r"\w")
 
 
 _WORD_RUN: Final = re.compile(r"\w+")
-_Compiled = tuple[str, str, frozenset[str], re.Pattern[str]]
+_Compiled = tuple[str, frozenset[str], frozenset[str] | None, re.Pattern[str]]
 
 
 @lru_cache(maxsize=64)
 def _compiled(phrases: tuple[str, ...]) -> tuple[_Compiled, ...]:
-    """Each distinct phrase, once per list: its first word, the runs of word characters that
-    word can stand as where the phrase matches (none when the word has other characters), and
-    its pattern."""
+    """Each distinct phrase, once per list: the runs of word characters any text it matches
+    holds, the forms its last run may take there when the pattern lets it end in a plural
+    (else None), and its pattern."""
     compiled = []
     for phrase in dict.fromkeys(phrases):
-        words = normalise(phrase).split()
-        if not words:
+        text = normalise(phrase)
+        if not text:
             continue
-        first = words[0]
-        keys: frozenset[str] = frozenset()
-        if _WORD_RUN.fullmatch(first):
-            # A match starts after a non-word character and the first word ends at a space,
-            # or, alone, at an optional plural ending followed by a non-word character.
-            keys = frozenset({first, f"{first}s", f"{first}es"} if len(words) == 1 else {first})
-        compiled.append((phrase, first, keys, _pattern(phrase)))
+        runs = _WORD_RUN.findall(text)
+        last: frozenset[str] | None = None
+        if runs and _WORD_CHAR.match(text[-1]):
+            # The phrase ends in its last run, which the pattern lets take "s" or "es".
+            end = runs.pop()
+            last = frozenset({end, f"{end}s", f"{end}es"})
+        compiled.append((phrase, frozenset(runs), last, _pattern(phrase)))
     return tuple(compiled)
 
 

@@ -62,7 +62,7 @@ def _parse_event(text: str) -> ClockEvent:
 @app.command()
 def deadline(
     law: Annotated[str, typer.Option(
-        metavar="LAW", help="foia, eir, foisa, sar or review_foia/eir/foisa.")],
+        metavar="LAW", help="foia, eir, foisa, eisr, sar or review_foia/eir/foisa/eisr.")],
     received: Annotated[str, typer.Option(metavar="DATE", help="Date of receipt, YYYY-MM-DD.")],
     event: Annotated[list[str] | None, typer.Option(
         metavar="TYPE:DATE[:DAYS]", help="A clock event, e.g. clarification_sought:2026-01-07; "

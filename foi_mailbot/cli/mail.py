@@ -23,6 +23,7 @@ from foi_mailbot.cli.common import (
 
 if TYPE_CHECKING:
     from foi_mailbot.bootstrap import App
+    from foi_mailbot.classify.base import Classification, ClassifyContext
     from foi_mailbot.parsing.parsed import ParsedMail
     from foi_mailbot.sources import RawMail
 
@@ -113,8 +114,10 @@ def classify_files(
         metavar="DOMAIN", help="A staff domain (repeatable).")] = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
+    evaluate: Annotated[bool, typer.Option(
+        "--evaluate", help="Score a labelled folder: give DIR and LABELS.json.")] = False,
 ) -> None:
-    """Classify .eml files without touching the database."""
+    """Classify .eml files without touching the database (or score a labelled folder)."""
     from foi_mailbot.bootstrap import reference_codec
     from foi_mailbot.classify import classify as classify_mail
     from foi_mailbot.parsing import parse
@@ -127,6 +130,9 @@ def classify_files(
         ctx = replace(ctx, mailbox_addresses=ctx.mailbox_addresses | {mailbox.lower()})
     if staff_domain:
         ctx = replace(ctx, staff_domains=ctx.staff_domains | {d.lower() for d in staff_domain})
+    if evaluate:
+        _evaluate(files, ctx, as_json=as_json)
+        return
     for path in files:
         try:
             raw = path.read_bytes()
@@ -140,6 +146,7 @@ def classify_files(
                 "file": str(path), "kind": verdict.kind.value, "reference": verdict.reference,
                 "reasons": list(verdict.reasons), "rule": verdict.rule,
                 "law": verdict.law.value if verdict.law else None, "flags": list(verdict.flags),
+                "other_references": list(verdict.other_references),
                 **staff,
             }))
         else:
@@ -158,3 +165,42 @@ def _staff_reading(mail: ParsedMail) -> dict[str, Any]:
     today = (mail.date or datetime.now(UTC)).date()
     action = infer_staff_action(mail, today=today)
     return action.as_json()
+
+
+def _evaluate(args: list[Path], ctx: ClassifyContext, *, as_json: bool) -> None:
+    """Score the labelled folder `args[0]` against `args[1]`; exit 1 when anything is wrong."""
+    from foi_mailbot.classify import classify as classify_mail
+    from foi_mailbot.classify.evaluation import evaluate, load_labels, unlabelled
+    from foi_mailbot.parsing import parse
+
+    if len(args) != 2 or not args[0].is_dir() or not args[1].is_file():
+        fail("--evaluate takes a folder of .eml files and its labels file (JSON)")
+    directory, labels_path = args
+    try:
+        labels = load_labels(labels_path)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the labels: {exc}")
+    missing = [name for name in labels if not (directory / name).is_file()]
+    if missing:
+        fail(f"labelled but not in {directory}: {', '.join(missing)}")
+
+    def one(path: Path, context: ClassifyContext) -> Classification:
+        return classify_mail(parse(path.read_bytes()), context)
+
+    result = evaluate(directory, labels, one, ctx)
+    if as_json:
+        typer.echo(json.dumps({
+            "messages": len(result.scored), "right": result.right, "accuracy": result.accuracy,
+            "per_kind": {k: {"right": r, "total": t} for k, (r, t) in result.per_kind().items()},
+            "confusion": [{"labelled": e, "found": g, "count": n}
+                          for (e, g), n in sorted(result.confusion().items())],
+            "unsafe": [s.name for s in result.unsafe], "lost": [s.name for s in result.lost],
+            "wrong": {s.name: list(s.wrong) for s in result.scored if s.wrong},
+            "unlabelled": unlabelled(directory, labels),
+        }))
+    else:
+        typer.echo(result.report())
+        for name in unlabelled(directory, labels):
+            typer.echo(f"not labelled: {name}")
+    if result.right != len(result.scored):
+        raise typer.Exit(1)

@@ -17,6 +17,8 @@ class Law(StrEnum):
     REVIEW_FOIA = "review_foia"
     REVIEW_EIR = "review_eir"
     REVIEW_FOISA = "review_foisa"
+    EISR = "eisr"
+    REVIEW_EISR = "review_eisr"
 
     @property
     def is_review(self) -> bool:
@@ -34,6 +36,7 @@ class Law(StrEnum):
             Law.FOIA: Law.REVIEW_FOIA,
             Law.EIR: Law.REVIEW_EIR,
             Law.FOISA: Law.REVIEW_FOISA,
+            Law.EISR: Law.REVIEW_EISR,
         }.get(self, Law.REVIEW_FOIA if not self.is_review else self)
 
 
@@ -46,6 +49,9 @@ _TITLES = {
     Law.REVIEW_EIR: "reconsideration under regulation 11 of the Environmental Information "
     "Regulations 2004",
     Law.REVIEW_FOISA: "review under section 20 of the Freedom of Information (Scotland) Act 2002",
+    Law.EISR: "Environmental Information (Scotland) Regulations 2004",
+    Law.REVIEW_EISR: "review under regulation 16 of the Environmental Information (Scotland) "
+    "Regulations 2004",
 }
 
 

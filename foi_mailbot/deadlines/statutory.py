@@ -127,6 +127,7 @@ _UK_WIDE = (
     "of the UK"
 )
 _SCOTLAND = "working days exclude weekends, Christmas Day and bank holidays in Scotland (s.73)"
+_SCOTLAND_EISR = _SCOTLAND.replace("(s.73)", "(FOISA s.73, applied by EISR reg 2(1))")
 
 _RULES: Final[Mapping[Law, _Rules]] = {
     Law.FOIA: _Rules(
@@ -169,6 +170,22 @@ _RULES: Final[Mapping[Law, _Rules]] = {
         "FOISA s.21(1): review within 20 working days after receipt of the requirement for "
         f"review; {_SCOTLAND.replace('(s.73)', '(FOISA s.73)')}",
         "FOISA s.21: the clarified requirement for review is treated as new",
+    ),
+    # The Scottish EIRs count on FOISA's calendar: EISR reg 2(1) gives "working day" the
+    # meaning of FOISA s.73.
+    Law.EISR: _Rules(
+        20,
+        "EISR reg 5(2)(a): no later than 20 working days after the date of receipt of the "
+        f"request; {_SCOTLAND_EISR}",
+        "EISR reg 9: the period runs from receipt of the more particular request",
+        fees="EISR reg 8 has no express rule; disregarded by analogy with FOISA s.10(2)",
+        extension="EISR reg 7(1): complex and voluminous, up to 40 working days in all",
+    ),
+    Law.REVIEW_EISR: _Rules(
+        20,
+        "EISR reg 16(4): review no later than 20 working days after the date of receipt of "
+        f"the representations; {_SCOTLAND_EISR}",
+        "EISR reg 16: the clarified representations are treated as new",
     ),
 }
 
@@ -368,7 +385,7 @@ def _extension(count: _Count, event: ClockEvent) -> None:
 def _default_extension(law: Law, policy: ClockPolicy) -> int:
     if law is Law.FOIA:
         return policy.pit_extension_days
-    if law is Law.EIR:
+    if law in (Law.EIR, Law.EISR):
         return policy.eir_extension_days
     return policy.review_extension_days
 

@@ -125,8 +125,9 @@ class WorkingDays:
         if law is Law.SAR:
             # "Public holiday" is undefined for Art 12A; the controller's region is a choice.
             return cls((sar_region,), christmas_day=False, extra=extra)
-        if law in (Law.FOISA, Law.REVIEW_FOISA):
-            # FOISA s.73: Christmas Day and bank holidays in Scotland only.
+        if law in (Law.FOISA, Law.REVIEW_FOISA, Law.EISR, Law.REVIEW_EISR):
+            # FOISA s.73 (and EISR reg 2(1), which borrows it): Christmas Day and bank
+            # holidays in Scotland only.
             return cls(("SCT",), christmas_day=True, extra=extra)
         # FOIA s.10(6), applied to the EIRs by reg 2(1) and to reviews by the s.45 Code.
         return cls(PARTS, christmas_day=True, good_friday=True, extra=extra)

@@ -38,7 +38,7 @@ from foi_mailbot.storage.models import Case, CaseEvent, InboundMessage
 ICO_BENCHMARK: Final = 0.9
 """The ICO expects at least 90% of requests answered within the statutory time."""
 
-COMPLIANCE_LAWS: Final = (Law.FOIA, Law.EIR, Law.FOISA)
+COMPLIANCE_LAWS: Final = (Law.FOIA, Law.EIR, Law.FOISA, Law.EISR)
 
 LEGISLATION: Final[Mapping[str, str]] = {
     Law.FOIA.value: "FOIA",
@@ -48,6 +48,8 @@ LEGISLATION: Final[Mapping[str, str]] = {
     Law.REVIEW_FOIA.value: "FOIA review",
     Law.REVIEW_EIR.value: "EIR review",
     Law.REVIEW_FOISA.value: "FOISA review",
+    Law.EISR.value: "EISR",
+    Law.REVIEW_EISR.value: "EISR review",
 }
 
 _FY_START_MONTH: Final = 4

@@ -30,6 +30,7 @@ TEMPLATES = {
     "acknowledgement": "acknowledgement/new_request",
     "clarification_ack": "acknowledgement/clarification_received",
     "review_ack": "acknowledgement/review_request",
+    "sar_ack": "acknowledgement/subject_access",
 }
 
 

@@ -28,7 +28,10 @@ HTML_SUFFIX: Final = ".html.j2"
 ACK_NEW_REQUEST: Final = "acknowledgement/new_request"
 ACK_CLARIFICATION_RECEIVED: Final = "acknowledgement/clarification_received"
 ACK_REVIEW_REQUEST: Final = "acknowledgement/review_request"
-ACKNOWLEDGEMENT_TEMPLATES: Final = (ACK_NEW_REQUEST, ACK_CLARIFICATION_RECEIVED, ACK_REVIEW_REQUEST)
+ACK_SUBJECT_ACCESS: Final = "acknowledgement/subject_access"
+ACKNOWLEDGEMENT_TEMPLATES: Final = (
+    ACK_NEW_REQUEST, ACK_CLARIFICATION_RECEIVED, ACK_REVIEW_REQUEST, ACK_SUBJECT_ACCESS,
+)
 
 _DAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS: Final = (
@@ -101,7 +104,7 @@ def law_name(law: Law, *, scotland: bool = False) -> str:
 
 def is_scottish(law: Law, name: str) -> bool:
     """True when the Scottish Information Commissioner, not the ICO, hears appeals."""
-    return law in (Law.FOISA, Law.REVIEW_FOISA) or "(Scotland)" in name
+    return law in (Law.FOISA, Law.REVIEW_FOISA, Law.EISR, Law.REVIEW_EISR) or "(Scotland)" in name
 
 
 def longdate(value: date) -> str:

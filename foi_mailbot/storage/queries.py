@@ -48,6 +48,12 @@ _THREAD_VIA_INBOUND = (
     .limit(1)
 )
 _SENDERS_CASES = select(Case.id, Case.subject).where(Case.applicant_email == bindparam("sender"))
+_CLOSED_STATES = ("closed", "review_closed")
+_OPEN_OF_SENDER = (
+    select(Case.reference, Case.subject)
+    .where(Case.applicant_email == bindparam("sender"), Case.status.not_in(_CLOSED_STATES))
+    .order_by(Case.id.desc())
+)
 
 
 def pending_messages(session: Session, limit: int | None = None) -> list[int]:
@@ -117,3 +123,9 @@ def cases_of_sender(session: Session, sender: str) -> list[tuple[int, str]]:
 def case_by_reference(session: Session, reference: str) -> Case | None:
     """The case with this reference, if any."""
     return session.scalars(select(Case).where(Case.reference == reference)).first()
+
+
+def open_cases_of_sender(session: Session, sender: str) -> list[tuple[str, str]]:
+    """The reference and subject of each open case of this applicant address, newest first."""
+    return [(reference, subject) for reference, subject in
+            session.execute(_OPEN_OF_SENDER, {"sender": sender})]

@@ -66,7 +66,8 @@ def helpdesk_new_address(letter: EmailMessage, n: int) -> bytes:
 def unrecognised_new_address(letter: EmailMessage, n: int) -> bytes:
     """A robot whose wording we do not know, from a new address each time."""
     return _reply(f"Facilities <desk+{n}@facilities.example>", f"Your note {n}",
-                  "Hello, we got your note and someone will look at it soon.", n)
+                  "Hello, we got your note. Could you please send us your account number "
+                  "so that we can look at it?", n)
 
 
 REQUESTERS: dict[str, Responder] = {
