@@ -3,8 +3,8 @@ between words; with the set of its words.
 
 Folding a long message is most of what reading phrases in it costs, and the rules read the
 same few texts many times: each is folded once and kept on the message (`ParsedMail.folded`).
-(Doing it in the parsing worker instead was tried: with the work it already has, the loop then
-waits for it about as long as folding takes here.)
+(Doing it in the second parsing process, `parsing.pool`, instead was tried: with the work it
+already has, the loop then waits for it about as long as folding takes here.)
 """
 
 from __future__ import annotations

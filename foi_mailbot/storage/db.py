@@ -43,7 +43,8 @@ def make_engine(url: str, *, fsync: bool = True) -> Engine:
 
     `fsync=False` (SQLite only) gives commits that survive the process being killed but not
     a power cut: WAL with synchronous=NORMAL, about ten times quicker. Only for records that
-    must be written at once and can be redone after a power cut (see `Outbox`).
+    must be written at once and can be redone after a power cut: a message's claim and
+    outcome (`Pipeline.quick_factory`).
     SQLite copies its log back into the database file itself (its automatic checkpoint).
     """
     try:
