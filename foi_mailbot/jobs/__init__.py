@@ -5,7 +5,7 @@ pickled jobs), in the organisation's time zone. Every job is a thin, idempotent 
 own tables that takes `now` from the injected clock and decides what is due from the database:
 a missed, doubled or manually rerun fire changes nothing, so restarts and downtime can neither
 double-send nor lose a reminder or a digest. The same sweeps are CLI commands (`remind`,
-`digest`, `outbox send`).
+`digest`); `once` sends the outbox.
 """
 
 from __future__ import annotations
