@@ -24,6 +24,7 @@ PURE_MODULES = (
     "foi_mailbot.cases.reference",
     "foi_mailbot.deadlines",
     "foi_mailbot.cases.lifecycle",
+    "foi_mailbot.cases.senders",
 )
 IO_LIBRARIES = ("mailparser", "sqlalchemy", "imapclient", "smtplib")
 
@@ -190,7 +191,8 @@ def modules_loaded_by(statement: str) -> set[str]:
 
 @pytest.mark.parametrize("module", PURE_MODULES)
 def test_the_pure_core_loads_no_database_network_or_parser_library(module: str) -> None:
-    """Classification, references, the clock and the life cycle are plain functions of data."""
+    """Classification, references, the clock, the life cycle and who sent a message are plain
+    functions of data."""
     loaded = modules_loaded_by(f"import {module}")
 
     assert not loaded & set(IO_LIBRARIES), sorted(loaded & set(IO_LIBRARIES))
