@@ -200,7 +200,7 @@ def add_event(
 ) -> CaseEvent:
     """Append a timeline entry (and a clock event when `clock_event` is given)."""
     event = CaseEvent(
-        case_id=case.id,
+        case=case,
         kind=kind,
         clock_event=clock_event.value if clock_event else None,
         on=on,
@@ -213,7 +213,9 @@ def add_event(
         due_before=case.due_on,
         created_at=now,
     )
-    case.events.append(event)  # written with the case at the next flush
+    # Added to the session, not appended to `case.events`: that would read the case's whole
+    # timeline first. A timeline read later still shows it.
+    session.add(event)
     return event
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +86,46 @@ def test_a_worker_killed_mid_backlog_leaves_the_rest_to_be_parsed_in_place() -> 
     assert results[0][1] is not None
     assert results[-1][1] is None
     assert [] == multiprocessing.active_children()
+
+
+_DAEMON_WITH_A_WORKER = """
+import multiprocessing, sys, time
+from pathlib import Path
+from foi_mailbot.parsing.pool import ParsePool
+
+raws = {n: Path(p).read_bytes() for n, p in enumerate(sys.argv[1:], start=1)}
+pool = ParsePool()
+for _pk, _mail in pool.parsed(list(raws), raws.get):
+    [worker] = multiprocessing.active_children()
+    print(worker.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_worker_ends_when_the_daemon_is_killed() -> None:
+    """kill -9 of the daemon's process: its parsing process does not outlive it."""
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", _DAEMON_WITH_A_WORKER, *map(str, FIXTURES)],
+        stdout=subprocess.PIPE, cwd=Path(__file__).parents[2],
+    )
+    try:
+        assert daemon.stdout is not None
+        worker = int(daemon.stdout.readline())
+        os.kill(daemon.pid, signal.SIGKILL)
+        daemon.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker)
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=10)
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` is a live process (a zombie awaiting its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
