@@ -333,6 +333,7 @@ class Flagged:
     sender: str
     reference: str
     reason: str
+    subject: str = ""
 
 
 _FLAGGED: Final = (InboundMessage.needs_person.is_(True), InboundMessage.resolved_at.is_(None))
@@ -347,6 +348,7 @@ def flagged_messages(session: Session, zone: ZoneInfo, limit: int | None = None)
             InboundMessage.from_email,
             InboundMessage.attention_reason,
             Case.reference,
+            InboundMessage.subject,
         )
         .outerjoin(Case, InboundMessage.case_id == Case.id)
         .where(*_FLAGGED)
@@ -354,8 +356,9 @@ def flagged_messages(session: Session, zone: ZoneInfo, limit: int | None = None)
         .limit(limit)
     )
     return [
-        Flagged(pk, as_utc(at).astimezone(zone).date(), sender or "-", ref or "", why or "-")
-        for pk, at, sender, why, ref in session.execute(stmt)
+        Flagged(pk, as_utc(at).astimezone(zone).date(), sender or "-", ref or "", why or "-",
+                subject or "(no subject)")
+        for pk, at, sender, why, ref, subject in session.execute(stmt)
     ]
 
 

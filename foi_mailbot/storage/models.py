@@ -261,6 +261,26 @@ class ServiceState(Base):
     updated_at: Mapped[datetime] = mapped_column(TZ)
 
 
+class TriageItem(Base):
+    """A message that needs a person, and the token that settles it (once)."""
+
+    __tablename__ = "triage_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"), unique=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    # "notice": a mail of its own to the team; "summary": a line in the daily summary.
+    route: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(TZ)
+    settled_at: Mapped[datetime | None] = mapped_column(TZ, index=True)
+    settled_by: Mapped[str | None] = mapped_column(String(320))
+    command: Mapped[str | None] = mapped_column(Text)
+    # What the settling command changed, so that `undo` can put it back.
+    undo: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    message: Mapped[InboundMessage] = relationship()
+
+
 __all__ = [
     "AuditEntry",
     "Base",
@@ -274,4 +294,5 @@ __all__ = [
     "OutboxStatus",
     "ServiceState",
     "SourceCopy",
+    "TriageItem",
 ]

@@ -1,0 +1,232 @@
+"""Settling triage items by reply, on a real database: applied once, confirmed, undone; forged
+commands flagged and never applied."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from foi_mailbot.bootstrap import App, build
+from foi_mailbot.cases.lifecycle import State
+from foi_mailbot.clock import FixedClock
+from foi_mailbot.ingest import store
+from foi_mailbot.settings import Settings
+from foi_mailbot.sources import RawMail
+from foi_mailbot.storage.db import session_scope
+from foi_mailbot.storage.models import Case, CaseEvent, InboundMessage, OutboxMessage, TriageItem
+from foi_mailbot.triage.items import ensure_items, open_items
+from tests.conftest import FIXTURES
+from tests.integration.harness import fixture_mail
+
+MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+TUESDAY = datetime(2026, 1, 13, 10, 30, tzinfo=UTC)
+
+
+def _feed(app: App, raw: bytes, key: str, direction: str = "inbound") -> InboundMessage:
+    folder = "Sent" if direction == "sent" else "INBOX"
+    stored = store(app.factory, RawMail(f"test:{key}", "foi@example.gov.uk", folder, None, None,
+                                        app.clock.now(), raw, direction), app.clock)
+    app.pipeline.run_pending()
+    with session_scope(app.factory) as session:
+        row = session.get(InboundMessage, stored.message_pk)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def _command(name: str, token: str, command: str) -> bytes:
+    raw = (FIXTURES / "triage" / name).read_bytes()
+    return raw.replace(b"{TOKEN}", token.encode()).replace(b"{COMMAND}", command.encode())
+
+
+def _stray(app: App) -> tuple[str, int]:
+    """A request, then a follow-up from a stranger quoting its reference: flagged; its token."""
+    _feed(app, fixture_mail("new_request_plain_foia.eml"), "1")
+    with session_scope(app.factory) as session:
+        reference = session.scalars(select(Case.reference)).one()
+    stray = _feed(app, fixture_mail("clarification_reference_in_subject.eml",
+                                    Subject=f"Re: my request {reference}",
+                                    From="Someone Else <stranger@example.net>"), "2")
+    assert stray.needs_person
+    with session_scope(app.factory) as session:
+        ensure_items(session, app.clock.now())
+        item = session.scalars(select(TriageItem)).one()
+        return item.token, stray.id
+
+
+def _case(app: App) -> Case:
+    with session_scope(app.factory) as session:
+        case = session.scalars(select(Case).order_by(Case.id)).first()
+        assert case is not None
+        session.expunge(case)
+        return case
+
+
+def _events(app: App) -> int:
+    with session_scope(app.factory) as session:
+        return len(list(session.scalars(select(CaseEvent.id))))
+
+
+def _outbox(app: App, like: str) -> list[OutboxMessage]:
+    with session_scope(app.factory) as session:
+        rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.key.like(like))))
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def test_not_foi_in_sent_settles_the_item_and_is_confirmed_with_its_undo(
+    settings: Settings,
+) -> None:
+    """A reply filed in Sent settles the item; the team is told what was done and how to undo."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, _ = _stray(app)
+    app.clock = FixedClock(TUESDAY)
+
+    command = _feed(app, _command("reply_outlook_command_in_sent.eml", token, "Not FOI"), "3",
+                    "sent")
+
+    with session_scope(app.factory) as session:
+        assert [] == open_items(session)
+    assert command.effect is not None and command.effect.startswith("command applied")
+    (confirmation,) = _outbox(app, "triage:reply:%")
+    assert "foi-team@example.gov.uk" == confirmation.to_email
+    assert f"undo {token}".encode() in confirmation.raw
+
+
+def test_link_attaches_and_undo_puts_it_back(settings: Settings) -> None:
+    """`link REF` attaches the stray message; `undo <token>` detaches it and reopens the item."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, stray_pk = _stray(app)
+    reference = _case(app).reference
+    events_before = _events(app)
+
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, f"link {reference}"), "3",
+          "sent")
+    with session_scope(app.factory) as session:
+        linked = session.get(InboundMessage, stray_pk)
+        assert linked is not None and linked.case_id is not None and linked.resolved_at
+    assert _events(app) > events_before
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, f"undo {token}")
+          .replace(b"B8C9D0LO2P", b"B8C9D1LO2P"), "4", "sent")
+
+    with session_scope(app.factory) as session:
+        back = session.get(InboundMessage, stray_pk)
+        assert back is not None and back.resolved_at is None
+        (item,) = open_items(session)
+        assert item.token != token  # a used token never settles anything again
+    assert events_before == _events(app)
+
+
+def test_close_and_reopen_by_reply(settings: Settings) -> None:
+    """`close REF refused` closes the case with its outcome."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, _ = _stray(app)
+    reference = _case(app).reference
+
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token,
+                        f"close {reference} refused"), "3", "sent")
+
+    case = _case(app)
+    assert (State.CLOSED.value, "refused") == (case.status, case.outcome)
+
+
+def test_received_recomputes_the_deadline(settings: Settings) -> None:
+    """`received DATE` moves the date of receipt of the message's case, and its due date."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    _feed(app, fixture_mail("new_request_plain_foia.eml"), "1")
+    with session_scope(app.factory) as session:
+        row = session.scalars(select(InboundMessage)).one()
+        row.needs_person, row.resolved_at = True, None
+        ensure_items(session, MONDAY)
+        token = session.scalars(select(TriageItem.token)).one()
+    before = _case(app).due_on
+
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, "received 2026-01-02"), "3",
+          "sent")
+
+    case = _case(app)
+    assert "2026-01-02" == case.received_on.isoformat()
+    assert before is not None and case.due_on is not None and case.due_on < before
+
+
+def test_staff_inbox_command_with_dmarc_pass_is_applied(make_settings, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Staff mail our server vouched for, with the item's token, is a command."""
+    settings = make_settings(db=db_url, mailbox={"authserv_id": "mx.example.gov.uk"})
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, _ = _stray(app)
+
+    row = _feed(app, _command("staff_inbox_command_dmarc.eml", token, "ignore")
+                .replace(b"{DMARC}", b"pass"), "3")
+
+    assert row.effect is not None and row.effect.startswith("command applied"), row.effect
+    (confirmation,) = _outbox(app, "triage:reply:%")
+    assert "jane.smith@example.gov.uk" == confirmation.to_email
+
+
+def test_staff_inbox_command_failing_dmarc_is_flagged(make_settings, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """A token with a trusted Authentication-Results failing: flagged, nothing applied."""
+    settings = make_settings(db=db_url, mailbox={"authserv_id": "mx.example.gov.uk"})
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, _ = _stray(app)
+
+    row = _feed(app, _command("staff_inbox_command_dmarc.eml", token, "ignore")
+                .replace(b"{DMARC}", b"fail"), "3")
+
+    assert row.needs_person
+    with session_scope(app.factory) as session:
+        assert 2 == len(open_items(session))  # the stray message and the forged command
+    assert [] == _outbox(app, "triage:reply:%")
+
+
+def test_stranger_with_a_valid_token_is_flagged(settings: Settings) -> None:
+    """Knowing a token is not enough: a stranger's command is flagged, not applied."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, stray_pk = _stray(app)
+
+    row = _feed(app, _command("staff_inbox_command_dmarc.eml", token, "ignore")
+                .replace(b"jane.smith@example.gov.uk", b"mallory@example.net"), "3")
+
+    assert row.needs_person and "may not give one" in (row.attention_reason or "")
+    with session_scope(app.factory) as session:
+        stray = session.get(InboundMessage, stray_pk)
+        assert stray is not None and stray.resolved_at is None
+
+
+def test_staff_command_without_a_token_is_flagged(settings: Settings) -> None:
+    """A command from Sent with no item's token names nothing: flagged."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    _stray(app)
+    raw = _command("reply_outlook_command_in_sent.eml", "", "ignore").replace(
+        b"[FOI triage ]", b"")
+
+    row = _feed(app, raw, "3", "sent")
+
+    assert row.needs_person and "without an item's token" in (row.attention_reason or "")
+
+
+def test_a_replayed_token_is_flagged(settings: Settings) -> None:
+    """A token settles one item once: the same command again is flagged."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, _ = _stray(app)
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, "ignore"), "3", "sent")
+
+    again = _feed(app, _command("reply_outlook_command_in_sent.eml", token, "not foi")
+                  .replace(b"B8C9D0LO2P", b"B8C9D2LO2P"), "4", "sent")
+
+    assert again.needs_person and "already used" in (again.attention_reason or "")
+
+
+def test_unknown_words_get_the_list_of_commands(settings: Settings) -> None:
+    """A reply the parser cannot read is answered with what is understood; nothing changes."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, _ = _stray(app)
+
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, "please deal with this"),
+          "3", "sent")
+
+    (answer,) = _outbox(app, "triage:reply:%")
+    assert b"merge IC-000123-N1W5 into" in answer.raw
+    with session_scope(app.factory) as session:
+        assert 1 == len(open_items(session))
