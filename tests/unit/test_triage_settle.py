@@ -3,7 +3,7 @@ commands flagged and never applied."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -230,3 +230,157 @@ def test_unknown_words_get_the_list_of_commands(settings: Settings) -> None:
     assert b"merge IC-000123-N1W5 into" in answer.raw
     with session_scope(app.factory) as session:
         assert 1 == len(open_items(session))
+
+
+def _flag_request(app: App, key: str, fixture: str = "new_request_plain_foia.eml") -> str:
+    """A new request held for a person (flagged by hand, as a doubtful kind would be); its token."""
+    row = _feed(app, fixture_mail(fixture), key)
+    with session_scope(app.factory) as session:
+        stored = session.get(InboundMessage, row.id)
+        assert stored is not None
+        stored.needs_person, stored.resolved_at = True, None
+        ensure_items(session, app.clock.now())
+        item = session.scalars(select(TriageItem).where(TriageItem.message_pk == row.id)).one()
+        return item.token
+
+
+def test_link_answering_a_clarification_restarts_the_clock_from_its_own_arrival(
+    settings: Settings,
+) -> None:
+    """A stray answer linked by a person restarts the clock from the day it arrived, not the
+    day of the command; the confirmation gives the new due date."""
+    from foi_mailbot.cases.lifecycle import Event
+    from foi_mailbot.cases.register import move, refresh_deadline
+    from foi_mailbot.deadlines.laws import EventKind
+
+    app = build(settings, clock=FixedClock(MONDAY))
+    _feed(app, fixture_mail("new_request_plain_foia.eml"), "1")
+    with session_scope(app.factory) as session:
+        case = session.scalars(select(Case)).one()
+        move(session, case, Event.CLARIFICATION_SOUGHT, MONDAY, None, ["asked"],
+             clock_event=EventKind.CLARIFICATION_SOUGHT, on=MONDAY.date())
+        refresh_deadline(session, case, app.services.calendars, now=MONDAY, cause="test")
+        reference = case.reference
+    app.clock = FixedClock(TUESDAY)
+    stray = _feed(app, fixture_mail("clarification_outlook_plain_quote.eml",
+                                    Subject="Re: your question"), "2")
+    with session_scope(app.factory) as session:
+        row = session.get(InboundMessage, stray.id)
+        assert row is not None
+        row.needs_person, row.resolved_at, row.case_id = True, None, None
+        ensure_items(session, TUESDAY)
+        token = session.scalars(select(TriageItem.token)).one()
+    app.clock = FixedClock(TUESDAY + timedelta(days=2))
+
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, f"link {reference}"), "3",
+          "sent")
+
+    case = _case(app)
+    assert State.ACKNOWLEDGED.value == case.status
+    with session_scope(app.factory) as session:
+        received = session.scalars(select(CaseEvent).where(
+            CaseEvent.clock_event == "clarification_received")).one()
+    assert TUESDAY.date() == received.on
+    (confirmation,) = _outbox(app, "triage:reply:%")
+    assert f"due {case.due_on}".encode() in confirmation.raw
+
+
+def test_new_opens_a_case_and_acknowledges_it(settings: Settings) -> None:
+    """`new eir` opens the message as an EIR request with its deadline and acknowledgement."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    _feed(app, fixture_mail("not_foi_pothole_report.eml"), "1")
+    with session_scope(app.factory) as session:
+        row = session.scalars(select(InboundMessage)).one()
+        assert row.case_id is None
+        row.needs_person, row.resolved_at = True, None
+        ensure_items(session, MONDAY)
+        token = session.scalars(select(TriageItem.token)).one()
+
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, "new eir"), "2", "sent")
+
+    case = _case(app)
+    assert ("eir", State.ACKNOWLEDGED.value) == (case.law, case.status)
+    assert 1 == len(_outbox(app, f"case:{case.reference}:acknowledgement"))
+
+
+def test_merge_keeps_the_earliest_date_and_closes_the_other(settings: Settings) -> None:
+    """`merge A into B`: B takes A's messages and the earlier date of receipt; A is closed."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    _feed(app, fixture_mail("new_request_plain_foia.eml"), "1")
+    app.clock = FixedClock(TUESDAY + timedelta(days=1))
+    token = _flag_request(app, "2", "new_request_journalist.eml")
+    with session_scope(app.factory) as session:
+        first, second = session.scalars(select(Case).order_by(Case.id)).all()
+        a, b = first.reference, second.reference
+
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, f"merge {a} into {b}"), "3",
+          "sent")
+
+    with session_scope(app.factory) as session:
+        gone, kept = session.scalars(select(Case).order_by(Case.id)).all()
+        assert (State.CLOSED.value, "merged") == (gone.status, gone.outcome)
+        assert MONDAY.date() == kept.received_on
+        moved = session.scalars(select(InboundMessage.case_id).where(
+            InboundMessage.direction == "inbound")).all()
+        assert {kept.id} == set(moved)
+
+
+def test_send_releases_a_held_letter(settings: Settings) -> None:
+    """`send` on the item of a request whose letter was held queues the letter."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    stored = store(app.factory, RawMail("test:old", "foi@example.gov.uk", "INBOX", None, None,
+                                        MONDAY - timedelta(days=40),
+                                        fixture_mail("new_request_plain_foia.eml"), "inbound"),
+                   app.clock)
+    app.pipeline.run_pending()
+    with session_scope(app.factory) as session:
+        case = session.scalars(select(Case)).one()
+        assert case.hold is not None
+        ensure_items(session, MONDAY)
+        token = session.scalars(select(TriageItem.token).where(
+            TriageItem.message_pk == stored.message_pk)).one()
+
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, "send"), "2", "sent")
+
+    case = _case(app)
+    assert case.hold is None
+    assert 1 == len(_outbox(app, f"case:{case.reference}:acknowledgement"))
+
+
+def test_the_token_of_another_item_is_flagged(settings: Settings) -> None:
+    """A reply to item A's notice quoting item B's token settles neither."""
+    from foi_mailbot.triage import notices
+
+    app = build(settings, clock=FixedClock(MONDAY))
+    first = _flag_request(app, "1")
+    second = _flag_request(app, "2", "new_request_journalist.eml")
+    notices.sweep(app.factory, app.services, MONDAY)
+    (notice,) = [n for n in _outbox(app, "triage:%:notice") if first in n.key]
+    raw = _command("reply_outlook_command_in_sent.eml", second, "ignore")
+    raw = raw.replace(b"MIME-Version", f"In-Reply-To: <{notice.message_id}>\nMIME-Version"
+                      .encode(), 1)
+
+    row = _feed(app, raw, "3", "sent")
+
+    assert row.needs_person and "another item" in (row.attention_reason or "")
+    with session_scope(app.factory) as session:
+        assert {first, second} <= {i.token for i in open_items(session)}
+
+
+def test_a_command_in_reply_to_our_acknowledgement_is_flagged(settings: Settings) -> None:
+    """Our letters' Message-IDs authorise nothing: a command answering one, without a token,
+    is flagged and the case is not touched."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    _feed(app, fixture_mail("new_request_plain_foia.eml"), "1")
+    case = _case(app)
+    (ack,) = _outbox(app, f"case:{case.reference}:acknowledgement")
+    raw = (FIXTURES / "triage" / "staff_inbox_command_dmarc.eml").read_bytes()
+    raw = raw.replace(b"{COMMAND}", f"close {case.reference} refused".encode())
+    raw = raw.replace(b"[FOI triage {TOKEN}] ", b"").replace(b"{DMARC}", b"pass")
+    raw = raw.replace(b"MIME-Version", f"In-Reply-To: <{ack.message_id}>\nMIME-Version".encode(),
+                      1)
+
+    row = _feed(app, raw, "2")
+
+    assert row.needs_person and "triage_command" == row.rule
+    assert case.status == _case(app).status
