@@ -384,3 +384,20 @@ def test_a_command_in_reply_to_our_acknowledgement_is_flagged(settings: Settings
 
     assert row.needs_person and "triage_command" == row.rule
     assert case.status == _case(app).status
+
+
+def test_a_merged_case_s_reference_finds_the_case_it_was_merged_into(settings: Settings) -> None:
+    """Mail quoting A's reference after `merge A into B` is matched to B."""
+    from foi_mailbot.storage import queries
+
+    app = build(settings, clock=FixedClock(MONDAY))
+    _feed(app, fixture_mail("new_request_plain_foia.eml"), "1")
+    token = _flag_request(app, "2", "new_request_journalist.eml")
+    with session_scope(app.factory) as session:
+        a, b = session.scalars(select(Case.reference).order_by(Case.id)).all()
+    _feed(app, _command("reply_outlook_command_in_sent.eml", token, f"merge {a} into {b}"), "3",
+          "sent")
+
+    with session_scope(app.factory) as session:
+        found = queries.case_by_reference(session, a)
+        assert found is not None and b == found.reference
