@@ -92,3 +92,20 @@ def test_a_thousand_set_aside_messages_make_one_summary_and_the_counts_agree(
     assert ["triage:summary:2026-01-12"] == list(outbox)
     with session_scope(app.factory) as session:
         assert 0 == count_flagged(session) == len(open_items(session))
+
+
+def test_the_digest_lists_open_items_with_their_subjects(settings: Settings) -> None:
+    """The digest's list of messages needing a person shows each one's subject, and its count
+    is the count `triage` gives."""
+    from foi_mailbot.jobs.digest import build_digest, render_digest
+
+    app = build(settings, clock=FixedClock(MONDAY))
+    _deliver(app, "1", fixture_mail("not_foi_invoice.eml", Subject="Invoice 4471 overdue"))
+    with session_scope(app.factory) as session:
+        digest = build_digest(session, app.settings, app.services.calendars, MONDAY)
+        listed = len(open_items(session))
+    text, page = render_digest(app.services.acks.env, digest)
+
+    assert listed == digest.needs_person_total == 1
+    assert '"Invoice 4471 overdue"' in text
+    assert "Invoice 4471 overdue" in page
