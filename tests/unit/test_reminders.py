@@ -343,7 +343,8 @@ def test_the_schedule_runs_every_job_once_at_a_time_in_the_local_zone(app: App) 
     scheduler = make_scheduler(app, stop_event=threading.Event())
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert {"outbox.send", "reminders.sweep", "digest.check", "housekeeping"} == set(jobs)
+    assert {"outbox.send", "reminders.sweep", "digest.check", "triage.sweep",
+            "housekeeping"} == set(jobs)
     for job in jobs.values():
         assert job.coalesce is True
         assert 1 == job.max_instances
