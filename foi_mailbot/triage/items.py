@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -21,12 +21,20 @@ from foi_mailbot.cases.lifecycle import State, is_open
 from foi_mailbot.clock import as_utc
 from foi_mailbot.storage.models import Case, InboundMessage, TriageItem
 
+if TYPE_CHECKING:
+    from foi_mailbot.cases.service import Services
+
 NOTICE: Final = "notice"
 SUMMARY: Final = "summary"
 # Set aside rather than undecided: a line in the daily summary, not a mail of its own.
 SET_ASIDE_KINDS: Final = frozenset({"not_foi", "auto_reply"})
 TOKEN_BYTES: Final = 10  # 80 bits
 TOKEN_RE: Final = re.compile(r"\bFOI triage ([0-9a-f]{20})\b", re.IGNORECASE)
+
+
+def team_address(services: Services) -> str:
+    """Where the team's triage mail goes: `[triage] address`, else the team address."""
+    return services.settings.triage.address or services.settings.organisation.team_address
 
 
 def new_token() -> str:
@@ -157,5 +165,5 @@ def open_for(now: datetime, item: OpenItem, days: int) -> bool:
 __all__ = [
     "NOTICE", "SET_ASIDE_KINDS", "SUMMARY", "TOKEN_RE", "OpenItem", "by_token", "ensure_items",
     "item_of", "new_token", "open_condition", "open_for", "open_items", "reopen", "route_of",
-    "settle", "tag",
+    "settle", "tag", "team_address",
 ]

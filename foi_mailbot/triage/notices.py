@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from email.charset import QP, Charset
 from email.message import Message
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from foi_mailbot.cases.lifecycle import OPEN_STATES
+from foi_mailbot.cases.matching import normalise_subject
 from foi_mailbot.clock import as_utc
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.jobs.reminders import reminder_day, staff_message
@@ -34,7 +36,7 @@ from foi_mailbot.storage import queries
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
 from foi_mailbot.triage import items
-from foi_mailbot.triage.items import OpenItem
+from foi_mailbot.triage.items import OpenItem, team_address
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
@@ -48,6 +50,7 @@ QUOTED_LINES: Final = 12
 SUMMARY_LINES: Final = 2000
 REMIND_AFTER_WORKING_DAYS: Final = 2
 PURPOSE: Final = "triage_notice"
+_NUMBER = re.compile(r"\b[A-Za-z]{1,10}-0*(\d{1,12})-")
 _URL = re.compile(r"\bhttp(s?)://", re.IGNORECASE)
 _DOT_IN_HOST = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z]{2,}\b)")
 
@@ -67,12 +70,24 @@ def commands_for(item: OpenItem, candidates: list[str]) -> list[str]:
 
 
 def _candidates(session: Session, item: OpenItem) -> list[str]:
+    """The message's case, the sender's open cases, cases whose number the subject quotes (a
+    mistyped reference), and open cases with the same subject."""
     found = [item.reference] if item.reference else []
+    ids: list[int] = []
     if item.sender and "@" in item.sender:
-        for case_id, _subject in queries.cases_of_sender(session, item.sender):
-            case = session.get(Case, case_id)
-            if case is not None and case.status in OPEN_STATES and case.reference not in found:
-                found.append(case.reference)
+        ids += [case_id for case_id, _ in queries.cases_of_sender(session, item.sender)]
+    numbers = [int(n) for n in _NUMBER.findall(item.subject)]
+    if numbers:
+        ids += session.scalars(select(Case.id).where(Case.number.in_(numbers))).all()
+    subject = normalise_subject(item.subject)
+    if subject:
+        ids += [case_id for case_id, title in session.execute(
+            select(Case.id, Case.subject).where(Case.status.in_(list(OPEN_STATES))))
+            if normalise_subject(title) == subject]
+    for case_id in ids:
+        case = session.get(Case, case_id)
+        if case is not None and case.status in OPEN_STATES and case.reference not in found:
+            found.append(case.reference)
     return found
 
 
@@ -109,7 +124,9 @@ def with_original(message: Message, body: str, raw: bytes | None, row: InboundMe
     for name, value in message.items():
         if name.lower() not in {"content-type", "mime-version", "content-transfer-encoding"}:
             mixed[name] = value
-    text = MIMEText(body, "plain", "utf-8")
+    charset = Charset("utf-8")
+    charset.body_encoding = QP  # readable in the raw message, as the unattached notices are
+    text = MIMEText(body, "plain", charset)  # type: ignore[arg-type]
     original = MIMEMessage(BytesParser(policy=compat32).parsebytes(raw))
     original["Content-Disposition"] = 'attachment; filename="original.eml"'
     mixed.attach(text)
@@ -122,13 +139,14 @@ def _send(session: Session, services: Services, key: str, subject: str, text: st
     if session.execute(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
         return False
     org = services.settings.organisation
+    to = team_address(services)
     body = f"{text}\n\n-- \n{org.name} FOI mailbox (automatic notice)\n"
-    message, message_id = staff_message(services.settings, to=org.team_address,
+    message, message_id = staff_message(services.settings, to=to,
                                         subject=subject[:250], text=body, html=None, now=now)
     if attach is not None:
         message = with_original(message, body, *attach)
     return enqueue(session, key=key, message=message, message_id=message_id,
-                   to_email=org.team_address, purpose=PURPOSE, now=now,
+                   to_email=to, purpose=PURPOSE, now=now,
                    automatic=False) is not None
 
 

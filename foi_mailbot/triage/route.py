@@ -28,6 +28,7 @@ from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage, Tria
 from foi_mailbot.triage import items
 from foi_mailbot.triage.actions import Context, Refused, perform
 from foi_mailbot.triage.commands import Command, Unknown, help_text, parse_reply
+from foi_mailbot.triage.items import team_address
 from foi_mailbot.triage.undo import restore
 
 RULE = "triage_command"
@@ -151,7 +152,7 @@ def _recipient(services: Services, sender: str) -> str:
     org = services.settings.organisation
     ours = {a.lower() for a in org.all_mailbox_addresses()}
     # Commands written as the shared mailbox itself are confirmed to the team, never to us.
-    return org.team_address if sender.lower() in ours or "@" not in sender else sender
+    return team_address(services) if sender.lower() in ours or "@" not in sender else sender
 
 
 def _confirm(session: Session, services: Services, row: InboundMessage, sender: str,

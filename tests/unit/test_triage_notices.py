@@ -109,3 +109,36 @@ def test_the_digest_lists_open_items_with_their_subjects(settings: Settings) -> 
     assert listed == digest.needs_person_total == 1
     assert '"Invoice 4471 overdue"' in text
     assert "Invoice 4471 overdue" in page
+
+
+def test_a_mistyped_reference_names_its_case_and_an_item_left_open_is_reminded(
+    make_settings, db_url: str  # type: ignore[no-untyped-def]
+) -> None:
+    """The case whose number a mistyped reference quotes is a candidate; notices go to
+    `[triage] address`; an item open two working days is in the next reminder, once."""
+    settings = make_settings(db=db_url, triage={"address": "triage@example.gov.uk"})
+    app = build(settings, clock=FixedClock(MONDAY))
+    _deliver(app, "1", fixture_mail("new_request_plain_foia.eml"))
+    with session_scope(app.factory) as session:
+        reference = session.scalars(select(Case.reference)).one()
+    mistyped = reference[:-1] + ("A" if reference[-1] != "A" else "B")
+    _deliver(app, "2", fixture_mail("clarification_reference_in_subject.eml",
+                                    Subject=f"Re: {mistyped}",
+                                    From="Someone Else <stranger@example.net>"))
+    with session_scope(app.factory) as session:  # held for a person, as a doubtful kind is
+        row = session.scalars(select(InboundMessage).order_by(InboundMessage.id.desc())).first()
+        assert row is not None
+        row.needs_person, row.case_id = True, None
+
+    notices.sweep(app.factory, app.services, MONDAY)
+    for later in (timedelta(days=3), timedelta(days=3, hours=1)):
+        notices.sweep(app.factory, app.services, MONDAY + later)
+
+    with session_scope(app.factory) as session:
+        rows = {r.key: r for r in session.scalars(select(OutboxMessage))
+                if r.key.startswith("triage:")}
+        notice = next(r for k, r in rows.items() if k.endswith(":notice"))
+        assert "triage@example.gov.uk" == notice.to_email
+        text = message_from_bytes(notice.raw).get_payload()[0].get_payload(decode=True)
+        assert f"link {reference}".encode() in text
+        assert ["triage:reminder:2026-01-15"] == [k for k in rows if "reminder" in k]
