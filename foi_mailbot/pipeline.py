@@ -159,7 +159,7 @@ class Pipeline:
         mail = parsed if parsed is not None else parse(
             queries.raw_of(session, row.id) or b"",
             max_bytes=self.services.settings.mailbox.max_message_bytes)
-        if (incoming := triage_route.command_in(session, row, mail, self.trust)) is not None:
+        if (incoming := triage_route.command_in(session, row, mail, self.base_context)) is not None:
             return self._settle(session, row, mail, incoming)
         thread = find_thread(session, mail, staff=self._is_staff(mail, row))
         verdict = classify(mail, self._context(row, thread))

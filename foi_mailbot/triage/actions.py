@@ -9,7 +9,7 @@ so a case opened by a person gets the same deadline and acknowledgement as one o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -100,7 +100,7 @@ def _check(case: Case, event: Event) -> None:
         raise Refused(msg)
 
 
-def _zone_day(ctx: Context, instant: datetime) -> Any:
+def _zone_day(ctx: Context, instant: datetime) -> date:
     return local_date(instant, ctx.services.settings.organisation.zone)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import ColumnElement, select
@@ -157,13 +157,8 @@ def reopen(item: TriageItem) -> str:
     return item.token
 
 
-def open_for(now: datetime, item: OpenItem, days: int) -> bool:
-    """True when the item has waited at least `days` calendar days (a coarse test)."""
-    return as_utc(now) - as_utc(item.arrived) >= timedelta(days=days)
-
-
 __all__ = [
     "NOTICE", "SET_ASIDE_KINDS", "SUMMARY", "TOKEN_RE", "OpenItem", "by_token", "ensure_items",
-    "item_of", "new_token", "open_condition", "open_for", "open_items", "reopen", "route_of",
+    "item_of", "new_token", "open_condition", "open_items", "reopen", "route_of",
     "settle", "tag", "team_address",
 ]

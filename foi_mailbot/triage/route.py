@@ -14,12 +14,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from foi_mailbot.cases.senders import Dmarc, TrustPolicy, dmarc_verdict, is_staff_address
+from foi_mailbot.cases.senders import Dmarc, dmarc_verdict, is_staff_address
 from foi_mailbot.cases.service import Services
+from foi_mailbot.classify.base import ClassifyContext, Kind
+from foi_mailbot.classify.loop_guards import (
+    AutoReplyHeaders,
+    AutoSubmitted,
+    BulkPrecedence,
+    DaemonSender,
+    DeliveryReport,
+    HelpdeskText,
+    ListMail,
+    NullReturnPath,
+    OutOfOfficeText,
+    OwnMail,
+)
 from foi_mailbot.jobs.reminders import staff_message
 from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.parsing.parsed import ParsedMail
@@ -32,6 +46,9 @@ from foi_mailbot.triage.items import team_address
 from foi_mailbot.triage.undo import restore
 
 RULE = "triage_command"
+_AUTOMATIC: Final = (OwnMail(), AutoSubmitted(), AutoReplyHeaders(), BulkPrecedence(),
+                     DeliveryReport(), NullReturnPath(), DaemonSender(), ListMail(),
+                     OutOfOfficeText(), HelpdeskText())
 
 
 @dataclass(frozen=True)
@@ -44,8 +61,17 @@ class Incoming:
 
 
 def command_in(session: Session, row: InboundMessage, mail: ParsedMail,
-               trust: TrustPolicy) -> Incoming | None:
-    """The command in a message, or None when it is ordinary mail."""
+               context: ClassifyContext) -> Incoming | None:
+    """The command in a message, or None when it is ordinary mail.
+
+    Automatic mail (an out-of-office quoting a confirmation's subject, a bounce) is never a
+    command: answering it could start a loop, so the loop guards see it first.
+    """
+    for guard in _AUTOMATIC:
+        verdict = guard.check(mail, context)
+        if verdict is not None and verdict.kind is Kind.AUTO_REPLY:
+            return None
+    trust = context.trust
     text = mail.new_text or mail.text
     tokens = frozenset(t.lower() for t in items.TOKEN_RE.findall(f"{mail.subject}\n{text}"))
     said = parse_reply(text)
@@ -69,7 +95,7 @@ def settle(session: Session, services: Services, row: InboundMessage, mail: Pars
     sender = mail.from_addr.email if mail.from_addr else "(no sender)"
     refusal, item = _authorise(session, row, mail, incoming)
     if refusal is not None or item is None:
-        return _flag(row, refusal or "no item", now)
+        return _flag(row, refusal or "no item")
     by = f"{sender} via {incoming.via}"
     if isinstance(incoming.said, Unknown):
         _reply(session, services, row, sender, item,
@@ -141,8 +167,7 @@ def _apply(session: Session, services: Services, item: TriageItem, command: Comm
     return done.effect, done.case
 
 
-def _flag(row: InboundMessage, why: str, now: datetime) -> str:
-    del now
+def _flag(row: InboundMessage, why: str) -> str:
     row.needs_person = True
     row.attention_reason = why
     return f"flagged: {why}"

@@ -401,3 +401,19 @@ def test_a_merged_case_s_reference_finds_the_case_it_was_merged_into(settings: S
     with session_scope(app.factory) as session:
         found = queries.case_by_reference(session, a)
         assert found is not None and b == found.reference
+
+
+def test_an_out_of_office_quoting_a_token_is_no_command_and_gets_no_answer(
+    settings: Settings,
+) -> None:
+    """A staff member's automatic reply to a confirmation carries its token: it is automatic
+    mail, not a command, so nothing answers it (no loop)."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    token, _ = _stray(app)
+
+    row = _feed(app, fixture_mail("auto_reply_outlook_ooo.eml",
+                                  From="Jane Smith <jane.smith@example.gov.uk>",
+                                  Subject=f"Automatic reply: [FOI triage {token}] done: x"), "3")
+
+    assert "auto_reply" == row.kind
+    assert [] == _outbox(app, "triage:reply:%")
