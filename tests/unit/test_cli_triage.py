@@ -24,6 +24,23 @@ def _config(tmp_path: Path) -> str:
     return str(path)
 
 
+def _store(config: str, *names: str) -> None:
+    """Requests taken in as the daemon would (not `ingest`, whose log handler outlives the
+    runner's captured stream)."""
+    from foi_mailbot.bootstrap import build
+    from foi_mailbot.ingest import store
+    from foi_mailbot.settings import load_settings
+    from foi_mailbot.sources import RawMail
+
+    app_ = build(load_settings(Path(config)))
+    for name in names:
+        store(app_.factory, RawMail(f"test:{name}", "foi@example.gov.uk", "INBOX", None, None,
+                                    app_.clock.now(), (FIXTURES / name).read_bytes(), "inbound"),
+              app_.clock)
+    app_.pipeline.run_pending()
+    app_.close()
+
+
 def _cases(config: str) -> list[dict[str, object]]:
     result = runner.invoke(app, ["cases", "list", "--json", "--config", config])
     assert 0 == result.exit_code, result.output
@@ -33,8 +50,7 @@ def _cases(config: str) -> list[dict[str, object]]:
 def test_received_close_reopen_and_merge_from_the_command_line(tmp_path: Path) -> None:
     """Each command says what it did and the case's new state; a refused one changes nothing."""
     config = _config(tmp_path)
-    for name in ("new_request_plain_foia.eml", "new_request_journalist.eml"):
-        runner.invoke(app, ["ingest", str(FIXTURES / name), "-c", config])
+    _store(config, "new_request_plain_foia.eml", "new_request_journalist.eml")
     first, second = (str(c["reference"]) for c in _cases(config))
 
     received = runner.invoke(app, ["cases", "received", first, "2026-01-02", "-c", config])
