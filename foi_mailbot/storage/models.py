@@ -266,13 +266,13 @@ class TriageItem(Base):
 
     __tablename__ = "triage_item"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    message_pk: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"), unique=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"), primary_key=True)
     token: Mapped[str] = mapped_column(String(32), unique=True)
     # "notice": a mail of its own to the team; "summary": a line in the daily summary.
     route: Mapped[str] = mapped_column(String(16))
     opened_at: Mapped[datetime] = mapped_column(TZ)
-    settled_at: Mapped[datetime | None] = mapped_column(TZ, index=True)
+    # Open items are found from their messages (`needs_person`), so this needs no index.
+    settled_at: Mapped[datetime | None] = mapped_column(TZ)
     settled_by: Mapped[str | None] = mapped_column(String(320))
     command: Mapped[str | None] = mapped_column(Text)
     # What the settling command changed, so that `undo` can put it back.

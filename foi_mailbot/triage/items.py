@@ -103,7 +103,8 @@ def ensure_items(session: Session, now: datetime) -> list[TriageItem]:
     _settle_closed_cases(session, now)
     missing = select(InboundMessage).where(
         *open_condition(),
-        ~select(TriageItem.id).where(TriageItem.message_pk == InboundMessage.id).exists(),
+        ~select(TriageItem.message_pk).where(TriageItem.message_pk == InboundMessage.id)
+        .exists(),
     )
     made = [
         TriageItem(message_pk=row.id, token=new_token(), route=route_of(row), opened_at=now)

@@ -205,10 +205,11 @@ def test_database_sessions_cut_repeatedly_mid_run_leave_the_daemon_working(
 
 @pytest.fixture
 def small_data_dir(tmp_path: Path) -> Iterator[Path]:
-    """A 3 MB tmpfs as the data directory (skipped where mounting is not allowed)."""
+    """A 4 MB tmpfs as the data directory (skipped where mounting is not allowed): room for the
+    schema and a first message, and `fill` takes whatever is left."""
     with contextlib.ExitStack() as stack:
         try:
-            path = stack.enter_context(small_tmpfs(tmp_path / "data", "3m"))
+            path = stack.enter_context(small_tmpfs(tmp_path / "data", "4m"))
         except PermissionError as exc:
             pytest.skip(str(exc))
         yield path

@@ -18,7 +18,6 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "triage_item",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("message_pk", sa.Integer(), nullable=False),
         sa.Column("token", sa.String(length=32), nullable=False),
         sa.Column("route", sa.String(length=16), nullable=False),
@@ -28,15 +27,10 @@ def upgrade() -> None:
         sa.Column("command", sa.Text(), nullable=True),
         sa.Column("undo", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["message_pk"], ["inbound_message.id"]),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("message_pk"),
+        sa.PrimaryKeyConstraint("message_pk"),
         sa.UniqueConstraint("token"),
     )
-    with op.batch_alter_table("triage_item") as batch_op:
-        batch_op.create_index("ix_triage_item_settled_at", ["settled_at"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("triage_item") as batch_op:
-        batch_op.drop_index("ix_triage_item_settled_at")
     op.drop_table("triage_item")
