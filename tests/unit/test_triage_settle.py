@@ -15,7 +15,7 @@ from foi_mailbot.settings import Settings
 from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, CaseEvent, InboundMessage, OutboxMessage, TriageItem
-from foi_mailbot.triage.items import ensure_items, open_items
+from foi_mailbot.triage.items import ensure_items, open_items, reopen
 from tests.conftest import FIXTURES
 from tests.integration.harness import fixture_mail
 
@@ -417,3 +417,38 @@ def test_an_out_of_office_quoting_a_token_is_no_command_and_gets_no_answer(
 
     assert "auto_reply" == row.kind
     assert [] == _outbox(app, "triage:reply:%")
+
+
+def test_law_withdrawn_and_resume_replies_by_reply(settings: Settings) -> None:
+    """`law eir` recomputes under the EIR; `withdrawn` closes the case as withdrawn; `resume
+    replies DOMAIN` lifts a tripped loop breaker."""
+    from foi_mailbot.outbound import breaker
+    from foi_mailbot.storage.state import put_state
+
+    app = build(settings, clock=FixedClock(MONDAY))
+    first = _flag_request(app, "1")
+    _feed(app, _command("reply_outlook_command_in_sent.eml", first, "law eir"), "2", "sent")
+    assert "eir" == _case(app).law
+
+    with session_scope(app.factory) as session:
+        put_state(session, breaker.STATE_PREFIX + "helpdesk.example.org",
+                  {"tripped_at": MONDAY.isoformat()}, MONDAY)
+        row = session.scalars(select(InboundMessage).where(
+            InboundMessage.direction == "inbound")).one()
+        row.needs_person, row.resolved_at = True, None
+        item = session.get(TriageItem, row.id)
+        assert item is not None
+        second = reopen(item)
+    _feed(app, _command("reply_outlook_command_in_sent.eml", second,
+                        "resume replies helpdesk.example.org")
+          .replace(b"B8C9D0LO2P", b"B8C9D3LO2P"), "3", "sent")
+    with session_scope(app.factory) as session:
+        assert breaker.stopped(session, "helpdesk.example.org") is None
+        item = session.get(TriageItem, row.id)
+        assert item is not None
+        third = reopen(item)
+    _feed(app, _command("reply_outlook_command_in_sent.eml", third, "withdrawn")
+          .replace(b"B8C9D0LO2P", b"B8C9D4LO2P"), "4", "sent")
+
+    case = _case(app)
+    assert (State.CLOSED.value, "withdrawn") == (case.status, case.outcome)
