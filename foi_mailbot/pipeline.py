@@ -31,6 +31,7 @@ from foi_mailbot.settings import Settings
 from foi_mailbot.storage import queries
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import InboundMessage, MessageStatus
+from foi_mailbot.triage import route as triage_route
 
 log = structlog.get_logger(__name__)
 
@@ -148,8 +149,9 @@ class Pipeline:
         return self.process(session, row, parsed)
 
     def process(self, session: Session, row: InboundMessage, parsed: ParsedMail | None) -> Done:
-        """The message path, in `session`: own mail? -> thread -> classify -> match ->
-        duplicate? -> apply. Records what it found on `row`; `parsed`: parsed already."""
+        """The message path, in `session`: own mail? -> a command settling a triage item? ->
+        thread -> classify -> match -> duplicate? -> apply. Records what it found on `row`;
+        `parsed`: parsed already."""
         if row.message_id and could_be_minted(row.message_id) and (
             queries.is_our_message_id(session, row.message_id)
         ):
@@ -160,6 +162,8 @@ class Pipeline:
         mail = parsed if parsed is not None else parse(
             queries.raw_of(session, row.id) or b"",
             max_bytes=self.services.settings.mailbox.max_message_bytes)
+        if (incoming := triage_route.command_in(session, row, mail, self.base_context)) is not None:
+            return self._settle(session, row, mail, incoming)
         staff = self._is_staff(mail, row)
         thread = find_thread(session, mail, staff=staff)
         verdict = classify(mail, self._context(session, row, mail, thread, staff=staff))
@@ -178,6 +182,15 @@ class Pipeline:
         _record_outcome(row, outcome)
         ref = outcome.case.reference if outcome.case else None
         return Done(row.kind, row.rule, ref, row.needs_person)
+
+    def _settle(self, session: Session, row: InboundMessage, mail: ParsedMail,
+                incoming: triage_route.Incoming) -> Done:
+        """A reply to a triage notice: applied to its item, or flagged (`triage.route`)."""
+        _record_parse(row, mail)
+        row.effect = triage_route.settle(session, self.services, row, mail, incoming,
+                                         self.clock.now())
+        row.status = MessageStatus.APPLIED
+        return Done(row.kind, row.rule, None, row.needs_person)
 
     def _is_staff(self, mail: ParsedMail, row: InboundMessage) -> bool:
         # Mail with no usable From is never staff (`cases.senders`).

@@ -285,6 +285,12 @@ class DigestSettings(_Section):
     extra_recipients: list[str] = []
 
 
+class TriageSettings(_Section):
+    """Where triage notices, the daily summary and command confirmations for the team go."""
+
+    address: str | None = None  # None: organisation.team_address
+
+
 class HealthSettings(_Section):
     """The health endpoint and the operations alert."""
 
@@ -368,6 +374,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     pipeline: PipelineSettings = PipelineSettings()
     oauth: OAuthSettings = OAuthSettings()
+    triage: TriageSettings = TriageSettings()
 
     @field_validator(*_SECRETS, mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from foi_mailbot.cli import (  # noqa: F401 - commands
     register_cmd,
     replies,
     schedule,
+    triage_cmds,
 )
 from foi_mailbot.cli.common import app
 

@@ -198,30 +198,28 @@ def cases_show(
 
 @app.command()
 def triage(as_json: JsonOption = False, config: ConfigOption = None) -> None:
-    """List messages that need a person, with the reason."""
-    from sqlalchemy import select
-
+    """List the open triage items (messages that need a person), with their age and token."""
     from foi_mailbot.bootstrap import build
     from foi_mailbot.storage.db import session_scope
-    from foi_mailbot.storage.models import InboundMessage
+    from foi_mailbot.triage.items import open_items
 
     app_ = build(settings_from(config))
+    now = app_.clock.now()
     with session_scope(app_.factory) as session:
-        stmt = (
-            select(InboundMessage)
-            .where(InboundMessage.needs_person.is_(True), InboundMessage.resolved_at.is_(None))
-            .order_by(InboundMessage.id)
-        )
         rows: list[dict[str, Any]] = [
-            {"message": m.id, "arrived": m.arrived_at.isoformat(), "from": m.from_email,
-             "kind": m.kind, "case": m.case_id, "reason": m.attention_reason}
-            for m in session.scalars(stmt)
+            {"message": i.message_pk, "token": i.token, "arrived": i.arrived.isoformat(),
+             "age": i.age(now), "from": i.sender, "subject": i.subject, "kind": i.kind,
+             "case": i.reference, "reason": i.reason}
+            for i in open_items(session)
         ]
     if as_json:
         typer.echo(json.dumps(rows))
         return
     if not rows:
         typer.echo("Nothing needs a person.")
+        return
+    typer.echo(f"{len(rows)} open item{'s' if len(rows) != 1 else ''}:")
     for row in rows:
-        typer.echo(f"#{row['message']}  {row['arrived'][:16]}  {row['from']}  "
+        typer.echo(f"#{row['message']}  {row['token'] or '(token at next sweep)'}  "
+                   f"open {row['age']}  {row['from']}  \"{row['subject']}\"  "
                    f"{row['kind']}: {row['reason']}")

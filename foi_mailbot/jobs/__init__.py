@@ -83,6 +83,12 @@ def _digest(sweeps: Sweeps, now: datetime, _stop: threading.Event) -> object:
     return digest.send_if_due(sweeps.factory, sweeps.services, now)
 
 
+def _triage(sweeps: Sweeps, now: datetime, _stop: threading.Event) -> object:
+    from foi_mailbot.triage import notices  # the triage sweep imports the reminders' letters
+
+    return notices.sweep(sweeps.factory, sweeps.services, now)
+
+
 def _housekeeping(sweeps: Sweeps, now: datetime, _stop: threading.Event) -> object:
     recalc.recompute_open_deadlines(sweeps.factory, sweeps.services.calendars, now)
     keep = sweeps.settings.retention.keep_raw_days
@@ -102,6 +108,7 @@ SCHEDULE: Final = (
     ScheduledJob("outbox.send", _send_outbox, _every(seconds=10), timedelta(seconds=30), True),
     ScheduledJob("reminders.sweep", _remind, _every(minutes=5), timedelta(minutes=10), True),
     ScheduledJob("digest.check", _digest, _every(minutes=5), timedelta(minutes=10), True),
+    ScheduledJob("triage.sweep", _triage, _every(minutes=5), timedelta(minutes=10), True),
     ScheduledJob("housekeeping", _housekeeping, _nightly, timedelta(hours=6)),
 )
 

@@ -10,8 +10,8 @@ date that moves (an extension, a clarification) gets fresh reminders.
 Only the latest applicable reminder of a case is sent: a daemon that was down across "5 working
 days before" and "1 working day before" sends the second only, and one down for a week of an
 overdue case sends one overdue reminder, not one per missed day. A reminder for a day falls due
-at `reminders.send_at` local time on that day; a message flagged for a person is reminded at the
-next sweep (`reminder:message:{id}:needs_person`), once.
+at `reminders.send_at` local time on that day. Messages flagged for a person are the triage
+sweep's (`triage.notices`): a notice each, or a line in the daily summary.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.deadlines.statutory import clarification_lapses_on
 from foi_mailbot.deadlines.workdays import WorkingDays
 from foi_mailbot.jobs.recalc import recompute_open_deadlines
-from foi_mailbot.jobs.stats import clarification_sought, flagged_messages, legislation
+from foi_mailbot.jobs.stats import clarification_sought, legislation
 from foi_mailbot.outbound.compose import compose, mint_message_id
 from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.render import render_text
@@ -318,26 +318,6 @@ def _clarification_reminders(
     return planned
 
 
-def _needs_person_reminders(session: Session, settings: Settings) -> list[PlannedReminder]:
-    return [
-        _planned(
-            f"reminder:message:{m.message_pk}:needs_person",
-            "needs_person",
-            None,
-            ReminderContext(
-                organisation=settings.organisation.name,
-                kind="needs_person",
-                reference=m.reference,
-                received=m.arrived,
-                message_pk=m.message_pk,
-                sender=m.sender,
-                reason=m.reason,
-            ),
-        )
-        for m in flagged_messages(session, settings.organisation.zone)
-    ]
-
-
 def plan(
     session: Session, settings: Settings, calendars: Calendars, now: datetime
 ) -> list[PlannedReminder]:
@@ -346,7 +326,7 @@ def plan(
     candidates = [
         *_deadline_reminders(session, settings, calendars, today),
         *_clarification_reminders(session, settings, calendars, today),
-        *_needs_person_reminders(session, settings),
+        # Messages needing a person are the triage sweep's (`triage.notices`): one notice each.
     ]
     done = _existing(session, (p.key for p in candidates))
     return [p for p in candidates if p.key not in done]

@@ -335,6 +335,7 @@ class Flagged:
     sender: str
     reference: str
     reason: str
+    subject: str = ""
 
 
 _FLAGGED: Final = (InboundMessage.needs_person.is_(True), InboundMessage.resolved_at.is_(None))
@@ -349,6 +350,7 @@ def flagged_messages(session: Session, zone: ZoneInfo, limit: int | None = None)
             InboundMessage.from_email,
             InboundMessage.attention_reason,
             Case.reference,
+            InboundMessage.subject,
         )
         .outerjoin(Case, InboundMessage.case_id == Case.id)
         .where(*_FLAGGED)
@@ -356,8 +358,9 @@ def flagged_messages(session: Session, zone: ZoneInfo, limit: int | None = None)
         .limit(limit)
     )
     return [
-        Flagged(pk, as_utc(at).astimezone(zone).date(), sender or "-", ref or "", why or "-")
-        for pk, at, sender, why, ref in session.execute(stmt)
+        Flagged(pk, as_utc(at).astimezone(zone).date(), sender or "-", ref or "", why or "-",
+                subject or "(no subject)")
+        for pk, at, sender, why, ref, subject in session.execute(stmt)
     ]
 
 

@@ -281,6 +281,24 @@ class Correction(Base):
     by: Mapped[str] = mapped_column(String(320))
     via: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(TZ, index=True)
+class TriageItem(Base):
+    """A message that needs a person, and the token that settles it (once)."""
+
+    __tablename__ = "triage_item"
+
+    message_pk: Mapped[int] = mapped_column(ForeignKey("inbound_message.id"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    # "notice": a mail of its own to the team; "summary": a line in the daily summary.
+    route: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(TZ)
+    # Open items are found from their messages (`needs_person`), so this needs no index.
+    settled_at: Mapped[datetime | None] = mapped_column(TZ)
+    settled_by: Mapped[str | None] = mapped_column(String(320))
+    command: Mapped[str | None] = mapped_column(Text)
+    # What the settling command changed, so that `undo` can put it back.
+    undo: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    message: Mapped[InboundMessage] = relationship()
 
 
 __all__ = [
@@ -297,4 +315,5 @@ __all__ = [
     "OutboxStatus",
     "ServiceState",
     "SourceCopy",
+    "TriageItem",
 ]

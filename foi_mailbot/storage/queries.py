@@ -18,6 +18,7 @@ from foi_mailbot.storage.models import (
     MessageStatus,
     OutboxMessage,
     RawMessage,
+    ServiceState,
 )
 
 PENDING = (MessageStatus.STORED, MessageStatus.PARSED, MessageStatus.CLASSIFIED)
@@ -121,8 +122,19 @@ def cases_of_sender(session: Session, sender: str) -> list[tuple[int, str]]:
 
 
 def case_by_reference(session: Session, reference: str) -> Case | None:
-    """The case with this reference, if any."""
-    return session.scalars(select(Case).where(Case.reference == reference)).first()
+    """The case with this reference, if any; a case merged into another answers with that one."""
+    case = session.scalars(select(Case).where(Case.reference == reference)).first()
+    for _ in range(5):  # merges can chain; a bound keeps a bad record from looping
+        if case is None or case.outcome != "merged":
+            break
+        merged = session.get(ServiceState, f"merged:{case.reference}")
+        into = merged.value.get("into") if merged is not None else None
+        found = session.scalars(select(Case).where(Case.reference == into)).first() if into else (
+            None)
+        if found is None:
+            break
+        case = found
+    return case
 
 
 def open_cases_of_sender(session: Session, sender: str) -> list[tuple[str, str]]:

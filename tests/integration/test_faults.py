@@ -205,7 +205,8 @@ def test_database_sessions_cut_repeatedly_mid_run_leave_the_daemon_working(
 
 @pytest.fixture
 def small_data_dir(tmp_path: Path) -> Iterator[Path]:
-    """An 8 MB tmpfs as the data directory (skipped where mounting is not allowed)."""
+    """An 8 MB tmpfs as the data directory (skipped where mounting is not allowed): room for the
+    schema, a first message and SQLite's log, and `fill` takes whatever is left."""
     with contextlib.ExitStack() as stack:
         try:
             path = stack.enter_context(small_tmpfs(tmp_path / "data", "8m"))

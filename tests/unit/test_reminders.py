@@ -261,22 +261,28 @@ def test_a_review_deadline_is_reminded_as_a_review(
     assert f"Review of:  {original_ref}" in message.get_content()
 
 
-def test_a_message_needing_a_person_is_reminded_once(
+def test_a_message_needing_a_person_is_left_to_the_triage_sweep(
     app: App, clock: FixedClock, transport: MemoryTransport
 ) -> None:
-    """A stored message flagged for a person gives one reminder to the team, however often swept."""
+    """A message flagged for a person gets no reminder of its own: the triage sweep puts it in
+    one daily summary, however often both are swept."""
+    from foi_mailbot.triage import notices
+
     raw = (FIXTURES / "not_foi_invoice.eml").read_bytes()
-    stored = store(app.factory, RawMail("test:invoice", "foi@example.gov.uk", "INBOX", 1, 1,
-                                        clock.now(), raw, "inbound"), clock)
+    store(app.factory, RawMail("test:invoice", "foi@example.gov.uk", "INBOX", 1, 1,
+                               clock.now(), raw, "inbound"), clock)
     app.pipeline.run_pending()
     start = clock.now()
     for hours in (0, 1, 30):
         sweep_at(app, start + timedelta(hours=hours))
+        notices.sweep(app.factory, app.services, start + timedelta(hours=hours))
     app.outbox.send_due()
 
-    assert [f"reminder:message:{stored.message_pk}:needs_person"] == reminder_keys(app)
+    assert [] == reminder_keys(app)
+    subjects = [m["Subject"] for m in transport.sent]
+    assert 2 == len(subjects)  # the summary of each day swept: today, and the day after
+    assert all("1 set-aside messages" in s for s in subjects)
     assert TEAM == transport.sent[-1]["To"]
-    assert f"Message #{stored.message_pk} needs a person" == transport.sent[-1]["Subject"]
 
 
 def test_reminders_go_to_the_team_marked_auto_generated(
@@ -337,7 +343,8 @@ def test_the_schedule_runs_every_job_once_at_a_time_in_the_local_zone(app: App) 
     scheduler = make_scheduler(app, stop_event=threading.Event())
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert {"outbox.send", "reminders.sweep", "digest.check", "housekeeping"} == set(jobs)
+    assert {"outbox.send", "reminders.sweep", "digest.check", "triage.sweep",
+            "housekeeping"} == set(jobs)
     for job in jobs.values():
         assert job.coalesce is True
         assert 1 == job.max_instances

@@ -1,0 +1,1 @@
+"""Everything a person must decide, settled by email: items, notices, commands, confirmations."""

@@ -1,0 +1,147 @@
+"""Commands written by a person in reply to a triage notice, read from a message's text (pure).
+
+A command is one line among the first lines of the reply, above any quoted history: Outlook's
+"From:" block, "-----Original Message-----", "On ... wrote:", `>` quotes and a signature's `--`
+end the search. Case does not matter; a trailing full stop does not either. What is read is a
+`Command` (verb and arguments) or an `Unknown` holding the line that was not understood.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+FIRST_LINES: Final = 4
+"""How many non-empty lines of a reply are read for a command (a greeting may come first)."""
+
+OUTCOMES: Final = {
+    "provided": "information_provided", "granted": "information_provided",
+    "disclosed": "information_provided", "partly": "partly_provided",
+    "partial": "partly_provided", "refused": "refused", "not held": "not_held",
+    "notheld": "not_held", "ncnd": "neither_confirm_nor_deny", "withdrawn": "withdrawn",
+}
+LAWS: Final = ("foia", "eir", "foisa", "sar")
+
+_REF = r"([a-z]{1,10}-\d{1,12}-[a-z0-9]{2,8})"
+_TOKEN = r"([0-9a-f]{20})"  # noqa: S105 - the shape of a triage token, not a secret
+_DOMAIN = r"([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)"
+_PATTERNS: Final = (
+    ("new", re.compile(r"new(?:\s+(foia|eir|foisa|sar))?")),
+    ("link", re.compile(rf"link(?:\s+to)?\s+{_REF}")),
+    ("review", re.compile(rf"review(?:\s+of)?\s+{_REF}")),
+    ("not_foi", re.compile(r"not\s+(?:an?\s+)?foi(?:\s+request)?")),
+    ("ignore", re.compile(r"ignore")),
+    ("close", re.compile(rf"close\s+{_REF}(?:\s+(.+))?")),
+    ("reopen", re.compile(rf"reopen\s+{_REF}")),
+    ("merge", re.compile(rf"merge\s+{_REF}\s+into\s+{_REF}")),
+    ("received", re.compile(r"received(?:\s+on)?\s+(\d{4}-\d{2}-\d{2})")),
+    ("law", re.compile(r"law\s+(foia|eir|foisa|sar)")),
+    ("withdrawn", re.compile(r"withdrawn")),
+    ("accept_sender", re.compile(r"accept\s+sender")),
+    ("send", re.compile(r"send")),
+    ("resume_replies", re.compile(rf"resume\s+replies(?:\s+to)?\s+{_DOMAIN}")),
+    ("undo", re.compile(rf"undo\s+{_TOKEN}")),
+)
+HELP: Final = (
+    ("new", "open it as a new request (new eir, new foisa or new sar for another law)"),
+    ("link IC-000123-N1W5", "attach it to that case"),
+    ("review IC-000123-N1W5", "open an internal review of that case"),
+    ("not foi", "not a request: nothing is opened"),
+    ("ignore", "nothing to do"),
+    ("close IC-000123-N1W5 refused", "close the case with an outcome (provided, partly, "
+                                     "refused, not held, ncnd, withdrawn)"),
+    ("reopen IC-000123-N1W5", "reopen a closed case"),
+    ("merge IC-000123-N1W5 into IC-000124-K2P3", "merge the first case into the second"),
+    ("received 2026-12-01", "correct the date of receipt of the message's case"),
+    ("law eir", "the message's case falls under another law"),
+    ("withdrawn", "the requester withdrew the message's case"),
+    ("accept sender", "the sender may act on the message's case"),
+    ("send", "send the message's case's held letter"),
+    ("resume replies example.org", "lift the loop breaker for a domain"),
+    ("undo <token>", "put back what a command did"),
+)
+
+_QUOTE_STARTS: Final = (
+    re.compile(r"^-{2,}\s*original message", re.IGNORECASE),
+    re.compile(r"^(from|sent|de|von)\s*:", re.IGNORECASE),
+    re.compile(r"^on .+ wrote:?$", re.IGNORECASE),
+    re.compile(r"^_{5,}$"),
+    re.compile(r"^--\s*$"),
+    re.compile(r"^>"),
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command understood: its verb and its arguments, in lower case as written."""
+
+    verb: str
+    args: tuple[str, ...] = ()
+    line: str = ""
+
+    def reference(self, index: int = 0) -> str:
+        """The index-th case reference named, upper case."""
+        return self.args[index].upper()
+
+    def received_on(self) -> date:
+        """The date given to `received` (raises ValueError for an impossible one)."""
+        return date.fromisoformat(self.args[0])
+
+    def outcome(self) -> str | None:
+        """The outcome given to `close`, in the register's words (None: not one we know)."""
+        said = (self.args[1] or "").strip() if len(self.args) > 1 else ""
+        return OUTCOMES.get(said.replace("_", " ")) if said else "information_provided"
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A reply whose first lines hold no command we understand."""
+
+    line: str
+
+
+def reply_lines(text: str) -> list[str]:
+    """The first non-empty lines a person wrote above any quoted history or signature."""
+    lines: list[str] = []
+    for raw in text.replace("\r", "").split("\n"):
+        line = raw.strip().replace("\u00a0", " ")
+        if any(p.search(line) for p in _QUOTE_STARTS):
+            break
+        if line:
+            lines.append(line)
+        if len(lines) >= FIRST_LINES:
+            break
+    return lines
+
+
+def parse_line(line: str) -> Command | None:
+    """The command a single line holds, if it holds exactly one."""
+    text = " ".join(line.lower().split()).strip(" .!;:")
+    text = text.replace("\u2013", "-").replace("\u2014", "-")
+    for verb, pattern in _PATTERNS:
+        found = pattern.fullmatch(text)
+        if found:
+            return Command(verb, tuple(g for g in found.groups() if g is not None), line)
+    return None
+
+
+def parse_reply(text: str) -> Command | Unknown:
+    """The command in a reply's first lines, or Unknown holding its first line."""
+    lines = reply_lines(text)
+    for line in lines:
+        command = parse_line(line)
+        if command is not None:
+            return command
+    return Unknown(lines[0][:200] if lines else "")
+
+
+def help_text() -> str:
+    """What is understood, one command a line with an example."""
+    width = max(len(example) for example, _ in HELP)
+    return "\n".join(f"  {example.ljust(width)}  {what}" for example, what in HELP)
+
+
+__all__ = ["HELP", "LAWS", "OUTCOMES", "Command", "Unknown", "help_text", "parse_line",
+           "parse_reply", "reply_lines"]
