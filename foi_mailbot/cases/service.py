@@ -215,15 +215,7 @@ def _clarification(a: _Applying) -> None:
         return
     if a.match.flags:
         a.outcome.effect = f"attached to {case.reference} for a person to check; clock unchanged"
-        add_event(
-            a.session,
-            case,
-            kind="correspondence",
-            on=local_date(a.row.arrived_at, a.services.settings.organisation.zone),
-            now=a.now,
-            message_pk=a.row.id,
-            reasons=[a.match.how or "matched"],
-        )
+        _note_correspondence(a, case, [a.match.how or "matched"])
         return
     received = local_date(a.row.arrived_at, a.services.settings.organisation.zone)
     if case.status == State.AWAITING_CLARIFICATION.value:
@@ -374,16 +366,15 @@ def _regulator(a: _Applying) -> None:
     if case is None:
         a.outcome.effect = "regulator mail naming none of our cases; not answered"
         return
-    add_event(
-        a.session,
-        case,
-        kind="correspondence",
-        on=local_date(a.row.arrived_at, a.services.settings.organisation.zone),
-        now=a.now,
-        message_pk=a.row.id,
-        reasons=["mail from the information regulator", *said],
-    )
+    _note_correspondence(a, case, ["mail from the information regulator", *said])
     a.outcome.effect = f"regulator mail recorded on {case.reference}; not answered"
+
+
+def _note_correspondence(a: _Applying, case: Case, reasons: list[str]) -> None:
+    """Put the message on the case's timeline as correspondence; the clock does not move."""
+    add_event(a.session, case, kind="correspondence",
+              on=local_date(a.row.arrived_at, a.services.settings.organisation.zone),
+              now=a.now, message_pk=a.row.id, reasons=reasons)
 
 
 def _staff(a: _Applying) -> None:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from foi_mailbot.clock import as_utc
-from foi_mailbot.outbound.compose import compose, mint_message_id
 from foi_mailbot.outbound.outbox import enqueue
-from foi_mailbot.parsing.parsed import Address, ParsedMail
+from foi_mailbot.outbound.staff_mail import staff_message
+from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.storage.models import Case, InboundMessage
 
 if TYPE_CHECKING:
@@ -50,23 +50,11 @@ def copy_to_dpo(
     dpo_address: str,
 ) -> None:
     """Queue the DPO's copy of a subject access request (once per case)."""
-    settings = services.settings
-    org = settings.organisation
-    from_addr = settings.smtp.from_address or org.mailbox_address
-    message_id = mint_message_id(from_addr.rpartition("@")[2])
-    message = compose(
-        from_addr=from_addr,
-        from_name=org.name,
-        to=Address(name="Data protection officer", email=dpo_address),
+    org = services.settings.organisation
+    message, message_id = staff_message(
+        services.settings, to=dpo_address,
         subject=f"[{case.reference}] Subject access request received",
-        text=dpo_notice(case, mail, org.name),
-        html=None,
-        message_id=message_id,
-        in_reply_to=None,
-        references=[],
-        automatic=True,
-        date=as_utc(now),
-    )
+        text=dpo_notice(case, mail, org.name), html=None, now=as_utc(now))
     enqueue(
         session,
         key=f"case:{case.reference}:dpo_copy",

@@ -30,7 +30,6 @@ from foi_mailbot.clock import as_utc
 from foi_mailbot.corrections import Corrected, week_summary
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.jobs.recalc import CALENDAR_CAUSE
-from foi_mailbot.jobs.reminders import staff_message
 from foi_mailbot.jobs.stats import (
     Activity,
     Compliance,
@@ -50,6 +49,7 @@ from foi_mailbot.jobs.stats import (
 from foi_mailbot.oauth.expiry import secret_expiry_warning
 from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.render import render_pair
+from foi_mailbot.outbound.staff_mail import staff_message
 from foi_mailbot.settings import DigestSettings, Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import (

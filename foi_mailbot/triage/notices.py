@@ -29,8 +29,9 @@ from foi_mailbot.cases.lifecycle import OPEN_STATES
 from foi_mailbot.cases.matching import normalise_subject
 from foi_mailbot.clock import as_utc
 from foi_mailbot.deadlines.laws import Law
-from foi_mailbot.jobs.reminders import reminder_day, staff_message
+from foi_mailbot.jobs.reminders import reminder_day
 from foi_mailbot.outbound.outbox import enqueue
+from foi_mailbot.outbound.staff_mail import staff_message
 from foi_mailbot.parsing import parse
 from foi_mailbot.storage import queries
 from foi_mailbot.storage.db import session_scope

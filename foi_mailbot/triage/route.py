@@ -34,8 +34,8 @@ from foi_mailbot.classify.loop_guards import (
     OutOfOfficeText,
     OwnMail,
 )
-from foi_mailbot.jobs.reminders import staff_message
 from foi_mailbot.outbound.outbox import enqueue
+from foi_mailbot.outbound.staff_mail import staff_message
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.storage import queries
 from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage, TriageItem
