@@ -38,6 +38,7 @@ from foi_mailbot.classify.loop_guards import (
 from foi_mailbot.classify.references import READ_CHARS, other_references
 from foi_mailbot.classify.regulator import RegulatorMail
 from foi_mailbot.classify.review import ReviewRequest
+from foi_mailbot.parsing.folding import fold_mail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 STAFF_UNVOUCHED: Final = "staff_unvouched"
@@ -56,9 +57,10 @@ RULES: Final[tuple[Rule, ...]] = (
 
 def classify(mail: ParsedMail, ctx: ClassifyContext) -> Classification:
     """Run the rules in order; the first that decides gives the kind, reasons and facts."""
+    folded = fold_mail(mail)  # once: the rules read the same texts many times
     misses: list[str] = []
     for rule in RULES:
-        verdict = rule.check(mail, ctx)
+        verdict = rule.check(mail, folded, ctx)
         if verdict is None:
             misses.append(rule.name)
             continue

@@ -10,7 +10,7 @@ import pytest
 
 from foi_mailbot.cases.reference import ReferenceCodec
 from foi_mailbot.classify import RULES, classify
-from foi_mailbot.classify.base import ClassifyContext, Kind
+from foi_mailbot.classify.base import ClassifyContext, Kind, Rule, Verdict
 from foi_mailbot.classify.correspondence import CaseCorrespondence, StaffSender
 from foi_mailbot.classify.intake import CopiedOnly, NewRequest, NotFoi
 from foi_mailbot.classify.loop_guards import (
@@ -27,6 +27,7 @@ from foi_mailbot.classify.loop_guards import (
 from foi_mailbot.classify.review import ReviewRequest
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.folding import fold_mail
 from foi_mailbot.parsing.parsed import Address, ParsedMail
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -53,6 +54,11 @@ def with_headers(mail: ParsedMail, **headers: str) -> ParsedMail:
     """The same message with extra headers (names use _ for -)."""
     extra = {name.replace("_", "-").lower(): value for name, value in headers.items()}
     return replace(mail, headers={**mail.headers, **extra})
+
+
+def check(rule: Rule, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+    """One rule's verdict on a message, its texts folded as `classify` folds them."""
+    return rule.check(mail, fold_mail(mail), ctx)
 
 
 PLAIN = "new_request_plain_foia.eml"
@@ -89,7 +95,7 @@ def test_classification_records_the_rules_passed_over() -> None:
 
 def test_own_x_loop_marks_our_mail_coming_back() -> None:
     """X-Loop naming our mailbox is our own automatic mail; the reason names X-Loop."""
-    verdict = OwnMail().check(load("auto_reply_own_ack_looped.eml"), context())
+    verdict = check(OwnMail(), load("auto_reply_own_ack_looped.eml"), context())
 
     assert verdict is not None
     assert Kind.AUTO_REPLY == verdict.kind
@@ -98,7 +104,7 @@ def test_own_x_loop_marks_our_mail_coming_back() -> None:
 
 def test_person_writing_from_our_mailbox_is_staff() -> None:
     """Mail from our own address without automatic headers is a person using the mailbox."""
-    verdict = OwnMail().check(load("staff_sent_from_shared_mailbox.eml"), context())
+    verdict = check(OwnMail(), load("staff_sent_from_shared_mailbox.eml"), context())
 
     assert verdict is not None
     assert Kind.STAFF == verdict.kind
@@ -108,18 +114,18 @@ def test_sent_folder_copies_are_left_to_the_staff_rule() -> None:
     """Our Sent folder is staff mail, not a loop."""
     mail = load("staff_sent_from_shared_mailbox.eml")
 
-    assert OwnMail().check(mail, context(from_sent_folder=True)) is None
+    assert check(OwnMail(), mail, context(from_sent_folder=True)) is None
     assert "staff_sender" == classify(mail, context(from_sent_folder=True)).rule
 
 
 def test_auto_submitted_other_than_no_is_an_auto_reply() -> None:
     """RFC 3834: any Auto-Submitted value but "no" is automatic; the reason quotes it."""
     mail = load(PLAIN)
-    verdict = AutoSubmitted().check(with_headers(mail, auto_submitted="auto-replied"), context())
+    verdict = check(AutoSubmitted(), with_headers(mail, auto_submitted="auto-replied"), context())
 
     assert verdict is not None
     assert "Auto-Submitted: auto-replied" in verdict.reasons[0]
-    assert AutoSubmitted().check(with_headers(mail, auto_submitted="no"), context()) is None
+    assert check(AutoSubmitted(), with_headers(mail, auto_submitted="no"), context()) is None
 
 
 @pytest.mark.parametrize(
@@ -133,7 +139,7 @@ def test_auto_submitted_other_than_no_is_an_auto_reply() -> None:
 )
 def test_auto_reply_headers_decide(header: str, value: str, shown: str) -> None:
     """Vendor auto-reply headers mark automatic mail; the reason names the header."""
-    verdict = AutoReplyHeaders().check(with_headers(load(PLAIN), **{header: value}), context())
+    verdict = check(AutoReplyHeaders(), with_headers(load(PLAIN), **{header: value}), context())
 
     assert verdict is not None
     assert shown in verdict.reasons[0]
@@ -143,13 +149,13 @@ def test_auto_response_suppress_for_receipts_only_is_not_an_auto_reply() -> None
     """X-Auto-Response-Suppress without All/OOF/AutoReply does not decide."""
     mail = with_headers(load(PLAIN), x_auto_response_suppress="DR, RN, NRN")
 
-    assert AutoReplyHeaders().check(mail, context()) is None
+    assert check(AutoReplyHeaders(), mail, context()) is None
 
 
 @pytest.mark.parametrize("value", ["bulk", "junk", "list", "auto_reply"])
 def test_bulk_precedence_is_an_auto_reply(value: str) -> None:
     """Precedence bulk, junk, list and auto_reply decide; the reason quotes the value."""
-    verdict = BulkPrecedence().check(with_headers(load(PLAIN), precedence=value), context())
+    verdict = check(BulkPrecedence(), with_headers(load(PLAIN), precedence=value), context())
 
     assert verdict is not None
     assert f"Precedence: {value}" in verdict.reasons[0]
@@ -159,12 +165,12 @@ def test_first_class_precedence_is_not_bulk() -> None:
     """Other Precedence values do not decide."""
     mail = with_headers(load(PLAIN), precedence="first-class")
 
-    assert BulkPrecedence().check(mail, context()) is None
+    assert check(BulkPrecedence(), mail, context()) is None
 
 
 def test_multipart_report_is_a_delivery_report() -> None:
     """A DSN (multipart/report) is caught, and the reason names the content type."""
-    verdict = DeliveryReport().check(load("auto_reply_bounce_exchange_undeliverable.eml"), context())
+    verdict = check(DeliveryReport(), load("auto_reply_bounce_exchange_undeliverable.eml"), context())
 
     assert verdict is not None
     assert "multipart/report" in verdict.reasons[0]
@@ -173,7 +179,7 @@ def test_multipart_report_is_a_delivery_report() -> None:
 def test_x_failed_recipients_is_a_bounce() -> None:
     """X-Failed-Recipients marks a bounce even without a report part."""
     mail = with_headers(load(PLAIN), x_failed_recipients="someone@example.org")
-    verdict = DeliveryReport().check(mail, context())
+    verdict = check(DeliveryReport(), mail, context())
 
     assert verdict is not None
     assert "X-Failed-Recipients" in verdict.reasons[0]
@@ -181,16 +187,16 @@ def test_x_failed_recipients_is_a_bounce() -> None:
 
 def test_null_return_path_is_an_auto_reply() -> None:
     """Return-Path <> is the null sender; the reason quotes it."""
-    verdict = NullReturnPath().check(load("auto_reply_null_return_path_ooo.eml"), context())
+    verdict = check(NullReturnPath(), load("auto_reply_null_return_path_ooo.eml"), context())
 
     assert verdict is not None
     assert "Return-Path: <>" in verdict.reasons[0]
-    assert NullReturnPath().check(load(PLAIN), context()) is None
+    assert check(NullReturnPath(), load(PLAIN), context()) is None
 
 
 def test_mailer_daemon_sender_is_a_mail_system() -> None:
     """MAILER-DAEMON is not a person; the reason names the sender."""
-    verdict = DaemonSender().check(load("auto_reply_bounce_qmail_plain.eml"), context())
+    verdict = check(DaemonSender(), load("auto_reply_bounce_qmail_plain.eml"), context())
 
     assert verdict is not None
     assert "mailer-daemon@mail.smallisp.net" in verdict.reasons[0]
@@ -198,7 +204,7 @@ def test_mailer_daemon_sender_is_a_mail_system() -> None:
 
 def test_list_headers_mark_list_mail() -> None:
     """List-Id marks mailing-list mail; the reason names the header."""
-    verdict = ListMail().check(load("auto_reply_list_newsletter.eml"), context())
+    verdict = check(ListMail(), load("auto_reply_list_newsletter.eml"), context())
 
     assert verdict is not None
     assert "List-ID" in verdict.reasons[0]
@@ -206,7 +212,7 @@ def test_list_headers_mark_list_mail() -> None:
 
 def test_out_of_office_subject_without_headers_is_an_auto_reply() -> None:
     """"Out of Office:" in the subject decides; the reason quotes the opening."""
-    verdict = OutOfOfficeText().check(load("auto_reply_ooo_no_headers.eml"), context())
+    verdict = check(OutOfOfficeText(), load("auto_reply_ooo_no_headers.eml"), context())
 
     assert verdict is not None
     assert "'out of office'" in verdict.reasons[0]
@@ -214,7 +220,7 @@ def test_out_of_office_subject_without_headers_is_an_auto_reply() -> None:
 
 def test_out_of_office_body_phrase_in_a_short_message_is_an_auto_reply() -> None:
     """"I am on annual leave until" in a short message decides; the reason quotes it."""
-    verdict = OutOfOfficeText().check(load("auto_reply_ooo_body_only.eml"), context())
+    verdict = check(OutOfOfficeText(), load("auto_reply_ooo_body_only.eml"), context())
 
     assert verdict is not None
     assert "'i am on annual leave'" in verdict.reasons[0]
@@ -225,19 +231,19 @@ def test_away_wording_without_a_return_date_is_a_person_writing() -> None:
     text = "I am out of the office today, but to answer your question: 2023 only.\n\nSam"
     mail = replace(load(PLAIN), new_text=text, text=text)
 
-    assert OutOfOfficeText().check(mail, context()) is None
+    assert check(OutOfOfficeText(), mail, context()) is None
 
 
 def test_annual_leave_request_subject_is_not_out_of_office() -> None:
     """A request titled "Annual leave: ..." is not an out-of-office notice."""
     mail = replace(load(PLAIN), subject="Annual leave: days taken by staff in 2025")
 
-    assert OutOfOfficeText().check(mail, context()) is None
+    assert check(OutOfOfficeText(), mail, context()) is None
 
 
 def test_out_of_hours_in_a_subject_is_not_out_of_office() -> None:
     """A request about an "Out of hours" service is not an out-of-office notice."""
-    assert OutOfOfficeText().check(load("new_request_out_of_hours_noise_subject.eml"), context()) is None
+    assert check(OutOfOfficeText(), load("new_request_out_of_hours_noise_subject.eml"), context()) is None
 
 
 def test_out_of_office_phrase_in_a_long_letter_does_not_decide() -> None:
@@ -246,15 +252,15 @@ def test_out_of_office_phrase_in_a_long_letter_does_not_decide() -> None:
     long_text = "I am away from the office next week.\n" + mail.new_text * 5
     mail = replace(mail, new_text=long_text, text=long_text)
 
-    assert OutOfOfficeText().check(mail, context()) is None
+    assert check(OutOfOfficeText(), mail, context()) is None
 
 
 def test_extra_auto_reply_phrases_extend_the_defaults() -> None:
     """Configured phrases count like the built-in ones."""
     mail = replace(load(PLAIN), subject="Abwesenheitsnotiz: FOI")
 
-    assert OutOfOfficeText().check(mail, context()) is None
-    assert OutOfOfficeText().check(mail, context(extra_auto_reply_phrases=("abwesenheitsnotiz",)))
+    assert check(OutOfOfficeText(), mail, context()) is None
+    assert check(OutOfOfficeText(), mail, context(extra_auto_reply_phrases=("abwesenheitsnotiz",)))
 
 
 # Staff
@@ -263,10 +269,10 @@ def test_extra_auto_reply_phrases_extend_the_defaults() -> None:
 def test_a_subdomain_of_a_staff_domain_is_staff_only_when_listed() -> None:
     """planning.example.gov.uk is not example.gov.uk; listed itself, it is staff."""
     mail = load("staff_subdomain_sender.eml")
-    assert StaffSender().check(mail, context()) is None
+    assert check(StaffSender(), mail, context()) is None
 
     listed = replace(context(), staff_domains=frozenset({"planning.example.gov.uk"}))
-    verdict = StaffSender().check(mail, listed)
+    verdict = check(StaffSender(), mail, listed)
 
     assert verdict is not None
     assert "planning.example.gov.uk" in verdict.reasons[0]
@@ -275,14 +281,14 @@ def test_a_subdomain_of_a_staff_domain_is_staff_only_when_listed() -> None:
 def test_mail_with_no_from_is_never_staff() -> None:
     """No usable From: not staff, whatever the lists say."""
     mail = replace(load(PLAIN), from_addr=None)
-    assert StaffSender().check(mail, context()) is None
+    assert check(StaffSender(), mail, context()) is None
 
 
 def test_lookalike_domain_is_not_staff() -> None:
     """"notexample.gov.uk" and "example.gov.uk.evil.test" are not the staff domain."""
     mail = load(PLAIN)
     for email in ("x@notexample.gov.uk", "x@example.gov.uk.evil.test"):
-        assert StaffSender().check(replace(mail, from_addr=Address("X", email)), context()) is None
+        assert check(StaffSender(), replace(mail, from_addr=Address("X", email)), context()) is None
 
 
 def test_listed_staff_address_outside_the_domain_is_staff() -> None:
@@ -290,7 +296,7 @@ def test_listed_staff_address_outside_the_domain_is_staff() -> None:
     mail = load(PLAIN)
     ctx = context(staff_addresses=frozenset({"m.okafor@gmail.com"}))
 
-    assert StaffSender().check(mail, ctx) is not None
+    assert check(StaffSender(), mail, ctx) is not None
 
 
 def test_staff_forward_is_flagged_for_a_person() -> None:
@@ -332,7 +338,7 @@ def test_review_wording_only_in_our_quoted_letter_is_not_a_review() -> None:
     """The review procedure quoted from our own letter does not count."""
     mail = load("clarification_quotes_review_procedure.eml")
 
-    assert ReviewRequest().check(mail, context(thread_case=CASE)) is None
+    assert check(ReviewRequest(), mail, context(thread_case=CASE)) is None
     assert Kind.CLARIFICATION == classify(mail, context(thread_case=CASE)).kind
 
 
@@ -349,13 +355,13 @@ def test_extra_review_phrases_decide_like_strong_ones() -> None:
     """A configured review phrase decides even without a case."""
     mail = replace(load(PLAIN), new_text="Please look again at my case, formally.")
 
-    assert ReviewRequest().check(mail, context()) is None
-    assert ReviewRequest().check(mail, context(extra_review_phrases=("look again at my case",)))
+    assert check(ReviewRequest(), mail, context()) is None
+    assert check(ReviewRequest(), mail, context(extra_review_phrases=("look again at my case",)))
 
 
 def test_thread_case_makes_correspondence_with_its_reference() -> None:
     """A message in a case's thread is correspondence on that case."""
-    verdict = CaseCorrespondence().check(load("clarification_outlook_html_reply.eml"), context(thread_case=CASE))
+    verdict = check(CaseCorrespondence(), load("clarification_outlook_html_reply.eml"), context(thread_case=CASE))
 
     assert verdict is not None
     assert Kind.CLARIFICATION == verdict.kind
@@ -402,7 +408,7 @@ def test_mistyped_reference_in_a_threaded_reply_keeps_the_thread() -> None:
 
 def test_mailbox_only_in_cc_is_copied() -> None:
     """Our mailbox in Cc and not in To means we were copied in."""
-    verdict = CopiedOnly().check(load("copied_councillor_correspondence.eml"), context())
+    verdict = check(CopiedOnly(), load("copied_councillor_correspondence.eml"), context())
 
     assert verdict is not None
     assert "only in Cc" in verdict.reasons[0]
@@ -413,7 +419,7 @@ def test_mailbox_in_to_and_cc_is_not_copied() -> None:
     mail = load("copied_councillor_correspondence.eml")
     mail = replace(mail, to=(*mail.to, Address("", "foi@example.gov.uk")))
 
-    assert CopiedOnly().check(mail, context()) is None
+    assert check(CopiedOnly(), mail, context()) is None
 
 
 def test_subject_access_request_is_not_foi_and_flagged() -> None:
@@ -427,7 +433,7 @@ def test_subject_access_request_is_not_foi_and_flagged() -> None:
 
 def test_marketing_without_foi_wording_is_not_foi() -> None:
     """Marketing wording decides when nothing asks for recorded information."""
-    verdict = NotFoi().check(load("not_foi_marketing_seo.eml"), context())
+    verdict = check(NotFoi(), load("not_foi_marketing_seo.eml"), context())
 
     assert verdict is not None
     assert "'seo services'" in verdict.reasons[0]
@@ -438,15 +444,15 @@ def test_foi_wording_vetoes_other_business() -> None:
     mail = load("new_request_journalist.eml")
     mail = replace(mail, new_text=mail.new_text + "\nDeadline for comment is Friday.")
 
-    assert NotFoi().check(mail, context()) is None
+    assert check(NotFoi(), mail, context()) is None
 
 
 def test_extra_not_foi_phrases_extend_the_defaults() -> None:
     """Configured phrases count like the built-in ones."""
     mail = replace(load(PLAIN), subject="Tender", new_text="Our tender submission is attached.")
 
-    assert NotFoi().check(mail, context()) is None
-    assert NotFoi().check(mail, context(extra_not_foi_phrases=("tender submission",)))
+    assert check(NotFoi(), mail, context()) is None
+    assert check(NotFoi(), mail, context(extra_not_foi_phrases=("tender submission",)))
 
 
 def test_new_request_is_foia_without_environmental_words() -> None:
@@ -474,7 +480,7 @@ def test_one_loose_environmental_word_is_not_enough() -> None:
 def test_two_loose_environmental_words_are_enough() -> None:
     """Two different loose words together ("energy", "waste") mean environmental."""
     mail = replace(load(PLAIN), new_text="How much energy does the waste depot use?")
-    verdict = NewRequest().check(mail, context())
+    verdict = check(NewRequest(), mail, context())
 
     assert verdict is not None
     assert Law.EIR == getattr(verdict, "law", None)
