@@ -80,9 +80,20 @@ class FoldedMail:
 
 def fold_mail(mail: ParsedMail) -> FoldedMail:
     """The message's subject, text and new text folded, alone and after the subject."""
-    subject, text = fold(mail.subject), fold(mail.text)
-    subject_text = joined(subject, text)
+    subject, new_text = fold(mail.subject), fold(mail.new_text)
+    subject_new_text = joined(subject, new_text)
     if mail.new_text == mail.text:
-        return FoldedMail(subject, text, text, subject_text, subject_text)
-    new_text = fold(mail.new_text)
-    return FoldedMail(subject, text, new_text, subject_text, joined(subject, new_text))
+        return FoldedMail(subject, new_text, new_text, subject_new_text, subject_new_text)
+    text = _fold_from(mail.text, mail.new_text, new_text)
+    return FoldedMail(subject, text, new_text, joined(subject, text), subject_new_text)
+
+
+def _fold_from(text: str, opening: str, opening_fold: Folded) -> Folded:
+    """`text` folded, from the fold of its `opening` when the two part at whitespace."""
+    # The new text is most often the text's opening (the quoted history and signature follow):
+    # folded once, it is not folded again. At whitespace nothing crosses the join, as in
+    # `joined`; elsewhere (a word or a final sigma's context spanning it) the whole is folded.
+    rest = text[len(opening):]
+    if text.startswith(opening) and (opening[-1:].isspace() or rest[:1].isspace()):
+        return joined(opening_fold, fold(rest))
+    return fold(text)

@@ -39,6 +39,23 @@ def test_a_folded_text_matches_the_phrases_its_normalised_string_matches(text: s
     assert matches(fold(text), PHRASES) == matches(normalise(text), PHRASES)
 
 
+@given(TEXT, TEXT, TEXT)
+def test_a_message_is_folded_as_each_of_its_texts_folded_alone(
+    subject: str, new_text: str, rest: str
+) -> None:
+    """The text is folded from its opening new text where they part at whitespace (or else
+    whole): either way, as the text alone folds."""
+    parsed = parse((FIXTURES / "new_request_plain_foia.eml").read_bytes())
+    mail = replace(parsed, subject=subject, text=new_text + rest, new_text=new_text)
+
+    folded = fold_mail(mail)
+
+    assert folded.text == fold(mail.text)
+    assert folded.new_text == fold(mail.new_text)
+    assert folded.subject_text == fold(f"{subject}\n{mail.text}")
+    assert folded.subject_new_text == fold(f"{subject}\n{new_text}")
+
+
 def test_a_message_whose_new_text_is_all_its_text_has_one_fold_for_both() -> None:
     parsed = parse((FIXTURES / "new_request_plain_foia.eml").read_bytes())
     mail = replace(parsed, new_text=parsed.text)  # nothing quoted, no signature set apart
