@@ -80,11 +80,23 @@ class Verdict:
     reasons: tuple[str, ...]
 
 
+class Guard(Protocol):
+    """One small, named test of a message's headers and sender, run before any text is read;
+    returns a Verdict when it decides, else None."""
+
+    name: str
+
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        """The verdict when this guard decides the message, else None."""
+        ...
+
+
 class Rule(Protocol):
-    """One small, named test; returns a Verdict when it decides, else None.
+    """One small, named test of what a message says; returns a Verdict when it decides, else
+    None.
 
     A rule reads the message, its texts as phrases are matched in them (`folded`: the message's
-    own fold, made once by `parsing.folding.fold_mail` before the first rule runs), and the
+    own fold, made once by `parsing.folding.fold_mail` when the guards have passed it), and the
     context. It keeps nothing between messages.
     """
 

@@ -66,7 +66,7 @@ class StaffSender:
 
     name = "staff_sender"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         flags = ("forwarded_by_staff",) if is_forward(mail.subject) else ()
         if ctx.from_sent_folder:
             return Finding(Kind.STAFF, ("It was found in our Sent folder.",), flags=flags)

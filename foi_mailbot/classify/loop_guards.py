@@ -19,7 +19,7 @@ from foi_mailbot.classify.phrases import (
     matches,
     starts_with,
 )
-from foi_mailbot.parsing.folding import FoldedMail, fold
+from foi_mailbot.parsing.folding import fold, normalise
 from foi_mailbot.parsing.parsed import ParsedMail
 
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
@@ -82,7 +82,7 @@ class OwnMail:
 
     name = "own_mail"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         mailboxes = {a.lower() for a in ctx.mailbox_addresses}
         loop = mail.header("x-loop").lower()
         ours = sorted(a for a in mailboxes if a in loop)
@@ -108,7 +108,7 @@ class AutoSubmitted:
 
     name = "auto_submitted"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         value = _token(mail.header("auto-submitted"))
         if not value or value == "no":
             return None
@@ -120,7 +120,7 @@ class AutoReplyHeaders:
 
     name = "auto_reply_headers"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         for header in ("x-autoreply", "x-autorespond"):
             if header in mail.headers:
                 shown = "X-Autoreply" if header == "x-autoreply" else "X-Autorespond"
@@ -141,7 +141,7 @@ class BulkPrecedence:
 
     name = "bulk_precedence"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         value = _token(mail.header("precedence"))
         if value not in _BULK_PRECEDENCE:
             return None
@@ -153,7 +153,7 @@ class DeliveryReport:
 
     name = "delivery_report"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         if mail.content_type in _REPORT_TYPES:
             return _auto(f"Content-Type {mail.content_type} is a delivery or read report.")
         for part in mail.attachments:
@@ -169,7 +169,7 @@ class NullReturnPath:
 
     name = "null_return_path"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         if "return-path" not in mail.headers:
             return None
         if "".join(mail.header("return-path").split()) != "<>":
@@ -182,7 +182,7 @@ class DaemonSender:
 
     name = "daemon_sender"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         if mail.from_addr is None:
             return None
         local = mail.from_addr.email.partition("@")[0]
@@ -199,7 +199,7 @@ class ListMail:
 
     name = "list_mail"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         for header in _LIST_HEADERS:
             if header in mail.headers:
                 shown = "-".join(part.capitalize() for part in header.split("-"))
@@ -213,9 +213,9 @@ class OutOfOfficeText:
 
     name = "out_of_office_text"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         extra = ctx.extra_auto_reply_phrases
-        opening = starts_with(folded.subject.text, (*AUTO_REPLY_SUBJECTS, *extra))
+        opening = starts_with(normalise(mail.subject), (*AUTO_REPLY_SUBJECTS, *extra))
         if opening:
             return _auto(f"The subject opens with '{opening}', as automatic replies do.")
         body = mail.new_text or mail.text
@@ -242,7 +242,7 @@ class HelpdeskText:
 
     name = "helpdesk_text"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         ticket_subject = _TICKET_SUBJECT.search(mail.subject)
         if ticket_subject:
             return _auto(f"The subject '{ticket_subject.group(0).strip()}' is a ticket "

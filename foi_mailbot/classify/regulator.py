@@ -18,7 +18,6 @@ from typing import Final
 from foi_mailbot.classify.base import ClassifyContext, Kind, Verdict
 from foi_mailbot.classify.correspondence import Finding
 from foi_mailbot.classify.references import ICO_FS, regulator_references
-from foi_mailbot.parsing.folding import FoldedMail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 _NAMES: Final = ("information commissioner's office", "scottish information commissioner")
@@ -53,7 +52,7 @@ class RegulatorMail:
 
     name = "regulator_mail"
 
-    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         regulator = from_regulator(mail, ctx)
         text = f"{mail.subject}\n{mail.text}"
         if regulator is None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from foi_mailbot.cases.reference import ReferenceCodec
-from foi_mailbot.classify import RULES, classify
+from foi_mailbot.classify import GUARDS, READERS, RULES, classify
 from foi_mailbot.classify.base import ClassifyContext, Kind, Rule, Verdict
 from foi_mailbot.classify.correspondence import CaseCorrespondence, StaffSender
 from foi_mailbot.classify.intake import CopiedOnly, NewRequest, NotFoi
@@ -57,7 +57,7 @@ def with_headers(mail: ParsedMail, **headers: str) -> ParsedMail:
 
 
 def check(rule: Rule, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
-    """One rule's verdict on a message, its texts folded as `classify` folds them."""
+    """A reading rule's verdict on a message, its texts folded as `classify` folds them."""
     return rule.check(mail, fold_mail(mail), ctx)
 
 
@@ -82,6 +82,14 @@ def test_rules_run_loop_guards_first_and_the_fallback_last() -> None:
     assert len(names) == len(set(names))
 
 
+def test_the_guards_decide_before_any_text_is_folded_for_the_reading_rules() -> None:
+    """Loop guards, staff and regulator mail are told from headers, the sender and plain text;
+    the texts are folded once, for the rules after them."""
+    assert RULES == (*GUARDS, *READERS)
+    assert [g.name for g in GUARDS][-2:] == ["staff_sender", "regulator_mail"]
+    assert READERS[0].name == "review_request"
+
+
 def test_classification_records_the_rules_passed_over() -> None:
     """Misses list every rule before the deciding one, in order."""
     result = classify(load(PLAIN), context())
@@ -95,7 +103,7 @@ def test_classification_records_the_rules_passed_over() -> None:
 
 def test_own_x_loop_marks_our_mail_coming_back() -> None:
     """X-Loop naming our mailbox is our own automatic mail; the reason names X-Loop."""
-    verdict = check(OwnMail(), load("auto_reply_own_ack_looped.eml"), context())
+    verdict = OwnMail().check(load("auto_reply_own_ack_looped.eml"), context())
 
     assert verdict is not None
     assert Kind.AUTO_REPLY == verdict.kind
@@ -104,7 +112,7 @@ def test_own_x_loop_marks_our_mail_coming_back() -> None:
 
 def test_person_writing_from_our_mailbox_is_staff() -> None:
     """Mail from our own address without automatic headers is a person using the mailbox."""
-    verdict = check(OwnMail(), load("staff_sent_from_shared_mailbox.eml"), context())
+    verdict = OwnMail().check(load("staff_sent_from_shared_mailbox.eml"), context())
 
     assert verdict is not None
     assert Kind.STAFF == verdict.kind
@@ -114,18 +122,18 @@ def test_sent_folder_copies_are_left_to_the_staff_rule() -> None:
     """Our Sent folder is staff mail, not a loop."""
     mail = load("staff_sent_from_shared_mailbox.eml")
 
-    assert check(OwnMail(), mail, context(from_sent_folder=True)) is None
+    assert OwnMail().check(mail, context(from_sent_folder=True)) is None
     assert "staff_sender" == classify(mail, context(from_sent_folder=True)).rule
 
 
 def test_auto_submitted_other_than_no_is_an_auto_reply() -> None:
     """RFC 3834: any Auto-Submitted value but "no" is automatic; the reason quotes it."""
     mail = load(PLAIN)
-    verdict = check(AutoSubmitted(), with_headers(mail, auto_submitted="auto-replied"), context())
+    verdict = AutoSubmitted().check(with_headers(mail, auto_submitted="auto-replied"), context())
 
     assert verdict is not None
     assert "Auto-Submitted: auto-replied" in verdict.reasons[0]
-    assert check(AutoSubmitted(), with_headers(mail, auto_submitted="no"), context()) is None
+    assert AutoSubmitted().check(with_headers(mail, auto_submitted="no"), context()) is None
 
 
 @pytest.mark.parametrize(
@@ -139,7 +147,7 @@ def test_auto_submitted_other_than_no_is_an_auto_reply() -> None:
 )
 def test_auto_reply_headers_decide(header: str, value: str, shown: str) -> None:
     """Vendor auto-reply headers mark automatic mail; the reason names the header."""
-    verdict = check(AutoReplyHeaders(), with_headers(load(PLAIN), **{header: value}), context())
+    verdict = AutoReplyHeaders().check(with_headers(load(PLAIN), **{header: value}), context())
 
     assert verdict is not None
     assert shown in verdict.reasons[0]
@@ -149,13 +157,13 @@ def test_auto_response_suppress_for_receipts_only_is_not_an_auto_reply() -> None
     """X-Auto-Response-Suppress without All/OOF/AutoReply does not decide."""
     mail = with_headers(load(PLAIN), x_auto_response_suppress="DR, RN, NRN")
 
-    assert check(AutoReplyHeaders(), mail, context()) is None
+    assert AutoReplyHeaders().check(mail, context()) is None
 
 
 @pytest.mark.parametrize("value", ["bulk", "junk", "list", "auto_reply"])
 def test_bulk_precedence_is_an_auto_reply(value: str) -> None:
     """Precedence bulk, junk, list and auto_reply decide; the reason quotes the value."""
-    verdict = check(BulkPrecedence(), with_headers(load(PLAIN), precedence=value), context())
+    verdict = BulkPrecedence().check(with_headers(load(PLAIN), precedence=value), context())
 
     assert verdict is not None
     assert f"Precedence: {value}" in verdict.reasons[0]
@@ -165,12 +173,12 @@ def test_first_class_precedence_is_not_bulk() -> None:
     """Other Precedence values do not decide."""
     mail = with_headers(load(PLAIN), precedence="first-class")
 
-    assert check(BulkPrecedence(), mail, context()) is None
+    assert BulkPrecedence().check(mail, context()) is None
 
 
 def test_multipart_report_is_a_delivery_report() -> None:
     """A DSN (multipart/report) is caught, and the reason names the content type."""
-    verdict = check(DeliveryReport(), load("auto_reply_bounce_exchange_undeliverable.eml"), context())
+    verdict = DeliveryReport().check(load("auto_reply_bounce_exchange_undeliverable.eml"), context())
 
     assert verdict is not None
     assert "multipart/report" in verdict.reasons[0]
@@ -179,7 +187,7 @@ def test_multipart_report_is_a_delivery_report() -> None:
 def test_x_failed_recipients_is_a_bounce() -> None:
     """X-Failed-Recipients marks a bounce even without a report part."""
     mail = with_headers(load(PLAIN), x_failed_recipients="someone@example.org")
-    verdict = check(DeliveryReport(), mail, context())
+    verdict = DeliveryReport().check(mail, context())
 
     assert verdict is not None
     assert "X-Failed-Recipients" in verdict.reasons[0]
@@ -187,16 +195,16 @@ def test_x_failed_recipients_is_a_bounce() -> None:
 
 def test_null_return_path_is_an_auto_reply() -> None:
     """Return-Path <> is the null sender; the reason quotes it."""
-    verdict = check(NullReturnPath(), load("auto_reply_null_return_path_ooo.eml"), context())
+    verdict = NullReturnPath().check(load("auto_reply_null_return_path_ooo.eml"), context())
 
     assert verdict is not None
     assert "Return-Path: <>" in verdict.reasons[0]
-    assert check(NullReturnPath(), load(PLAIN), context()) is None
+    assert NullReturnPath().check(load(PLAIN), context()) is None
 
 
 def test_mailer_daemon_sender_is_a_mail_system() -> None:
     """MAILER-DAEMON is not a person; the reason names the sender."""
-    verdict = check(DaemonSender(), load("auto_reply_bounce_qmail_plain.eml"), context())
+    verdict = DaemonSender().check(load("auto_reply_bounce_qmail_plain.eml"), context())
 
     assert verdict is not None
     assert "mailer-daemon@mail.smallisp.net" in verdict.reasons[0]
@@ -204,7 +212,7 @@ def test_mailer_daemon_sender_is_a_mail_system() -> None:
 
 def test_list_headers_mark_list_mail() -> None:
     """List-Id marks mailing-list mail; the reason names the header."""
-    verdict = check(ListMail(), load("auto_reply_list_newsletter.eml"), context())
+    verdict = ListMail().check(load("auto_reply_list_newsletter.eml"), context())
 
     assert verdict is not None
     assert "List-ID" in verdict.reasons[0]
@@ -212,7 +220,7 @@ def test_list_headers_mark_list_mail() -> None:
 
 def test_out_of_office_subject_without_headers_is_an_auto_reply() -> None:
     """"Out of Office:" in the subject decides; the reason quotes the opening."""
-    verdict = check(OutOfOfficeText(), load("auto_reply_ooo_no_headers.eml"), context())
+    verdict = OutOfOfficeText().check(load("auto_reply_ooo_no_headers.eml"), context())
 
     assert verdict is not None
     assert "'out of office'" in verdict.reasons[0]
@@ -220,7 +228,7 @@ def test_out_of_office_subject_without_headers_is_an_auto_reply() -> None:
 
 def test_out_of_office_body_phrase_in_a_short_message_is_an_auto_reply() -> None:
     """"I am on annual leave until" in a short message decides; the reason quotes it."""
-    verdict = check(OutOfOfficeText(), load("auto_reply_ooo_body_only.eml"), context())
+    verdict = OutOfOfficeText().check(load("auto_reply_ooo_body_only.eml"), context())
 
     assert verdict is not None
     assert "'i am on annual leave'" in verdict.reasons[0]
@@ -231,19 +239,19 @@ def test_away_wording_without_a_return_date_is_a_person_writing() -> None:
     text = "I am out of the office today, but to answer your question: 2023 only.\n\nSam"
     mail = replace(load(PLAIN), new_text=text, text=text)
 
-    assert check(OutOfOfficeText(), mail, context()) is None
+    assert OutOfOfficeText().check(mail, context()) is None
 
 
 def test_annual_leave_request_subject_is_not_out_of_office() -> None:
     """A request titled "Annual leave: ..." is not an out-of-office notice."""
     mail = replace(load(PLAIN), subject="Annual leave: days taken by staff in 2025")
 
-    assert check(OutOfOfficeText(), mail, context()) is None
+    assert OutOfOfficeText().check(mail, context()) is None
 
 
 def test_out_of_hours_in_a_subject_is_not_out_of_office() -> None:
     """A request about an "Out of hours" service is not an out-of-office notice."""
-    assert check(OutOfOfficeText(), load("new_request_out_of_hours_noise_subject.eml"), context()) is None
+    assert OutOfOfficeText().check(load("new_request_out_of_hours_noise_subject.eml"), context()) is None
 
 
 def test_out_of_office_phrase_in_a_long_letter_does_not_decide() -> None:
@@ -252,15 +260,15 @@ def test_out_of_office_phrase_in_a_long_letter_does_not_decide() -> None:
     long_text = "I am away from the office next week.\n" + mail.new_text * 5
     mail = replace(mail, new_text=long_text, text=long_text)
 
-    assert check(OutOfOfficeText(), mail, context()) is None
+    assert OutOfOfficeText().check(mail, context()) is None
 
 
 def test_extra_auto_reply_phrases_extend_the_defaults() -> None:
     """Configured phrases count like the built-in ones."""
     mail = replace(load(PLAIN), subject="Abwesenheitsnotiz: FOI")
 
-    assert check(OutOfOfficeText(), mail, context()) is None
-    assert check(OutOfOfficeText(), mail, context(extra_auto_reply_phrases=("abwesenheitsnotiz",)))
+    assert OutOfOfficeText().check(mail, context()) is None
+    assert OutOfOfficeText().check(mail, context(extra_auto_reply_phrases=("abwesenheitsnotiz",)))
 
 
 # Staff
@@ -269,10 +277,10 @@ def test_extra_auto_reply_phrases_extend_the_defaults() -> None:
 def test_a_subdomain_of_a_staff_domain_is_staff_only_when_listed() -> None:
     """planning.example.gov.uk is not example.gov.uk; listed itself, it is staff."""
     mail = load("staff_subdomain_sender.eml")
-    assert check(StaffSender(), mail, context()) is None
+    assert StaffSender().check(mail, context()) is None
 
     listed = replace(context(), staff_domains=frozenset({"planning.example.gov.uk"}))
-    verdict = check(StaffSender(), mail, listed)
+    verdict = StaffSender().check(mail, listed)
 
     assert verdict is not None
     assert "planning.example.gov.uk" in verdict.reasons[0]
@@ -281,14 +289,14 @@ def test_a_subdomain_of_a_staff_domain_is_staff_only_when_listed() -> None:
 def test_mail_with_no_from_is_never_staff() -> None:
     """No usable From: not staff, whatever the lists say."""
     mail = replace(load(PLAIN), from_addr=None)
-    assert check(StaffSender(), mail, context()) is None
+    assert StaffSender().check(mail, context()) is None
 
 
 def test_lookalike_domain_is_not_staff() -> None:
     """"notexample.gov.uk" and "example.gov.uk.evil.test" are not the staff domain."""
     mail = load(PLAIN)
     for email in ("x@notexample.gov.uk", "x@example.gov.uk.evil.test"):
-        assert check(StaffSender(), replace(mail, from_addr=Address("X", email)), context()) is None
+        assert StaffSender().check(replace(mail, from_addr=Address("X", email)), context()) is None
 
 
 def test_listed_staff_address_outside_the_domain_is_staff() -> None:
@@ -296,7 +304,7 @@ def test_listed_staff_address_outside_the_domain_is_staff() -> None:
     mail = load(PLAIN)
     ctx = context(staff_addresses=frozenset({"m.okafor@gmail.com"}))
 
-    assert check(StaffSender(), mail, ctx) is not None
+    assert StaffSender().check(mail, ctx) is not None
 
 
 def test_staff_forward_is_flagged_for_a_person() -> None:
