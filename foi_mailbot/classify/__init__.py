@@ -6,7 +6,9 @@ review request wins over other correspondence), then copied mail, then follow-up
 thread, then mail that is not an FOI request, then new requests (mail that asks for
 information), and last the rule for mail that asks for nothing, which always matches. The
 first rule that decides wins; the result records it, its reasons, and every rule passed over
-before it. Pure: no I/O, no clock.
+before it. The guards (up to the regulators' mail) decide from headers, the sender and plain
+text; the message's texts are folded once (`parsing.folding.fold_mail`) for the rules after
+them. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations

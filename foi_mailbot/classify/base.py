@@ -81,8 +81,8 @@ class Verdict:
 
 
 class Guard(Protocol):
-    """One small, named test of a message's headers and sender, run before any text is read;
-    returns a Verdict when it decides, else None."""
+    """One small, named test of a message's headers, sender or plain text, run before its texts
+    are folded; returns a Verdict when it decides, else None."""
 
     name: str
 

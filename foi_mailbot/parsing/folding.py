@@ -2,9 +2,10 @@
 between words; with the set of its words.
 
 Folding a long message is most of what reading phrases in it costs, and the rules read the
-same few texts many times: classification folds each once (`fold_mail`) and hands the result
-to every rule beside the message. (Doing it in the parsing worker instead was tried: with the
-work it already has, the loop then waits for it about as long as folding takes here.)
+same few texts many times: classification folds each once (`fold_mail`), into a value it
+hands to the rules that read them beside the message; nothing is kept on the message. (Doing
+it in the parsing worker instead was tried: with the work it already has, the loop then waits
+for it about as long as folding takes here.)
 """
 
 from __future__ import annotations
