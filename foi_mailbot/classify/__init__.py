@@ -6,7 +6,9 @@ review request wins over other correspondence), then copied mail, then follow-up
 thread, then mail that is not an FOI request, then new requests (mail that asks for
 information), and last the rule for mail that asks for nothing, which always matches. The
 first rule that decides wins; the result records it, its reasons, and every rule passed over
-before it. Pure: no I/O, no clock.
+before it. The guards (up to the regulators' mail) decide from headers, the sender and plain
+text; the message's texts are folded once (`parsing.folding.fold_mail`) for the rules after
+them. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Final
 
 from foi_mailbot.cases.senders import Dmarc, dmarc_verdict, unvouched_reason
-from foi_mailbot.classify.base import Classification, ClassifyContext, Kind, Rule, Verdict
+from foi_mailbot.classify.base import Classification, ClassifyContext, Guard, Kind, Rule, Verdict
 from foi_mailbot.classify.correspondence import (
     CaseCorrespondence,
     Finding,
@@ -38,31 +40,47 @@ from foi_mailbot.classify.loop_guards import (
 from foi_mailbot.classify.references import READ_CHARS, other_references
 from foi_mailbot.classify.regulator import RegulatorMail
 from foi_mailbot.classify.review import ReviewRequest
+from foi_mailbot.parsing.folding import fold_mail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 STAFF_UNVOUCHED: Final = "staff_unvouched"
 """Flag: inbox mail from a staff address the receiving server did not vouch for."""
 
-RULES: Final[tuple[Rule, ...]] = (
+GUARDS: Final[tuple[Guard, ...]] = (
     OwnMail(), AutoSubmitted(), AutoReplyHeaders(), BulkPrecedence(), DeliveryReport(),
     NullReturnPath(), DaemonSender(), ListMail(), OutOfOfficeText(), HelpdeskText(),
     StaffSender(),
     RegulatorMail(),
+)
+"""The rules that decide from headers, the sender and plain text, before any text is folded."""
+
+READERS: Final[tuple[Rule, ...]] = (
     ReviewRequest(), CaseCorrespondence(),
     CopiedOnly(), FollowUp(), NotFoi(),
     NewRequest(), NothingAsked(),  # the last always matches
 )
+"""The rules that read what the message says, in its folded texts."""
+
+RULES: Final[tuple[Guard | Rule, ...]] = (*GUARDS, *READERS)
+"""Every rule, in the order they run."""
 
 
 def classify(mail: ParsedMail, ctx: ClassifyContext) -> Classification:
     """Run the rules in order; the first that decides gives the kind, reasons and facts."""
     misses: list[str] = []
-    for rule in RULES:
-        verdict = rule.check(mail, ctx)
-        if verdict is None:
-            misses.append(rule.name)
-            continue
-        return _outcome(rule.name, verdict, tuple(misses), mail, ctx)
+    for guard in GUARDS:
+        verdict = guard.check(mail, ctx)
+        if verdict is not None:
+            return _outcome(guard.name, verdict, tuple(misses), mail, ctx)
+        misses.append(guard.name)
+    # Once, and only for mail the guards passed: folding a long text is most of what reading
+    # it costs, and the rules read the same texts many times.
+    folded = fold_mail(mail)
+    for rule in READERS:
+        verdict = rule.check(mail, folded, ctx)
+        if verdict is not None:
+            return _outcome(rule.name, verdict, tuple(misses), mail, ctx)
+        misses.append(rule.name)
     msg = "the last rule, nothing_asked, always matches"
     raise AssertionError(msg)
 

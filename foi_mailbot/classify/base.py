@@ -9,6 +9,7 @@ from typing import Protocol
 
 from foi_mailbot.cases.senders import TrustPolicy
 from foi_mailbot.deadlines.laws import Law
+from foi_mailbot.parsing.folding import FoldedMail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 
@@ -79,12 +80,29 @@ class Verdict:
     reasons: tuple[str, ...]
 
 
-class Rule(Protocol):
-    """One small, named test; returns a Verdict when it decides, else None."""
+class Guard(Protocol):
+    """One small, named test of a message's headers, sender or plain text, run before its texts
+    are folded; returns a Verdict when it decides, else None."""
 
     name: str
 
     def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+        """The verdict when this guard decides the message, else None."""
+        ...
+
+
+class Rule(Protocol):
+    """One small, named test of what a message says; returns a Verdict when it decides, else
+    None.
+
+    A rule reads the message, its texts as phrases are matched in them (`folded`: the message's
+    own fold, made once by `parsing.folding.fold_mail` when the guards have passed it), and the
+    context. It keeps nothing between messages.
+    """
+
+    name: str
+
+    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
         """The verdict when this rule decides the message, else None."""
         ...
 

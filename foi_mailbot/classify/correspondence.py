@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from foi_mailbot.cases.senders import is_staff_address
 from foi_mailbot.classify.base import ClassifyContext, FoundRef, Kind, Verdict
 from foi_mailbot.deadlines.laws import Law
+from foi_mailbot.parsing.folding import FoldedMail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 _FORWARD_PREFIXES = ("fw:", "fwd:", "fw :", "fwd :")
@@ -86,7 +87,7 @@ class CaseCorrespondence:
 
     name = "case_correspondence"
 
-    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
         link = case_link(mail, ctx)
         if link.reference is None:
             return None

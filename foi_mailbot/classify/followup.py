@@ -21,7 +21,7 @@ from foi_mailbot.classify.correspondence import Finding, is_forward
 from foi_mailbot.classify.phrases import matches
 from foi_mailbot.classify.references import other_references
 from foi_mailbot.classify.request_phrases import FOLLOW_UP, OUR_LETTER
-from foi_mailbot.parsing.folding import folded, headed
+from foi_mailbot.parsing.folding import FoldedMail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 _REPLY_SUBJECT: Final = re.compile(r"^\s*(?:re|aw|antw|sv|vs|odp|r)\s*:", re.IGNORECASE)
@@ -59,7 +59,7 @@ def quote_start(text: str) -> int | None:
     return None if found is None else found.start()
 
 
-def reply_signs(mail: ParsedMail) -> list[str]:
+def reply_signs(mail: ParsedMail, folded: FoldedMail) -> list[str]:
     """Why the message reads as a reply or a follow-up; [] when it does not."""
     signs: list[str] = []
     if _REPLY_SUBJECT.match(mail.subject):
@@ -70,7 +70,7 @@ def reply_signs(mail: ParsedMail) -> list[str]:
         signs.append("it replies to a message (In-Reply-To/References) we have not stored")
     if quote_start(mail.text) is not None:
         signs.append("it quotes earlier mail")
-    said = matches(folded(mail, "new_text"), FOLLOW_UP)
+    said = matches(folded.new_text, FOLLOW_UP)
     if said:
         signs.append(f"it says it follows up ({_quoted(said)})")
     return signs
@@ -83,7 +83,9 @@ def _ours(ctx: ClassifyContext) -> tuple[set[str], set[str]]:
     return addresses, domains
 
 
-def _ties(mail: ParsedMail, ctx: ClassifyContext, forward: bool) -> list[str]:
+def _ties(
+    mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext, forward: bool
+) -> list[str]:
     """What ties the message to earlier business with us."""
     ties: list[str] = []
     if ctx.sender_open_cases and not forward:
@@ -97,10 +99,10 @@ def _ties(mail: ParsedMail, ctx: ClassifyContext, forward: bool) -> list[str]:
         history = mail.text[quote:].lower()
         if any(a in history for a in addresses) or any(f"@{d}" in history for d in domains):
             ties.append("its quoted history is mail to or from us")
-    letter = matches(folded(mail, "text"), OUR_LETTER)
+    letter = matches(folded.text, OUR_LETTER)
     if letter:
         ties.append(f"it quotes our letter ({_quoted(letter)})")
-    own = matches(folded(mail, "new_text"), _OWN_REQUEST)
+    own = matches(folded.new_text, _OWN_REQUEST)
     if own:
         ties.append(f"the writer says they made a request before ({_quoted(own)})")
     return ties
@@ -111,13 +113,13 @@ class FollowUp:
 
     name = "follow_up"
 
-    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
         forward = is_forward(mail.subject)
-        signs = reply_signs(mail)
-        own = matches(headed(mail, "new_text"), _OWN_REQUEST)
+        signs = reply_signs(mail, folded)
+        own = matches(folded.subject_new_text, _OWN_REQUEST)
         if not signs and not own:
             return None
-        ties = _ties(mail, ctx, forward)
+        ties = _ties(mail, folded, ctx, forward)
         found = ctx.find_references(f"{mail.subject}\n{mail.text}")
         valid = [f for f in found if f.valid]
         others = other_references(mail.subject, mail.new_text, {f.text.upper() for f in found})

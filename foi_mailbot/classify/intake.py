@@ -34,7 +34,7 @@ from foi_mailbot.classify.request_phrases import (
     numbered,
 )
 from foi_mailbot.deadlines.laws import Law
-from foi_mailbot.parsing.folding import Folded, headed
+from foi_mailbot.parsing.folding import Folded, FoldedMail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 
@@ -42,10 +42,11 @@ def _quoted(phrases: list[str]) -> str:
     return ", ".join(f"'{p}'" for p in phrases)
 
 
-def _written(mail: ParsedMail) -> Folded:
+def _written(mail: ParsedMail, folded: FoldedMail) -> Folded:
     """Subject and new text, folded; the whole body for forwards or when nothing is new."""
-    forwarded = is_forward(mail.subject)
-    return headed(mail, "new_text" if mail.new_text.strip() and not forwarded else "text")
+    if mail.new_text.strip() and not is_forward(mail.subject):
+        return folded.subject_new_text
+    return folded.subject_text
 
 
 class CopiedOnly:
@@ -53,14 +54,14 @@ class CopiedOnly:
 
     name = "copied_only"
 
-    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
         ours = {a.lower() for a in ctx.mailbox_addresses}
         if any(a.email in ours for a in mail.to):
             return None
         copied = sorted(a.email for a in mail.cc if a.email in ours)
         if not copied:
             return None
-        ask = _addressed_to_us(mail, ctx)
+        ask = _addressed_to_us(mail, folded, ctx)
         if ask:
             # Addressed to someone at the authority: a request received by the authority.
             return None
@@ -70,7 +71,7 @@ class CopiedOnly:
         )
 
 
-def _addressed_to_us(mail: ParsedMail, ctx: ClassifyContext) -> list[str]:
+def _addressed_to_us(mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> list[str]:
     """Who at the authority the message is addressed to, when it asks for information."""
     domains = {a.rpartition("@")[2] for a in ctx.mailbox_addresses} | {
         d.lower().strip(".") for d in ctx.staff_domains}
@@ -78,7 +79,7 @@ def _addressed_to_us(mail: ParsedMail, ctx: ClassifyContext) -> list[str]:
               if any(a.domain == d or a.domain.endswith(f".{d}") for d in domains)]
     if not people:
         return []
-    strong, weak = asks(mail)
+    strong, weak = asks(mail, folded)
     return people if strong or weak else []
 
 
@@ -86,9 +87,9 @@ def _addressed_to_us(mail: ParsedMail, ctx: ClassifyContext) -> list[str]:
 _LIST_CHARS = 10_000
 
 
-def asks(mail: ParsedMail) -> tuple[list[str], list[str]]:
+def asks(mail: ParsedMail, folded: FoldedMail) -> tuple[list[str], list[str]]:
     """The wording that asks for information: (strong, weak)."""
-    text = _written(mail)
+    text = _written(mail, folded)
     strong = matches(text, ASK_STRONG)
     weak = matches(text, ASK_WEAK)
     body = mail.new_text if mail.new_text.strip() else mail.text
@@ -105,8 +106,8 @@ class NotFoi:
 
     name = "not_foi"
 
-    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
-        text = _written(mail)
+    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+        text = _written(mail, folded)
         own_data = matches(text, (*SUBJECT_ACCESS, *SUBJECT_ACCESS_MORE))
         if own_data:
             reasons = (
@@ -122,7 +123,7 @@ class NotFoi:
         other = matches(text, (*NOT_FOI, *OTHER_BUSINESS, *ctx.extra_not_foi_phrases))
         if not other:
             return None
-        strong, _weak = asks(mail)
+        strong, _weak = asks(mail, folded)
         if strong:
             return None
         reasons = (
@@ -145,12 +146,12 @@ class NewRequest:
 
     name = "new_request"
 
-    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
-        strong, weak = asks(mail)
+    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+        strong, weak = asks(mail, folded)
         if not strong and not weak:
             return None
         found = environmental_words(
-            _written(mail), (*ENVIRONMENTAL_MORE, *ctx.extra_environmental_phrases))
+            _written(mail, folded), (*ENVIRONMENTAL_MORE, *ctx.extra_environmental_phrases))
         opening = (f"It asks for information ({_quoted((strong + weak)[:4])}): a written "
                    "request for information is an FOI request.")
         if found:
@@ -168,7 +169,7 @@ class NothingAsked:
 
     name = "nothing_asked"
 
-    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
         reasons = (
             "It asks for no recorded information (no request wording, question or numbered "
             "questions): not an FOI request; a person should read it.",

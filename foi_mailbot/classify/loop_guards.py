@@ -19,7 +19,7 @@ from foi_mailbot.classify.phrases import (
     matches,
     starts_with,
 )
-from foi_mailbot.parsing.folding import fold, folded
+from foi_mailbot.parsing.folding import fold, normalise
 from foi_mailbot.parsing.parsed import ParsedMail
 
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
@@ -215,7 +215,7 @@ class OutOfOfficeText:
 
     def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
         extra = ctx.extra_auto_reply_phrases
-        opening = starts_with(folded(mail, "subject").text, (*AUTO_REPLY_SUBJECTS, *extra))
+        opening = starts_with(normalise(mail.subject), (*AUTO_REPLY_SUBJECTS, *extra))
         if opening:
             return _auto(f"The subject opens with '{opening}', as automatic replies do.")
         body = mail.new_text or mail.text

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Final
 
-from foi_mailbot.parsing.folding import Folded, normalise
+from foi_mailbot.parsing.folding import Folded, normalise, words
 
 # Review requests: enough on their own, even when the message is linked to no case.
 REVIEW_STRONG: Final = (
@@ -339,10 +339,10 @@ def matches(text: str | Folded, phrases: Iterable[str]) -> list[str]:
     # Every run of word characters in a phrase stands whole in any text it matches (the last
     # perhaps with a plural ending): set look-ups rule out most phrases, where the pattern
     # would read the whole text. Common first words ("please", "i") make the first alone weak.
-    seen = text if isinstance(text, Folded) else Folded(text)
-    words = seen.words
+    seen = text if isinstance(text, Folded) else Folded(text, words(text))
+    found = seen.words
     return [phrase for phrase, needed, last, pattern in _compiled(tuple(phrases))
-            if needed <= words and (last is None or not last.isdisjoint(words))
+            if needed <= found and (last is None or not last.isdisjoint(found))
             and _found(pattern, seen.text)]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from foi_mailbot.classify.base import ClassifyContext, Kind, Verdict
 from foi_mailbot.classify.correspondence import Finding, case_link
 from foi_mailbot.classify.phrases import REVIEW_STRONG, REVIEW_WEAK, matches
-from foi_mailbot.parsing.folding import folded, headed
+from foi_mailbot.parsing.folding import FoldedMail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 
@@ -26,10 +26,10 @@ class ReviewRequest:
 
     name = "review_request"
 
-    def check(self, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
-        written = folded(mail, "new_text")
+    def check(self, mail: ParsedMail, folded: FoldedMail, ctx: ClassifyContext) -> Verdict | None:
+        written = folded.new_text
         phrases = (*REVIEW_STRONG, *ctx.extra_review_phrases)
-        strong = matches(headed(mail, "new_text"), phrases)
+        strong = matches(folded.subject_new_text, phrases)
         link = case_link(mail, ctx)
         if link.reference is None:
             if not strong:

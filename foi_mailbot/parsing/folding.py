@@ -2,21 +2,19 @@
 between words; with the set of its words.
 
 Folding a long message is most of what reading phrases in it costs, and the rules read the
-same few texts many times: each is folded once and kept on the message (`ParsedMail.folded`).
-(Doing it in the second parsing process, `parsing.pool`, instead was tried: with the work it
-already has, the loop then waits for it about as long as folding takes here.)
+same few texts many times: classification folds each once (`fold_mail`), into a value it
+hands to the rules that read them beside the message; nothing is kept on the message. (Doing
+it in the second parsing process, `parsing.pool`, instead was tried: with the work it already
+has, the loop then waits for it about as long as folding takes here.)
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Final, Literal
+from typing import Final
 
 from foi_mailbot.parsing.parsed import ParsedMail
-
-Field = Literal["subject", "text", "new_text"]
 
 _WORD_RUN: Final = re.compile(r"\w+")
 # Every ASCII byte that is not a word character, as a space; other bytes (UTF-8's) kept.
@@ -48,45 +46,55 @@ class Folded:
     """A text as phrases are matched in it (`text`, normalised), and its words."""
 
     text: str
-
-    @cached_property
-    def words(self) -> frozenset[str]:
-        """The runs of word characters in the text (found on first use)."""
-        return words(self.text)
+    words: frozenset[str]
 
 
 def fold(text: str) -> Folded:
-    """`text` normalised."""
-    return Folded(normalise(text))
+    """`text` normalised, with its words."""
+    folded = normalise(text)
+    return Folded(folded, words(folded))
 
 
 def joined(first: Folded, second: Folded) -> Folded:
     """The fold of the two texts with a line break between them, from their folds."""
-    # Whitespace splits words and folds to one space: nothing crosses the join.
-    both = Folded(" ".join(part for part in (first.text, second.text) if part))
-    # Its words are the two texts' words, known already (set where cached_property keeps them).
-    both.__dict__["words"] = first.words | second.words
-    return both
+    # Whitespace splits words and folds to one space: nothing crosses the join, so the words
+    # are the two texts' words, known already.
+    both = " ".join(part for part in (first.text, second.text) if part)
+    return Folded(both, first.words | second.words)
 
 
-def folded(mail: ParsedMail, name: Field) -> Folded:
-    """The message's subject, text or new text folded (once per message)."""
-    name = _source(mail, name)
-    found = mail.folded.get(name)
-    if found is None:
-        found = mail.folded[name] = fold(getattr(mail, name))
-    return found
+@dataclass(frozen=True)
+class FoldedMail:
+    """A message's subject and texts folded once, as the classification rules read them.
+
+    `subject_text` and `subject_new_text` are the subject, then the body (or its new text),
+    as one text. A reply that quotes nothing has one text, not two: `new_text` is then the
+    same fold as `text`.
+    """
+
+    subject: Folded
+    text: Folded
+    new_text: Folded
+    subject_text: Folded
+    subject_new_text: Folded
 
 
-def headed(mail: ParsedMail, body: Field) -> Folded:
-    """The subject, then the message's text or new text, folded as one (once per message)."""
-    key = f"subject+{_source(mail, body)}"
-    found = mail.folded.get(key)
-    if found is None:
-        found = mail.folded[key] = joined(folded(mail, "subject"), folded(mail, body))
-    return found
+def fold_mail(mail: ParsedMail) -> FoldedMail:
+    """The message's subject, text and new text folded, alone and after the subject."""
+    subject, new_text = fold(mail.subject), fold(mail.new_text)
+    subject_new_text = joined(subject, new_text)
+    if mail.new_text == mail.text:
+        return FoldedMail(subject, new_text, new_text, subject_new_text, subject_new_text)
+    text = _fold_from(mail.text, mail.new_text, new_text)
+    return FoldedMail(subject, text, new_text, joined(subject, text), subject_new_text)
 
 
-def _source(mail: ParsedMail, name: Field) -> Field:
-    """The field whose text `name` is: a reply that quotes nothing has one text, not two."""
-    return "text" if name == "new_text" and mail.new_text == mail.text else name
+def _fold_from(text: str, opening: str, opening_fold: Folded) -> Folded:
+    """`text` folded, from the fold of its `opening` when the two part at whitespace."""
+    # The new text is most often the text's opening (the quoted history and signature follow):
+    # folded once, it is not folded again. At whitespace nothing crosses the join, as in
+    # `joined`; elsewhere (a word or a final sigma's context spanning it) the whole is folded.
+    rest = text[len(opening):]
+    if text.startswith(opening) and (opening[-1:].isspace() or rest[:1].isspace()):
+        return joined(opening_fold, fold(rest))
+    return fold(text)

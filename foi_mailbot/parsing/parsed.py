@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from foi_mailbot.parsing.folding import Folded
-
 
 # Headers added at each hop, of which every value is kept: only the receiving server's own one
 # (the topmost with its id) is believed (`cases.senders`).
@@ -58,9 +53,6 @@ class ParsedMail:
     attachments: tuple[AttachmentInfo, ...] = ()
     defects: tuple[str, ...] = ()
     size: int = 0
-    # The subject and texts folded for phrase matching, by field name (and the subject joined
-    # to a text), on first use (see `parsing.folding`).
-    folded: dict[str, Folded] = field(default_factory=dict, compare=False, repr=False)
     # Every value, topmost first, of the trace headers the sender rules read (`REPEATED`).
     repeated: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from foi_mailbot.cases.reference import ReferenceCodec
-from foi_mailbot.classify import RULES, classify
-from foi_mailbot.classify.base import ClassifyContext, Kind
+from foi_mailbot.classify import GUARDS, READERS, RULES, classify
+from foi_mailbot.classify.base import ClassifyContext, Kind, Rule, Verdict
 from foi_mailbot.classify.correspondence import CaseCorrespondence, StaffSender
 from foi_mailbot.classify.intake import CopiedOnly, NewRequest, NotFoi
 from foi_mailbot.classify.loop_guards import (
@@ -27,6 +27,7 @@ from foi_mailbot.classify.loop_guards import (
 from foi_mailbot.classify.review import ReviewRequest
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.folding import fold_mail
 from foi_mailbot.parsing.parsed import Address, ParsedMail
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -55,6 +56,11 @@ def with_headers(mail: ParsedMail, **headers: str) -> ParsedMail:
     return replace(mail, headers={**mail.headers, **extra})
 
 
+def check(rule: Rule, mail: ParsedMail, ctx: ClassifyContext) -> Verdict | None:
+    """A reading rule's verdict on a message, its texts folded as `classify` folds them."""
+    return rule.check(mail, fold_mail(mail), ctx)
+
+
 PLAIN = "new_request_plain_foia.eml"
 
 
@@ -74,6 +80,14 @@ def test_rules_run_loop_guards_first_and_the_fallback_last() -> None:
     assert names.index("review_request") < names.index("case_correspondence")
     assert names.index("case_correspondence") < names.index("copied_only")
     assert len(names) == len(set(names))
+
+
+def test_the_guards_decide_before_any_text_is_folded_for_the_reading_rules() -> None:
+    """Loop guards, staff and regulator mail are told from headers, the sender and plain text;
+    the texts are folded once, for the rules after them."""
+    assert RULES == (*GUARDS, *READERS)
+    assert [g.name for g in GUARDS][-2:] == ["staff_sender", "regulator_mail"]
+    assert READERS[0].name == "review_request"
 
 
 def test_classification_records_the_rules_passed_over() -> None:
@@ -332,7 +346,7 @@ def test_review_wording_only_in_our_quoted_letter_is_not_a_review() -> None:
     """The review procedure quoted from our own letter does not count."""
     mail = load("clarification_quotes_review_procedure.eml")
 
-    assert ReviewRequest().check(mail, context(thread_case=CASE)) is None
+    assert check(ReviewRequest(), mail, context(thread_case=CASE)) is None
     assert Kind.CLARIFICATION == classify(mail, context(thread_case=CASE)).kind
 
 
@@ -349,13 +363,13 @@ def test_extra_review_phrases_decide_like_strong_ones() -> None:
     """A configured review phrase decides even without a case."""
     mail = replace(load(PLAIN), new_text="Please look again at my case, formally.")
 
-    assert ReviewRequest().check(mail, context()) is None
-    assert ReviewRequest().check(mail, context(extra_review_phrases=("look again at my case",)))
+    assert check(ReviewRequest(), mail, context()) is None
+    assert check(ReviewRequest(), mail, context(extra_review_phrases=("look again at my case",)))
 
 
 def test_thread_case_makes_correspondence_with_its_reference() -> None:
     """A message in a case's thread is correspondence on that case."""
-    verdict = CaseCorrespondence().check(load("clarification_outlook_html_reply.eml"), context(thread_case=CASE))
+    verdict = check(CaseCorrespondence(), load("clarification_outlook_html_reply.eml"), context(thread_case=CASE))
 
     assert verdict is not None
     assert Kind.CLARIFICATION == verdict.kind
@@ -402,7 +416,7 @@ def test_mistyped_reference_in_a_threaded_reply_keeps_the_thread() -> None:
 
 def test_mailbox_only_in_cc_is_copied() -> None:
     """Our mailbox in Cc and not in To means we were copied in."""
-    verdict = CopiedOnly().check(load("copied_councillor_correspondence.eml"), context())
+    verdict = check(CopiedOnly(), load("copied_councillor_correspondence.eml"), context())
 
     assert verdict is not None
     assert "only in Cc" in verdict.reasons[0]
@@ -413,7 +427,7 @@ def test_mailbox_in_to_and_cc_is_not_copied() -> None:
     mail = load("copied_councillor_correspondence.eml")
     mail = replace(mail, to=(*mail.to, Address("", "foi@example.gov.uk")))
 
-    assert CopiedOnly().check(mail, context()) is None
+    assert check(CopiedOnly(), mail, context()) is None
 
 
 def test_subject_access_request_is_not_foi_and_flagged() -> None:
@@ -427,7 +441,7 @@ def test_subject_access_request_is_not_foi_and_flagged() -> None:
 
 def test_marketing_without_foi_wording_is_not_foi() -> None:
     """Marketing wording decides when nothing asks for recorded information."""
-    verdict = NotFoi().check(load("not_foi_marketing_seo.eml"), context())
+    verdict = check(NotFoi(), load("not_foi_marketing_seo.eml"), context())
 
     assert verdict is not None
     assert "'seo services'" in verdict.reasons[0]
@@ -438,15 +452,15 @@ def test_foi_wording_vetoes_other_business() -> None:
     mail = load("new_request_journalist.eml")
     mail = replace(mail, new_text=mail.new_text + "\nDeadline for comment is Friday.")
 
-    assert NotFoi().check(mail, context()) is None
+    assert check(NotFoi(), mail, context()) is None
 
 
 def test_extra_not_foi_phrases_extend_the_defaults() -> None:
     """Configured phrases count like the built-in ones."""
     mail = replace(load(PLAIN), subject="Tender", new_text="Our tender submission is attached.")
 
-    assert NotFoi().check(mail, context()) is None
-    assert NotFoi().check(mail, context(extra_not_foi_phrases=("tender submission",)))
+    assert check(NotFoi(), mail, context()) is None
+    assert check(NotFoi(), mail, context(extra_not_foi_phrases=("tender submission",)))
 
 
 def test_new_request_is_foia_without_environmental_words() -> None:
@@ -474,7 +488,7 @@ def test_one_loose_environmental_word_is_not_enough() -> None:
 def test_two_loose_environmental_words_are_enough() -> None:
     """Two different loose words together ("energy", "waste") mean environmental."""
     mail = replace(load(PLAIN), new_text="How much energy does the waste depot use?")
-    verdict = NewRequest().check(mail, context())
+    verdict = check(NewRequest(), mail, context())
 
     assert verdict is not None
     assert Law.EIR == getattr(verdict, "law", None)
