@@ -17,7 +17,12 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
-from foi_mailbot.cases.matching import Match, Thread, normalise_subject
+from foi_mailbot.cases.matching import (
+    SAME_SENDER_AND_SUBJECT,
+    Match,
+    Thread,
+    normalise_subject,
+)
 from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.parsing.parsed import ParsedMail
 from foi_mailbot.storage import queries
@@ -70,6 +75,9 @@ def refine_match(
         if match.case is None:
             flags.append("which_case")
         return Match(match.case, match.how, tuple(dict.fromkeys(flags)))
+    if verdict.kind is Kind.CLARIFICATION and match.how == SAME_SENDER_AND_SUBJECT:
+        # Not a reply to anything of the case's: the same words may start another request.
+        return Match(match.case, match.how, tuple(dict.fromkeys([*flags, "matched_by_guess"])))
     if verdict.kind is not Kind.CLARIFICATION or verdict.rule not in _GUESSED_BY_RULES:
         return match
     if match.case is not None:

@@ -20,6 +20,8 @@ from foi_mailbot.storage.models import Case
 
 # WhatDoTheyKnow (and Alaveteli sites) give each request its own reply address.
 _PER_REQUEST_SENDER = re.compile(r"^request-\d+-[0-9a-f]+@", re.IGNORECASE)
+SAME_SENDER_AND_SUBJECT = "same sender and same subject as this case"
+"""How a thread found only by its sender and subject is described: a guess, not a reply."""
 _SUBJECT_NOISE = re.compile(r"^\s*((re|fw|fwd|aw|sv)\s*:\s*|\[[^\]]*\]\s*)+", re.IGNORECASE)
 
 
@@ -63,8 +65,7 @@ def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> T
         case_id for case_id, subject in cases if wanted and normalise_subject(subject) == wanted
     ]
     if same_subject:
-        how = "same sender and same subject as this case"
-        return Thread(session.get(Case, max(same_subject)), how)
+        return Thread(session.get(Case, max(same_subject)), SAME_SENDER_AND_SUBJECT)
     return Thread(None, None)
 
 

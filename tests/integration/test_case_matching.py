@@ -109,3 +109,31 @@ def _env(settings: Settings) -> dict[str, str]:
         "FOI_MAILBOT_DATABASE__URL": settings.database.url.get_secret_value(),
         "FOI_MAILBOT_ORGANISATION__REFERENCE_SECRET": "test-secret",
     }
+
+
+def test_a_same_subject_message_that_replies_to_nothing_attaches_flagged_and_moves_no_clock(
+    settings: Settings,
+) -> None:
+    """Found by its sender and subject alone (no In-Reply-To, no reference): a guess. It joins
+    the case for a person to check; the due date stays as it was."""
+    app = build(settings, clock=FixedClock(MONDAY))
+    request = _feed(app, fixture_mail("new_request_plain_foia.eml"), "1")
+    before = _cases(app)[0]
+    subject = request.subject or ""
+    follow_up = (
+        f"From: {request.from_name} <{request.from_email}>\r\n"
+        "To: foi@example.gov.uk\r\n"
+        f"Subject: Re: {subject}\r\n"
+        "Date: Mon, 12 Jan 2026 11:00:00 +0000\r\n"
+        "Message-ID: <same-subject-1@mail.example.org>\r\n"
+        "\r\n"
+        "Hello,\r\n\r\nTo clarify my request above: I only need the figures for 2025.\r\n\r\n"
+        "Thanks\r\n"
+    ).encode()
+
+    row = _feed(app, follow_up, "2")
+
+    after = _cases(app)[0]
+    assert before.id == row.case_id
+    assert row.needs_person
+    assert (before.status, before.due_on) == (after.status, after.due_on)
