@@ -35,23 +35,29 @@ _CLAIM: Final = (
            InboundMessage.status.in_(queries.CLAIMABLE),
            InboundMessage.attempts < MAX_ATTEMPTS)
     .values(status=MessageStatus.PROCESSING, attempts=InboundMessage.attempts + 1)
-    .returning(InboundMessage.id)
+    .returning(InboundMessage)
 )
 
 
-def claim(factory: sessionmaker[Session], message_pk: int) -> bool:
-    """Take the message up: `processing`, one attempt more, committed. False when it is not
-    there to take, or goes to a person instead, having used up its attempts."""
-    with session_scope(factory) as session:
+def claim(session: Session, message_pk: int) -> InboundMessage | None:
+    """Take the message up: `processing`, one attempt more, committed in `session`; returns
+    its row, loaded by the claim itself, for the work's own transaction in the same session
+    (whose factory keeps loaded values after commit). None when it is not there to take, or
+    goes to a person instead, having used up its attempts."""
+    try:
         # One statement in the usual case: claimed only if pending and short of the limit.
-        claimed = session.execute(_CLAIM, {"message_pk": message_pk}).first()
-        if claimed is not None:
-            return True
-        row = queries.message_for_update(session, message_pk)
-        if row is not None and row.status in queries.CLAIMABLE:
-            # Every try so far stopped the process, or failed: a person looks at it.
-            _give_up(row, row.last_error or "the process stopped while it was in hand")
-        return False
+        row = session.scalars(_CLAIM, {"message_pk": message_pk}).first()
+        if row is None:
+            row = queries.message_for_update(session, message_pk)
+            if row is not None and row.status in queries.CLAIMABLE:
+                # Every try so far stopped the process, or failed: a person looks at it.
+                _give_up(row, row.last_error or "the process stopped while it was in hand")
+            row = None
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return row
 
 
 def failed(factory: sessionmaker[Session], message_pk: int, exc: Exception) -> None:

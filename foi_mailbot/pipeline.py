@@ -119,14 +119,19 @@ class Pipeline:
     def run_one(self, message_pk: int, parsed: ParsedMail | None = None) -> str | None:
         """Claim one message, take it to its outcome and commit; returns its kind (None if it
         failed or was not there to take). `parsed`: the message parsed already, elsewhere."""
-        with structlog.contextvars.bound_contextvars(message_pk=message_pk):
-            if not attempts.claim(self.writes, message_pk):
+        with structlog.contextvars.bound_contextvars(message_pk=message_pk), \
+                self.writes() as session:
+            row = attempts.claim(session, message_pk)
+            if row is None:
                 return None
             self._in_hand = message_pk
             try:
-                with session_scope(self.writes) as session:
-                    done = self._process_claimed(session, message_pk, parsed)
+                # The claim's commit made the row ours: the work is a transaction of its own
+                # in the same session, on the row as the claim left it.
+                done = self.process(session, row, parsed)
+                session.commit()
             except Exception as exc:  # one bad message must never stop the loop
+                session.rollback()
                 if attempts.database_unavailable(exc):
                     self._release_in_hand()  # not the message's fault
                     raise
@@ -139,14 +144,6 @@ class Pipeline:
                      case_ref=done.case_ref, needs_person=done.needs_person)
             return done.kind
         return None
-
-    def _process_claimed(
-        self, session: Session, message_pk: int, parsed: ParsedMail | None
-    ) -> Done | None:
-        row = queries.message_for_update(session, message_pk)
-        if row is None or row.status != MessageStatus.PROCESSING:
-            return None  # purged, or taken by another process meanwhile
-        return self.process(session, row, parsed)
 
     def process(self, session: Session, row: InboundMessage, parsed: ParsedMail | None) -> Done:
         """The message path, in `session`: own mail? -> a command settling a triage item? ->

@@ -30,6 +30,7 @@ CLAIMABLE = (*PENDING, MessageStatus.PROCESSING)
 _OWN_MESSAGE_ID = (
     select(OutboxMessage.id).where(OutboxMessage.message_id == bindparam("message_id")).limit(1)
 )
+_RAW = select(RawMessage.raw).where(RawMessage.message_pk == bindparam("message_pk"))
 # Only the Message-ID is in the WHERE clause: with the status there too, SQLite picks the status
 # index and visits every applied message for each new one (quadratic in a backlog).
 _SAME_MESSAGE_ID = select(InboundMessage.status, InboundMessage.from_email).where(
@@ -80,9 +81,7 @@ def message_for_update(session: Session, message_pk: int) -> InboundMessage | No
 
 def raw_of(session: Session, message_pk: int) -> bytes | None:
     """A stored message's bytes (None once purged), not kept in the session."""
-    raw: bytes | None = session.execute(
-        select(RawMessage.raw).where(RawMessage.message_pk == message_pk)
-    ).scalar()
+    raw: bytes | None = session.execute(_RAW, {"message_pk": message_pk}).scalar()
     return raw
 
 
