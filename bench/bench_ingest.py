@@ -51,7 +51,7 @@ from bench.harness import (
     rss_bytes,
     trimmed_rss_bytes,
 )
-from bench.seed import FULL_SIZE, seed_folder
+from bench.seed import FULL_SIZE, arrival, seed_folder
 from tests.servers.dovecot import Dovecot
 
 BATCH = 100
@@ -164,6 +164,27 @@ def _outcome(app: Any) -> dict[str, Any]:
         }
 
 
+@dataclass(frozen=True)
+class MixClock:
+    """The wall clock moved back to the days the mix arrived on: the daemon answers its
+    requests as new mail (older mail is held for a person, never acknowledged by itself)."""
+
+    offset: float
+
+    @classmethod
+    def at_end_of_mix(cls) -> MixClock:
+        """A clock that reads, now, just after the full mix's last arrival."""
+        from datetime import UTC, datetime
+
+        return cls((arrival(FULL_SIZE) - datetime.now(UTC)).total_seconds())
+
+    def now(self) -> Any:
+        """See `foi_mailbot.clock.Clock`."""
+        from datetime import UTC, datetime, timedelta
+
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+
 def ours_round(server: Server, phases: PhaseTimer, *, profile: bool = False) -> Result:
     """One pass of the daemon over the inbox with a fresh database."""
     import cProfile
@@ -174,7 +195,8 @@ def ours_round(server: Server, phases: PhaseTimer, *, profile: bool = False) -> 
 
     with tempfile.TemporaryDirectory(prefix="foi-bench-") as tmp:
         transport = InstantTransport()
-        app = build(daemon_settings(server, Path(tmp)), with_source=True, transport=transport)
+        app = build(daemon_settings(server, Path(tmp)), with_source=True, transport=transport,
+                    clock=MixClock.at_end_of_mix())
         assert app.source is not None
         daemon = Daemon(app, app.source)
         app.warm_up()  # as `foi-mailbot run` does before it touches mail
