@@ -46,12 +46,13 @@ from foi_mailbot.parsing.parsed import ParsedMail
 STAFF_UNVOUCHED: Final = "staff_unvouched"
 """Flag: inbox mail from a staff address the receiving server did not vouch for."""
 
-GUARDS: Final[tuple[Guard, ...]] = (
+LOOP_GUARDS: Final[tuple[Guard, ...]] = (
     OwnMail(), AutoSubmitted(), AutoReplyHeaders(), BulkPrecedence(), DeliveryReport(),
     NullReturnPath(), DaemonSender(), ListMail(), OutOfOfficeText(), HelpdeskText(),
-    StaffSender(),
-    RegulatorMail(),
 )
+"""The guards that know mail no one wrote by hand: answering it could start a loop."""
+
+GUARDS: Final[tuple[Guard, ...]] = (*LOOP_GUARDS, StaffSender(), RegulatorMail())
 """The rules that decide from headers, the sender and plain text, before any text is folded."""
 
 READERS: Final[tuple[Rule, ...]] = (
@@ -63,6 +64,15 @@ READERS: Final[tuple[Rule, ...]] = (
 
 RULES: Final[tuple[Guard | Rule, ...]] = (*GUARDS, *READERS)
 """Every rule, in the order they run."""
+
+
+def is_automatic(mail: ParsedMail, ctx: ClassifyContext) -> bool:
+    """True when a loop guard knows the message as automatic mail (never to be answered)."""
+    for guard in LOOP_GUARDS:
+        verdict = guard.check(mail, ctx)
+        if verdict is not None and verdict.kind is Kind.AUTO_REPLY:
+            return True
+    return False
 
 
 def classify(mail: ParsedMail, ctx: ClassifyContext) -> Classification:

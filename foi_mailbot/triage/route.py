@@ -14,26 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from foi_mailbot.cases.senders import Dmarc, dmarc_verdict, is_staff_address
 from foi_mailbot.cases.service import Services
-from foi_mailbot.classify.base import ClassifyContext, Kind
-from foi_mailbot.classify.loop_guards import (
-    AutoReplyHeaders,
-    AutoSubmitted,
-    BulkPrecedence,
-    DaemonSender,
-    DeliveryReport,
-    HelpdeskText,
-    ListMail,
-    NullReturnPath,
-    OutOfOfficeText,
-    OwnMail,
-)
+from foi_mailbot.classify import is_automatic
+from foi_mailbot.classify.base import ClassifyContext
 from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.staff_mail import staff_message
 from foi_mailbot.parsing.parsed import ParsedMail
@@ -46,9 +34,6 @@ from foi_mailbot.triage.items import team_address
 from foi_mailbot.triage.undo import restore
 
 RULE = "triage_command"
-_AUTOMATIC: Final = (OwnMail(), AutoSubmitted(), AutoReplyHeaders(), BulkPrecedence(),
-                     DeliveryReport(), NullReturnPath(), DaemonSender(), ListMail(),
-                     OutOfOfficeText(), HelpdeskText())
 
 
 @dataclass(frozen=True)
@@ -67,10 +52,8 @@ def command_in(session: Session, row: InboundMessage, mail: ParsedMail,
     Automatic mail (an out-of-office quoting a confirmation's subject, a bounce) is never a
     command: answering it could start a loop, so the loop guards see it first.
     """
-    for guard in _AUTOMATIC:
-        verdict = guard.check(mail, context)
-        if verdict is not None and verdict.kind is Kind.AUTO_REPLY:
-            return None
+    if is_automatic(mail, context):
+        return None
     trust = context.trust
     text = mail.new_text or mail.text
     tokens = frozenset(t.lower() for t in items.TOKEN_RE.findall(f"{mail.subject}\n{text}"))
