@@ -228,13 +228,18 @@ NOT_FOI: Final = (
 )
 
 # Words that show a request for recorded information, which vetoes NOT_FOI.
-FOI_WORDING: Final = (
+ACTS_NAMED: Final = (
     "freedom of information",
     "foi",
     "foia",
     "foisa",
     "environmental information regulations",
     "eir",
+)
+"""The Acts and Regulations by name: naming them is asking under them."""
+
+FOI_WORDING: Final = (
+    *ACTS_NAMED,
     "request for information",
     "information request",
     "please provide",

@@ -8,15 +8,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from foi_mailbot.classify.phrases import ACTS_NAMED
+
 # Asking for recorded information in words that mean little else. Enough even beside other
 # business: a complaint that also asks a question is a request.
 ASK_STRONG: Final = (
-    "freedom of information",
-    "foi",
-    "foia",
-    "foisa",
-    "environmental information regulations",
-    "eir",
+    *ACTS_NAMED,
     "request for information",
     "recorded information",
     "information held",
