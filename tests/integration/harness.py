@@ -16,9 +16,11 @@ from sqlalchemy import select
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
 from foi_mailbot.daemon import Daemon
+from foi_mailbot.ingest import store
 from foi_mailbot.settings import Settings
+from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import Case
+from foi_mailbot.storage.models import Case, InboundMessage
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp_sink import Delivery, SmtpSink
 
@@ -34,6 +36,21 @@ def fixture_mail(name: str, **headers: str) -> bytes:
         del message[header]
         message[header] = value
     return message.as_bytes()
+
+
+def feed(app: App, raw: bytes, key: str, *, at: datetime | None = None,
+         sent: bool = False) -> InboundMessage:
+    """Store one message (inbox, or the Sent folder) as arriving `at` (default: the app's
+    clock), process what is pending, and return its row, detached."""
+    folder, direction = ("Sent", "sent") if sent else ("INBOX", "inbound")
+    stored = store(app.factory, RawMail(f"test:{key}", MAILBOX, folder, None, None,
+                                        at or app.clock.now(), raw, direction), app.clock)
+    app.pipeline.run_pending()
+    with session_scope(app.factory) as session:
+        row = session.get(InboundMessage, stored.message_pk)
+        assert row is not None
+        session.expunge(row)
+        return row
 
 
 def imap_settings(

@@ -13,29 +13,19 @@ from typer.testing import CliRunner
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.cli import app as cli
 from foi_mailbot.clock import FixedClock
-from foi_mailbot.ingest import store
 from foi_mailbot.jobs.digest import build_digest, render_digest
 from foi_mailbot.jobs.report import build_report
 from foi_mailbot.settings import Settings
-from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, InboundMessage
-from tests.integration.harness import fixture_mail
+from tests.integration.harness import feed, fixture_mail
 
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 WEDNESDAY = MONDAY + timedelta(days=2)
 
 
 def _feed(app: App, raw: bytes, key: str, *, at: datetime, sent: bool = False) -> InboundMessage:
-    folder, direction = ("Sent", "sent") if sent else ("INBOX", "inbound")
-    stored = store(app.factory, RawMail(f"test:{key}", "foi@example.gov.uk", folder, None, None,
-                                        at, raw, direction), app.clock)
-    app.pipeline.run_pending()
-    with session_scope(app.factory) as session:
-        row = session.get(InboundMessage, stored.message_pk)
-        assert row is not None
-        session.expunge(row)
-        return row
+    return feed(app, raw, key, at=at, sent=sent)
 
 
 def _case_with_staff_mail(app: App, staff_fixture: str) -> tuple[Case, InboundMessage]:

@@ -13,11 +13,10 @@ from sqlalchemy import select
 
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
-from foi_mailbot.ingest import store
 from foi_mailbot.settings import Settings
-from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
+from tests.integration.harness import feed
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
@@ -35,16 +34,8 @@ def app(make_settings: Callable[..., Settings], db_url: str) -> App:
 
 
 def _feed(app: App, raw: bytes, key: str, *, sent: bool = False, days: int = 0) -> InboundMessage:
-    folder, direction = ("Sent", "sent") if sent else ("INBOX", "inbound")
     at = MONDAY + timedelta(days=days)
-    stored = store(app.factory, RawMail(f"test:{key}", "foi@example.gov.uk", folder, None, None,
-                                        at, raw, direction), app.clock)
-    app.pipeline.run_pending()
-    with session_scope(app.factory) as session:
-        row = session.get(InboundMessage, stored.message_pk)
-        assert row is not None
-        session.expunge(row)
-        return row
+    return feed(app, raw, key, at=at, sent=sent)
 
 
 def _case(app: App) -> Case:

@@ -17,22 +17,14 @@ from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, CaseEvent, InboundMessage, OutboxMessage, TriageItem
 from foi_mailbot.triage.items import ensure_items, open_items, reopen
 from tests.conftest import FIXTURES
-from tests.integration.harness import fixture_mail
+from tests.integration.harness import feed, fixture_mail
 
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 TUESDAY = datetime(2026, 1, 13, 10, 30, tzinfo=UTC)
 
 
 def _feed(app: App, raw: bytes, key: str, direction: str = "inbound") -> InboundMessage:
-    folder = "Sent" if direction == "sent" else "INBOX"
-    stored = store(app.factory, RawMail(f"test:{key}", "foi@example.gov.uk", folder, None, None,
-                                        app.clock.now(), raw, direction), app.clock)
-    app.pipeline.run_pending()
-    with session_scope(app.factory) as session:
-        row = session.get(InboundMessage, stored.message_pk)
-        assert row is not None
-        session.expunge(row)
-        return row
+    return feed(app, raw, key, sent=direction == "sent")
 
 
 def _command(name: str, token: str, command: str) -> bytes:
