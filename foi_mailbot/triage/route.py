@@ -52,17 +52,19 @@ def command_in(session: Session, row: InboundMessage, mail: ParsedMail,
     Automatic mail (an out-of-office quoting a confirmation's subject, a bounce) is never a
     command: answering it could start a loop, so the loop guards see it first.
     """
-    if is_automatic(mail, context):
-        return None
     trust = context.trust
     text = mail.new_text or mail.text
     tokens = frozenset(t.lower() for t in items.TOKEN_RE.findall(f"{mail.subject}\n{text}"))
     said = parse_reply(text)
+    if not tokens and not isinstance(said, Command):
+        return None  # ordinary mail, nearly all of it: told without the database
     staff = is_staff_address(mail.from_addr, trust)
     if not tokens:
         answers_us = any(queries.is_our_message_id(session, m) for m in mail.in_reply_to)
-        if not isinstance(said, Command) or not (row.direction == "sent" or staff or answers_us):
+        if not (row.direction == "sent" or staff or answers_us):
             return None
+    if is_automatic(mail, context):
+        return None
     via = None
     if row.direction == "sent":
         via = "the Sent folder"
