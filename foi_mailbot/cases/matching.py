@@ -86,7 +86,16 @@ def resolve(
     if "reference_from_other_sender" in match.flags:
         return match
     flag = sender_check(mail, match.case.applicant_email, dmarc)
+    if flag is not None and _accepted(session, mail, match.case, dmarc):
+        flag = None
     return match if flag is None else Match(match.case, match.how, (*match.flags, flag))
+
+
+def _accepted(session: Session, mail: ParsedMail, case: Case, dmarc: Dmarc) -> bool:
+    """True when a person accepted this sender on the case (`accept sender`): it then acts as
+    the requester does, on the same terms."""
+    accepted = queries.accepted_sender(session, case.reference)
+    return accepted is not None and sender_check(mail, accepted, dmarc) is None
 
 
 def _resolve(

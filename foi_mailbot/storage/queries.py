@@ -140,3 +140,10 @@ def open_cases_of_sender(session: Session, sender: str) -> list[tuple[str, str]]
     """The reference and subject of each open case of this applicant address, newest first."""
     return [(reference, subject) for reference, subject in
             session.execute(_OPEN_OF_SENDER, {"sender": sender})]
+
+
+def accepted_sender(session: Session, reference: str) -> str | None:
+    """The address a person accepted as acting on this case beside its requester, if any."""
+    state = session.get(ServiceState, f"accepted_sender:{reference}")
+    email = state.value.get("email") if state is not None else None
+    return email.lower() if isinstance(email, str) else None

@@ -16,6 +16,7 @@ from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
+from foi_mailbot.storage.state import put_state
 from tests.integration.harness import feed
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -148,3 +149,18 @@ def test_no_sender_chosen_text_reaches_an_address_other_than_from(
     text = letter.decode("utf-8", "replace").lower()
     assert "prize" not in text
     assert "claim" not in text
+
+
+def test_a_sender_a_person_accepted_on_the_case_acts_as_the_requester_does(app: App) -> None:
+    """After `accept sender` (the requester's agent, say), their clarification restarts the
+    clock like the requester's own; anyone else is still flagged."""
+    _awaiting_clarification(app)
+    case = _case(app)
+    with session_scope(app.factory) as session:
+        put_state(session, f"accepted_sender:{case.reference}",
+                  {"email": "k.dawes@outlook.com", "by": "foi@example.gov.uk"}, app.clock.now())
+
+    row = _feed(app, _mail("stranger_reply_in_requester_thread.eml"), "reply", days=2)
+
+    assert not row.needs_person
+    assert "awaiting_clarification" != _case(app).status
