@@ -30,6 +30,7 @@ SUMMARY: Final = "summary"
 SET_ASIDE_KINDS: Final = frozenset({"not_foi", "auto_reply"})
 TOKEN_BYTES: Final = 10  # 80 bits
 TOKEN_RE: Final = re.compile(r"\bFOI triage ([0-9a-f]{20})\b", re.IGNORECASE)
+_TAG_RE: Final = re.compile(r"\[FOI triage [0-9a-f]{20}\]\s*", re.IGNORECASE)
 
 
 def team_address(services: Services) -> str:
@@ -45,6 +46,11 @@ def new_token() -> str:
 def tag(token: str) -> str:
     """The token as it appears in a subject line: `[FOI triage <token>]`."""
     return f"[FOI triage {token}]"
+
+
+def untagged(subject: str) -> str:
+    """A subject without the item tags in it (a reply to a notice quotes the notice's)."""
+    return _TAG_RE.sub("", subject).strip()
 
 
 def open_condition() -> tuple[ColumnElement[bool], ...]:
@@ -161,5 +167,5 @@ def reopen(item: TriageItem) -> str:
 __all__ = [
     "NOTICE", "SET_ASIDE_KINDS", "SUMMARY", "TOKEN_RE", "OpenItem", "by_token", "ensure_items",
     "item_of", "new_token", "open_condition", "open_items", "reopen", "route_of",
-    "settle", "tag", "team_address",
+    "settle", "tag", "team_address", "untagged",
 ]

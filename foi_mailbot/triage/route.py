@@ -127,9 +127,11 @@ def _authorise(  # noqa: PLR0911 - one early return per reason a command is refu
 def _answers_another_item(session: Session, mail: ParsedMail, token: str) -> bool:
     if not mail.in_reply_to:
         return False
+    # Only a notice's key names its item: a confirmation, the daily summary and the reminder
+    # name none, and answering them with the token they quote is what they ask for.
     keys = session.scalars(select(OutboxMessage.key).where(
         OutboxMessage.message_id.in_(list(mail.in_reply_to)),
-        OutboxMessage.key.like("triage:%"))).all()
+        OutboxMessage.key.like("triage:%:notice"))).all()
     return any(token not in key for key in keys)
 
 
@@ -182,7 +184,9 @@ def _reply(session: Session, services: Services, row: InboundMessage, sender: st
     to = _recipient(services, sender)
     org = services.settings.organisation
     body = f"{text}\n\n-- \n{org.name} FOI mailbox (automatic confirmation)\n"
-    subject = f"{items.tag(item.token)} {what}: {row.subject or ''}".strip()[:250]
+    # Only this item's tag: after `undo` the command's own subject still bears the old token,
+    # and a reply quoting two tokens would be refused.
+    subject = f"{items.tag(item.token)} {what}: {items.untagged(row.subject or '')}".strip()[:250]
     message, message_id = staff_message(services.settings, to=to, subject=subject, text=body,
                                         html=None, now=now)
     enqueue(session, key=f"triage:reply:{row.id}", message=message, message_id=message_id,

@@ -17,14 +17,20 @@ from foi_mailbot.deadlines.laws import EventKind
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case
-from foi_mailbot.triage import notices
 from tests.integration.harness import Harness, body_text, fixture_mail, imap_settings, reference_in
+from tests.integration.triage_mail import (
+    TEAM,
+    confirmations_to,
+    notices_to_team,
+    reply_in_sent,
+    sweep,
+    token_of,
+)
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.dovecot
 
-TEAM = "foi-team@example.gov.uk"
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 TUESDAY = MONDAY + timedelta(days=1)
 THURSDAY = MONDAY + timedelta(days=3)
@@ -39,23 +45,6 @@ def harness(
                       smtp_sink, FixedClock(MONDAY))
     yield h
     h.close()
-
-
-def _to_team(h: Harness) -> list[str]:
-    return [str(d.message["Subject"]) for d in h.acks_to(TEAM)]
-
-
-def _reply_in_sent(h: Harness, subject: str, command: str, n: int, at: datetime) -> None:
-    raw = (f"From: Example Council FOI <foi@example.gov.uk>\r\nTo: {TEAM}\r\n"
-           f"Subject: RE: {subject}\r\nDate: {at:%a, %d %b %Y %H:%M:%S +0000}\r\n"
-           f"Message-ID: <triage-reply-{n}@EXAMPLE.PROD.OUTLOOK.COM>\r\nMIME-Version: 1.0\r\n"
-           "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-           f"{command}\r\n\r\nJane\r\n\r\n________________________________\r\n"
-           f"From: Example Council FOI <foi@example.gov.uk>\r\nSubject: {subject}\r\n\r\n"
-           "A message needs a person to decide what it is.\r\n").encode()
-    h.clock.set(at)
-    h.deliver(raw, at=at, folder="Sent")
-    h.cycle()
 
 
 def test_a_stray_follow_up_is_linked_by_a_reply_in_sent_and_undone(harness: Harness) -> None:
@@ -76,26 +65,22 @@ def test_a_stray_follow_up_is_linked_by_a_reply_in_sent_and_undone(harness: Harn
               at=TUESDAY)
     h.cycle()
 
-    notices.sweep(h.app.factory, h.app.services, TUESDAY)
-    notices.sweep(h.app.factory, h.app.services, TUESDAY + timedelta(minutes=5))
-    h.cycle()
+    sweep(h, TUESDAY)
 
-    (subject,) = _to_team(h)
-    notice = h.acks_to(TEAM)[0].message
-    assert re.search(r"\[FOI triage [0-9a-f]{20}\]", subject)
+    (notice,) = notices_to_team(h)
+    assert re.search(r"\[FOI triage [0-9a-f]{20}\]", str(notice["Subject"]))
     assert f"link {reference}" in str(notice.get_payload()[0].get_payload(decode=True))
 
-    _reply_in_sent(h, subject, f"Link {reference}", 1, THURSDAY)
+    reply_in_sent(h, notice, f"Link {reference}", THURSDAY)
 
     case = h.case(reference)
     assert State.ACKNOWLEDGED.value == case.status
-    confirmation = h.acks_to(TEAM)[-1].message
+    (confirmation,) = confirmations_to(h, TEAM)
     assert f"due {case.due_on}" in body_text(confirmation)
-    token = re.search(r"[0-9a-f]{20}", subject)
-    assert token is not None
-    assert f"undo {token.group(0)}" in body_text(confirmation)
+    token = token_of(notice)
+    assert f"undo {token}" in body_text(confirmation)
 
-    _reply_in_sent(h, subject, f"undo {token.group(0)}", 2, THURSDAY + timedelta(hours=1))
+    reply_in_sent(h, confirmation, f"undo {token}", THURSDAY + timedelta(hours=1))
 
     assert State.AWAITING_CLARIFICATION.value == h.case(reference).status
-    assert "undone" in body_text(h.acks_to(TEAM)[-1].message)
+    assert "undone" in body_text(confirmations_to(h, TEAM)[-1])
