@@ -48,7 +48,8 @@ def normalise_subject(subject: str) -> str:
 
 
 def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> Thread:
-    """Candidate case from message threading, a per-request sender, or sender and subject."""
+    """Candidate case from message threading, a per-request sender, or sender and subject
+    (a case merged into another answers with that one)."""
     replied_to = queries.case_replied_to(session, mail.thread_ids)
     if replied_to is not None:
         return Thread(replied_to, "replies to a message on this case")
@@ -59,13 +60,14 @@ def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> T
     if _PER_REQUEST_SENDER.match(sender) and cases:
         newest = max(case_id for case_id, _subject in cases)
         how = f"sender {sender} is the reply address of one request"
-        return Thread(session.get(Case, newest), how)
+        return Thread(queries.merged_or_self(session, session.get(Case, newest)), how)
     wanted = normalise_subject(mail.subject)
     same_subject = [
         case_id for case_id, subject in cases if wanted and normalise_subject(subject) == wanted
     ]
     if same_subject:
-        return Thread(session.get(Case, max(same_subject)), SAME_SENDER_AND_SUBJECT)
+        found = queries.merged_or_self(session, session.get(Case, max(same_subject)))
+        return Thread(found, SAME_SENDER_AND_SUBJECT)
     return Thread(None, None)
 
 

@@ -104,14 +104,15 @@ def same_message_applied(
 
 
 def case_replied_to(session: Session, message_ids: Sequence[str]) -> Case | None:
-    """The case of a message (ours or received) with one of these Message-IDs."""
+    """The case of a message (ours or received) with one of these Message-IDs; for a case
+    merged since, the case it was merged into."""
     if not message_ids:
         return None
     params = {"ids": list(message_ids)}
     case_id = session.execute(_THREAD_VIA_OUTBOX, params).scalar() or (
         session.execute(_THREAD_VIA_INBOUND, params).scalar()
     )
-    return session.get(Case, case_id) if case_id is not None else None
+    return merged_or_self(session, session.get(Case, case_id)) if case_id is not None else None
 
 
 def cases_of_sender(session: Session, sender: str) -> list[tuple[int, str]]:
@@ -122,7 +123,12 @@ def cases_of_sender(session: Session, sender: str) -> list[tuple[int, str]]:
 
 def case_by_reference(session: Session, reference: str) -> Case | None:
     """The case with this reference, if any; a case merged into another answers with that one."""
-    case = session.scalars(select(Case).where(Case.reference == reference)).first()
+    return merged_or_self(session, session.scalars(
+        select(Case).where(Case.reference == reference)).first())
+
+
+def merged_or_self(session: Session, case: Case | None) -> Case | None:
+    """The case a merged case was merged into (following a chain of merges), else the case."""
     for _ in range(5):  # merges can chain; a bound keeps a bad record from looping
         if case is None or case.outcome != "merged":
             break
