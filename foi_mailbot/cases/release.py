@@ -35,11 +35,24 @@ def confirm(session: Session, case: Case, now: datetime, who: str = "cli") -> bo
     return True
 
 
+def held_letter_key(case: Case) -> str:
+    """The outbox key of the letter `send_held` releases: the case's acknowledgement."""
+    purpose = "review_ack" if case.is_review else "acknowledgement"
+    return f"case:{case.reference}:{purpose}"
+
+
+def letter_queued(session: Session, case: Case) -> bool:
+    """True once the case's acknowledgement is in the outbox (queued or sent)."""
+    key = held_letter_key(case)
+    found = session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == key)).first()
+    return found is not None
+
+
 def send_held(session: Session, services: Services, case: Case, now: datetime) -> str:
     """Queue the case's held acknowledgement; returns what was done, in words."""
     purpose = "review_ack" if case.is_review else "acknowledgement"
-    key = f"case:{case.reference}:{purpose}"
-    if session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
+    key = held_letter_key(case)
+    if letter_queued(session, case):
         if case.hold is not None and case.hold != TO_CONFIRM:
             case.hold = None  # what was held was a later letter; nothing is left to send
         return f"{case.reference} was already acknowledged; nothing sent"

@@ -202,7 +202,8 @@ def _held(
     if hold.hold == TO_CONFIRM:
         outcome.effect += "; history: held for a person to confirm, nothing sent"
     else:
-        outcome.flag(f"letter held: {hold.reason}; release it with `cases send {case.reference}`")
+        outcome.flag(f"letter held: {hold.reason}; reply `send` to release it "
+                     f"(`cases send {case.reference}` on the server)")
         outcome.effect += "; letter held for a person"
     return True
 

@@ -49,6 +49,8 @@ def _run(config: Path | None, line: str, *, message: int | None = None,
                 items.settle(item, by="cli", command=line, now=now, undo=done.undo)
             elif row is not None:
                 row.resolved_at = now
+            if row is not None and done.held is not None:
+                items.await_send(row, item, done.held)  # releasable by email too
             state = (f"; {done.case.reference} is {done.case.status}, due {done.case.due_on}"
                      if done.case is not None else "")
     except Refused as exc:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from foi_mailbot.cases.lifecycle import Event, State, allowed, explain_illegal
 from foi_mailbot.cases.matching import Match
 from foi_mailbot.cases.register import add_event, audit, find_case, move, refresh_deadline
-from foi_mailbot.cases.release import send_held
+from foi_mailbot.cases.release import held_letter_key, letter_queued, send_held
 from foi_mailbot.cases.service import Services, apply
 from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.clock import local_date
@@ -40,11 +40,13 @@ class Refused(Exception):
 
 @dataclass
 class Done:
-    """What a command did: in words, the case it leaves, and what undoing needs."""
+    """What a command did: in words, the case it leaves, what undoing needs, and why the case's
+    letter is held when the command left it waiting for `send`."""
 
     effect: str
     case: Case | None = None
     undo: dict[str, Any] = field(default_factory=dict)
+    held: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,16 @@ def _through_message_path(session: Session, ctx: Context, kind: Kind, case: Case
     if outcome.case is not None and case is None:
         undo["opened"] = [outcome.case.id]
     row.kind, row.effect = kind.value, outcome.effect
-    return Done(outcome.effect, outcome.case, undo)
+    return Done(outcome.effect, outcome.case, undo, _held(session, outcome.case,
+                                                          outcome.attention or []))
+
+
+def _held(session: Session, case: Case | None, attention: list[str]) -> str | None:
+    """Why the case's acknowledgement waits for `send`, when this command held it."""
+    said = [reason for reason in attention if reason.startswith("letter held")]
+    if not said or case is None or letter_queued(session, case):
+        return None  # a held clarification letter is not one `send` releases
+    return "; ".join(said)
 
 
 def _new(session: Session, ctx: Context, cmd: Command) -> Done:
@@ -269,7 +280,12 @@ def _accept_sender(session: Session, ctx: Context, _cmd: Command) -> Done:
 def _send(session: Session, ctx: Context, _cmd: Command) -> Done:
     case = _message_case(session, ctx)
     undo = snapshot(session, [case], ctx.message)
-    return Done(send_held(session, ctx.services, case, ctx.now), case, undo)
+    queued = letter_queued(session, case)
+    done = Done(send_held(session, ctx.services, case, ctx.now), case, undo)
+    if not queued and letter_queued(session, case):
+        # A letter that went cannot be recalled: undoing this must not put the hold back.
+        done.undo = {"sent": held_letter_key(case)}
+    return done
 
 
 def _resume(session: Session, ctx: Context, cmd: Command) -> Done:

@@ -1,20 +1,29 @@
-"""Commands written by a person in reply to a triage notice, read from a message's text (pure).
+"""Commands written by a person in reply to triage mail, read from a message's text (pure).
 
 A command is one line among the first lines of the reply, above any quoted history: Outlook's
-"From:" block, "-----Original Message-----", "On ... wrote:", `>` quotes and a signature's `--`
-end the search. Case does not matter; a trailing full stop does not either. What is read is a
-`Command` (verb and arguments) or an `Unknown` holding the line that was not understood.
+"From:" block, "-----Original Message-----", "On ... wrote:", `>` quotes, a signature's `--` and
+the daily summary's heading end the search. Case does not matter; a trailing full stop does not
+either. What is read is a `Command` (verb and arguments) or an `Unknown` holding the line that
+was not understood.
+
+A reply to the daily summary settles several items at once: each line it holds above the quote
+names its item, `<token> not foi` or `[FOI triage <token>] not foi` (`named_lines`). So does
+`undo <token>`. The quoted summary carries every token and is never read.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Final
 
 FIRST_LINES: Final = 4
 """How many non-empty lines of a reply are read for a command (a greeting may come first)."""
+SUMMARY_HEADING: Final = "Set-aside mail waiting for a look"
+REMINDER_HEADING: Final = "Still waiting for a decision"
+"""The first words of the daily summary and of the reminder, which name items line by line:
+where their text starts in a reply, quoted or not, and reading stops."""
 
 OUTCOMES: Final = {
     "provided": "information_provided", "granted": "information_provided",
@@ -70,7 +79,11 @@ _QUOTE_STARTS: Final = (
     re.compile(r"^_{5,}$"),
     re.compile(r"^--\s*$"),
     re.compile(r"^>"),
+    re.compile(rf"^(?:{re.escape(SUMMARY_HEADING)}|{re.escape(REMINDER_HEADING)})",
+               re.IGNORECASE),
 )
+# A token naming its item at the start of a line, bare or as the subject tag writes it.
+_NAMED: Final = re.compile(rf"\[?\s*(?:foi\s+triage\s+)?{_TOKEN}\s*\]?\s*[:\-]?\s+(.+)")
 
 
 @dataclass(frozen=True)
@@ -102,8 +115,9 @@ class Unknown:
     line: str
 
 
-def reply_lines(text: str) -> list[str]:
-    """The first non-empty lines a person wrote above any quoted history or signature."""
+def reply_lines(text: str, limit: int | None = FIRST_LINES) -> list[str]:
+    """The first non-empty lines a person wrote above any quoted history or signature (all of
+    them when `limit` is None)."""
     lines: list[str] = []
     for raw in text.replace("\r", "").split("\n"):
         line = raw.strip().replace("\u00a0", " ")
@@ -111,20 +125,41 @@ def reply_lines(text: str) -> list[str]:
             break
         if line:
             lines.append(line)
-        if len(lines) >= FIRST_LINES:
+        if limit is not None and len(lines) >= limit:
             break
     return lines
 
 
+def _normal(line: str) -> str:
+    text = " ".join(line.lower().split()).strip(" .!;:")
+    return text.replace("\u2013", "-").replace("\u2014", "-")
+
+
 def parse_line(line: str) -> Command | None:
     """The command a single line holds, if it holds exactly one."""
-    text = " ".join(line.lower().split()).strip(" .!;:")
-    text = text.replace("\u2013", "-").replace("\u2014", "-")
+    text = _normal(line)
     for verb, pattern in _PATTERNS:
         found = pattern.fullmatch(text)
         if found:
             return Command(verb, tuple(g for g in found.groups() if g is not None), line)
     return None
+
+
+def named_lines(text: str) -> list[tuple[str, Command | Unknown]]:
+    """Each line above the quoted history that names an item by its token, with what it says:
+    `<token> not foi`, `[FOI triage <token>] not foi` or `undo <token>`, in the reply's order."""
+    found: list[tuple[str, Command | Unknown]] = []
+    for line in reply_lines(text, limit=None):
+        named = _NAMED.fullmatch(_normal(line))
+        if named is not None:
+            command = parse_line(named.group(2))
+            found.append((named.group(1), replace(command, line=line) if command
+                          else Unknown(line[:200])))
+            continue
+        command = parse_line(line)
+        if command is not None and command.verb == "undo":
+            found.append((command.args[0], command))
+    return found
 
 
 def parse_reply(text: str) -> Command | Unknown:
@@ -143,5 +178,5 @@ def help_text() -> str:
     return "\n".join(f"  {example.ljust(width)}  {what}" for example, what in HELP)
 
 
-__all__ = ["HELP", "LAWS", "OUTCOMES", "Command", "Unknown", "help_text", "parse_line",
-           "parse_reply", "reply_lines"]
+__all__ = ["HELP", "LAWS", "OUTCOMES", "REMINDER_HEADING", "SUMMARY_HEADING", "Command",
+           "Unknown", "help_text", "named_lines", "parse_line", "parse_reply", "reply_lines"]

@@ -154,6 +154,20 @@ def settle(item: TriageItem, *, by: str, command: str, now: datetime,
     item.message.resolved_at = now
 
 
+def await_send(row: InboundMessage, item: TriageItem | None, reason: str) -> None:
+    """Keep a message open for a person to release its case's held letter by replying `send`.
+
+    The command that held the letter used the item's token, so the item opens again under a
+    fresh one, as a held letter's item would be raised; what that command did can still be
+    undone with the new token.
+    """
+    row.needs_person, row.resolved_at, row.attention_reason = True, None, reason
+    if item is not None and item.settled_at is not None:
+        undo = item.undo
+        reopen(item)
+        item.undo = undo
+
+
 def reopen(item: TriageItem) -> str:
     """Open a settled item again under a fresh token (the old one has been used); returns it."""
     item.settled_at = item.settled_by = item.command = None
@@ -165,7 +179,7 @@ def reopen(item: TriageItem) -> str:
 
 
 __all__ = [
-    "NOTICE", "SET_ASIDE_KINDS", "SUMMARY", "TOKEN_RE", "OpenItem", "by_token", "ensure_items",
-    "item_of", "new_token", "open_condition", "open_items", "reopen", "route_of",
-    "settle", "tag", "team_address", "untagged",
+    "NOTICE", "SET_ASIDE_KINDS", "SUMMARY", "TOKEN_RE", "OpenItem", "await_send", "by_token",
+    "ensure_items", "item_of", "new_token", "open_condition", "open_items", "reopen",
+    "route_of", "settle", "tag", "team_address", "untagged",
 ]

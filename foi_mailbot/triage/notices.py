@@ -2,7 +2,10 @@
 
 A scheduled, idempotent sweep like the reminders: each notice's outbox key names its item
 (`triage:<token>:notice`), the summary and the reminder of items left open name their day, so
-each goes exactly once whatever the restarts. Notices say what arrived, why it needs a person,
+each goes exactly once whatever the restarts. The reminder repeats an item once its notice has
+been out two working days (not counted from the message's arrival: mail read late gets its
+notice alone). The summary gives each message's line ready to copy into a reply (`<token> not
+foi`). Notices say what arrived, why it needs a person,
 the candidate cases and the commands that settle it, ready to copy. Links in the quoted text
 are defanged; the original goes along as `message/rfc822` only when small and not suspected
 phishing.
@@ -27,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from foi_mailbot.cases.lifecycle import OPEN_STATES
 from foi_mailbot.cases.matching import normalise_subject
-from foi_mailbot.clock import as_utc
+from foi_mailbot.clock import as_utc, local_date
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.jobs.reminders import reminder_day
 from foi_mailbot.outbound.outbox import enqueue
@@ -37,6 +40,7 @@ from foi_mailbot.storage import queries
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
 from foi_mailbot.triage import items
+from foi_mailbot.triage.commands import REMINDER_HEADING, SUMMARY_HEADING
 from foi_mailbot.triage.items import OpenItem, team_address
 
 if TYPE_CHECKING:
@@ -153,8 +157,33 @@ def _send(session: Session, services: Services, key: str, subject: str, text: st
 
 def _summary_line(item: OpenItem) -> str:
     return (f"  {item.arrived:%Y-%m-%d}  {item.sender}  \"{item.subject[:60]}\"  ({item.kind}: "
-            f"{item.reason[:80]})\n      reply: {items.tag(item.token or '')} not foi | ignore "
-            f"| new")
+            f"{item.reason[:80]})\n      {item.token} not foi")
+
+
+def summary_text(set_aside: list[OpenItem]) -> str:
+    """The daily summary: what works in a reply, then a line per message ready to copy."""
+    lines = [_summary_line(i) for i in set_aside[:SUMMARY_LINES]]
+    more = len(set_aside) - len(lines)
+    example = set_aside[0].token or ""
+    return "\n".join([
+        f"{SUMMARY_HEADING}: {len(set_aside)} message(s) set aside (not FOI, automatic replies, "
+        "bounces).", "",
+        "To settle them, reply to this message with one line per message at the top of your",
+        "reply: the message's token, then a command (not foi, ignore, new, or link IC-...).",
+        "Copy the line under each message below, changing the command if need be. For",
+        "example, either of these:", "", f"  {example} not foi", f"  {items.tag(example)} not foi",
+        "", "Each message is settled once, and confirmed with its undo line. This summary,",
+        "quoted below your lines, is not read.", "",
+        *lines, *([f"  ... and {more} more (foi-mailbot triage)"] if more else []),
+    ])
+
+
+def _noticed(session: Session, open_now: list[OpenItem]) -> dict[str, datetime]:
+    """When each item's notice went out (or was queued, if it has not gone yet), by token."""
+    keys = {f"triage:{i.token}:notice": i.token for i in open_now if i.token}
+    stmt = select(OutboxMessage.key, OutboxMessage.sent_at, OutboxMessage.created_at).where(
+        OutboxMessage.key.in_(list(keys)))
+    return {keys[key]: as_utc(sent or queued) for key, sent, queued in session.execute(stmt)}
 
 
 def sweep(factory: sessionmaker[Session], services: Services, now: datetime) -> int:
@@ -183,25 +212,31 @@ def _daily(session: Session, services: Services, open_now: list[OpenItem], day: 
     queued = 0
     set_aside = [i for i in open_now if i.route == items.SUMMARY]
     if set_aside:
-        lines = [_summary_line(i) for i in set_aside[:SUMMARY_LINES]]
-        more = len(set_aside) - len(lines)
-        text = (f"{len(set_aside)} set-aside message(s) wait for a look (not FOI, automatic "
-                "replies, bounces). Reply with the item's tag and a command to settle one.\n\n"
-                + "\n".join(lines) + (f"\n  ... and {more} more (foi-mailbot triage)" if more
-                                      else ""))
         queued += _send(session, services, f"triage:summary:{day}",
-                        f"FOI triage: {len(set_aside)} set-aside messages ({day})", text, now)
+                        f"FOI triage: {len(set_aside)} set-aside messages ({day})",
+                        summary_text(set_aside), now)
+    return queued + _reminder(session, services, open_now, day, now)
+
+
+def _reminder(session: Session, services: Services, open_now: list[OpenItem], day: str,
+              now: datetime) -> int:
+    # An item is repeated once its notice has waited two working days, however old the
+    # message was when it arrived: mail processed late gets its notice first, alone.
+    zone = services.settings.organisation.zone
     calendar = services.calendars.for_law(Law.FOIA)
-    old = [i for i in open_now if i.route == items.NOTICE and calendar.working_days_between(
-        as_utc(i.arrived).date(), as_utc(now).date()) >= REMIND_AFTER_WORKING_DAYS]
-    if old:
-        text = "These still wait for a decision:\n\n" + "\n".join(
-            f"  {items.tag(i.token or '')} open {i.age(now)}  {i.sender}  \"{i.subject[:60]}\""
-            for i in old)
-        queued += _send(session, services, f"triage:reminder:{day}",
-                        f"FOI triage: {len(old)} item(s) open for {REMIND_AFTER_WORKING_DAYS}+ "
-                        "working days", text, now)
-    return queued
+    noticed = _noticed(session, [i for i in open_now if i.route == items.NOTICE])
+    old = [(i, noticed[i.token]) for i in open_now if i.token in noticed
+           and calendar.working_days_between(local_date(noticed[i.token], zone),
+                                             local_date(now, zone)) >= REMIND_AFTER_WORKING_DAYS]
+    if not old:
+        return 0
+    text = (f"{REMINDER_HEADING}: {len(old)} item(s). Reply to each one's notice, or to this "
+            "message with a line per item: its token, then a command.\n\n") + "\n".join(
+        f"  {items.tag(i.token or '')} notice sent {sent:%Y-%m-%d}, arrived "
+        f"{i.arrived:%Y-%m-%d}  {i.sender}  \"{i.subject[:60]}\"" for i, sent in old)
+    return int(_send(session, services, f"triage:reminder:{day}",
+                     f"FOI triage: {len(old)} item(s) open for {REMIND_AFTER_WORKING_DAYS}+ "
+                     "working days", text, now))
 
 
-__all__ = ["defang", "notice_text", "sweep", "with_original"]
+__all__ = ["defang", "notice_text", "summary_text", "sweep", "with_original"]

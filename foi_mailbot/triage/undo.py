@@ -4,6 +4,8 @@ Before a command runs, the cases it may touch are photographed (their dated fiel
 timeline entry) with the message's own case. Undoing restores those fields, removes the timeline
 entries written since, moves back the messages a merge moved, and closes a case the command
 opened ("opened in error"): its reference stays taken, and a letter already sent stays sent.
+A `send` is not undone at all: its letter has gone, and the hold cannot honestly be put back
+(`sent_letter` says so).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foi_mailbot.cases.register import add_event, audit
-from foi_mailbot.clock import local_date
-from foi_mailbot.storage.models import Case, CaseEvent, InboundMessage
+from foi_mailbot.clock import as_utc, local_date
+from foi_mailbot.storage.models import Case, CaseEvent, InboundMessage, OutboxMessage
 
 _DATES = ("received_on", "due_on", "completed_on")
 _PLAIN = ("status", "law", "hold", "outcome", "on_time", "working_days_taken", "deadline")
@@ -34,8 +36,8 @@ def snapshot(session: Session, cases: list[Case], message: InboundMessage | None
         photo.update({f: _iso(getattr(case, f)) for f in _DATES})
         photos.append(photo)
     return {"cases": photos,
-            "message": {"id": message.id, "case_id": message.case_id,
-                        "kind": message.kind} if message is not None else None,
+            "message": {"id": message.id, "case_id": message.case_id, "kind": message.kind,
+                        "reason": message.attention_reason} if message is not None else None,
             "moved": [], "opened": []}
 
 
@@ -75,12 +77,27 @@ def restore(session: Session, saved: dict[str, Any], now: datetime, *, by: str) 
         row = session.get(InboundMessage, message["id"])
         if row is not None:
             row.case_id, row.kind = message["case_id"], message["kind"]
+            row.attention_reason = message.get("reason", row.attention_reason)
     audit(session, at=now, action="triage.undone", cause=by, detail={"done": done})
     return done
+
+
+def sent_letter(session: Session, saved: dict[str, Any]) -> str | None:
+    """Why what `saved` describes cannot be undone: the letter its command sent, in words;
+    None when it sent none."""
+    key = saved.get("sent")
+    if not key:
+        return None
+    letter = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).first()
+    if letter is None:
+        return None
+    when = (f"was already sent, on {as_utc(letter.sent_at):%Y-%m-%d at %H:%M} UTC,"
+            if letter.sent_at else "is already on its way")
+    return f"the letter to {letter.to_email} {when} and cannot be recalled"
 
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-__all__ = ["restore", "snapshot"]
+__all__ = ["restore", "sent_letter", "snapshot"]

@@ -1,6 +1,7 @@
 """Triage by email through a real Dovecot and a real SMTP server: a stray follow-up is flagged,
 the team gets one notice, a reply filed in Sent links it and restarts the clock, the sender is
-told the new due date, and `undo` puts it back."""
+told the new due date, and `undo` puts it back; an item left open is repeated in a reminder two
+working days after its notice."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.integration.triage_mail import (
     TEAM,
     confirmations_to,
     notices_to_team,
+    reminders_to_team,
     reply_in_sent,
     sweep,
     token_of,
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.dovecot
 
 MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 TUESDAY = MONDAY + timedelta(days=1)
+WEDNESDAY = MONDAY + timedelta(days=2)
 THURSDAY = MONDAY + timedelta(days=3)
 
 
@@ -84,3 +87,32 @@ def test_a_stray_follow_up_is_linked_by_a_reply_in_sent_and_undone(harness: Harn
 
     assert State.AWAITING_CLARIFICATION.value == h.case(reference).status
     assert "undone" in body_text(confirmations_to(h, TEAM)[-1])
+
+
+def test_mail_read_days_late_gets_its_notice_alone_and_a_reminder_two_working_days_later(
+    harness: Harness,
+) -> None:
+    """A request that reached the mailbox on Monday 5 January while the service was stopped is
+    read a week later; its letter is held and the team gets its notice, not a reminder with it.
+    The item is repeated in the reminder on Wednesday, two working days after its notice,
+    still showing when the message arrived."""
+    h = harness
+    h.deliver(fixture_mail("new_request_plain_foia.eml", Date="Mon, 05 Jan 2026 09:14:03 +0000"),
+              at=MONDAY - timedelta(days=7))
+    h.cycle()
+
+    sweep(h, MONDAY)
+
+    (notice,) = notices_to_team(h)
+    assert "Arrived:  2026-01-05" in body_text(notice)
+    assert [] == reminders_to_team(h)
+    sweep(h, TUESDAY)
+    assert [] == reminders_to_team(h)
+
+    sweep(h, WEDNESDAY)
+
+    (reminder,) = reminders_to_team(h)
+    said = body_text(reminder)
+    assert f"[FOI triage {token_of(notice)}] notice sent 2026-01-12, arrived 2026-01-05" in said
+    sweep(h, WEDNESDAY + timedelta(hours=2))
+    assert 1 == len(reminders_to_team(h)) and 1 == len(notices_to_team(h))

@@ -326,4 +326,51 @@ def test_send_releases_a_held_letter_which_reaches_the_requester_once(harness: H
     assert (State.ACKNOWLEDGED.value, None) == (case.status, case.hold)
     (confirmation,) = confirmations_to(h, TEAM)
     assert f"{case.reference}: letter queued" in body_text(confirmation)
+    assert "cannot be recalled" in body_text(confirmation)
     assert 1 == len(notices_to_team(h))
+
+    reply_in_sent(h, confirmation, f"undo {token_of(notice)}", TUESDAY + timedelta(hours=1))
+
+    refused = confirmations_to(h, TEAM)[-1]
+    assert "not done" in str(refused["Subject"])
+    assert "already sent" in body_text(refused) and "cannot be recalled" in body_text(refused)
+    assert (State.ACKNOWLEDGED.value, None) == (h.case().status, h.case().hold)
+    assert [] == _open_tokens(h)
+    sweep(h, WEDNESDAY)
+    assert 1 == len(notices_to_team(h)) and 1 == len(_letters_to(h, REQUESTER))
+
+
+def test_new_decided_late_holds_the_letter_and_send_by_reply_releases_it(
+    harness: Harness,
+) -> None:
+    """A new question reaches the mailbox on Monday and is flagged; `new` from a colleague's
+    inbox on Thursday opens it dated Monday, but its acknowledgement would come three working
+    days late, so it is held. The confirmation says so and offers `send` under a fresh token,
+    and the team gets that item's notice; `send` in reply to the confirmation releases the
+    letter, which reaches the requester once."""
+    h = harness
+    fiona = "fiona.macleod@outlook.com"
+    notice = _flagged(h, "triage/follow_up_new_question_on_an_old_reply.eml", MONDAY)
+
+    reply_from_staff_inbox(h, notice, "new", THURSDAY)
+
+    case = h.case()
+    assert (MONDAY.date(), "letter held") == (case.received_on, case.hold)
+    assert [] == _letters_to(h, fiona)
+    (confirmation,) = confirmations_to(h, STAFF)
+    assert "Nothing was sent to the requester" in body_text(confirmation)
+    assert "send" in _offered(confirmation)
+    held = token_of(confirmation)
+    assert [held] == _open_tokens(h) and held != token_of(notice)
+    sweep(h, THURSDAY + timedelta(hours=1))
+    assert held == token_of(notices_to_team(h)[-1])
+    assert "send" in _offered(notices_to_team(h)[-1])
+
+    reply_from_staff_inbox(h, confirmation, "send", THURSDAY + timedelta(hours=2))
+    h.cycle()
+
+    (letter,) = _letters_to(h, fiona)
+    assert case.reference in str(letter["Subject"])
+    assert (State.ACKNOWLEDGED.value, None) == (h.case().status, h.case().hold)
+    assert [] == _open_tokens(h)
+    assert f"{case.reference}: letter queued" in body_text(confirmations_to(h, STAFF)[-1])

@@ -1,10 +1,11 @@
-"""Reading commands from replies: first lines only, any case, whatever the mail program adds."""
+"""Reading commands from replies: first lines only, any case, whatever the mail program adds;
+in a reply to the daily summary, each line naming its item by its token."""
 
 from __future__ import annotations
 
 import pytest
 
-from foi_mailbot.triage.commands import Command, Unknown, parse_reply
+from foi_mailbot.triage.commands import Command, Unknown, named_lines, parse_reply
 
 
 @pytest.mark.parametrize(
@@ -45,3 +46,32 @@ def test_close_without_a_known_outcome_has_none() -> None:
 
     assert isinstance(said, Command)
     assert said.outcome() is None
+
+
+A, B, C = "3f9a0c1d2e4b5a697887", "5b1e0c1d2e4b5a697887", "77aa0c1d2e4b5a697887"
+
+
+def test_lines_naming_their_item_are_read_in_each_form_the_summary_shows() -> None:
+    """`<token> command`, `[FOI triage <token>] command`, `<token>: command` and `undo <token>`
+    each name their item; a greeting and a sign-off are not lines about any item."""
+    text = (f"Morning,\n\n{A} not foi\n[FOI triage {B}] Ignore.\n{C}: new eir\n"
+            f"undo {A}\n\nThanks, Jane")
+
+    named = named_lines(text)
+
+    assert [(A, "not_foi"), (B, "ignore"), (C, "new"), (A, "undo")] == [
+        (token, said.verb) for token, said in named if isinstance(said, Command)]
+    assert f"[FOI triage {B}] Ignore." == named[1][1].line
+
+
+def test_a_line_naming_an_item_without_a_command_is_not_understood() -> None:
+    """The token is read, and what follows it is kept to be answered."""
+    assert [(A, Unknown(f"{A} please look at this"))] == named_lines(f"{A} please look at this")
+
+
+def test_the_quoted_summary_is_not_read_even_without_a_reply_header() -> None:
+    """Every line of the summary names an item: from its heading down, nothing is read."""
+    text = (f"{A} not foi\n\nSet-aside mail waiting for a look: 2 message(s) set aside\n"
+            f"  2026-01-12  seo@example.net  \"Offer\"\n      {B} not foi")
+
+    assert [A] == [token for token, _ in named_lines(text)]
