@@ -31,7 +31,7 @@ _SQLITE_UNAVAILABLE: Final = frozenset({5, 6, 10, 13})
 _SQLSTATES_UNAVAILABLE: Final = ("08", "53", "57P")
 _CLAIM: Final = (
     update(InboundMessage)
-    .where(InboundMessage.id == bindparam("message_pk"),
+    .where(InboundMessage.id.in_(bindparam("message_pks", expanding=True)),
            InboundMessage.status.in_(queries.CLAIMABLE),
            InboundMessage.attempts < MAX_ATTEMPTS)
     .values(status=MessageStatus.PROCESSING, attempts=InboundMessage.attempts + 1)
@@ -39,51 +39,48 @@ _CLAIM: Final = (
 )
 
 
-def claim(session: Session, message_pk: int) -> InboundMessage | None:
-    """Take the message up: `processing`, one attempt more, committed in `session`; returns
-    its row, loaded by the claim itself, for the work's own transaction in the same session
-    (whose factory keeps loaded values after commit). None when it is not there to take, or
-    goes to a person instead, having used up its attempts."""
+def claim(session: Session, message_pks: list[int]) -> dict[int, InboundMessage]:
+    """Take the messages up: `processing`, one attempt more, committed in `session`; returns
+    their rows by id, loaded by the claim itself, for the work's own transaction in the same
+    session (whose factory keeps loaded values after commit). A message not there to take is
+    left out, and so is one that goes to a person instead, having used up its attempts."""
     try:
         # One statement in the usual case: claimed only if pending and short of the limit.
-        row = session.scalars(_CLAIM, {"message_pk": message_pk}).first()
-        if row is None:
+        rows = {row.id: row for row in session.scalars(_CLAIM, {"message_pks": message_pks})}
+        for message_pk in set(message_pks) - rows.keys():
             row = queries.message_for_update(session, message_pk)
             if row is not None and row.status in queries.CLAIMABLE:
                 # Every try so far stopped the process, or failed: a person looks at it.
                 _give_up(row, row.last_error or "the process stopped while it was in hand")
-            row = None
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return row
+    return rows
 
 
-def failed(factory: sessionmaker[Session], message_pk: int, exc: Exception) -> None:
-    """Record the error of a counted try: back to `stored`, or to a person at the limit."""
+def failed(row: InboundMessage, exc: Exception) -> None:
+    """Record the error of a counted try on its row (whose work was rolled back): back to
+    `stored`, or to a person at the limit."""
     error = f"{exc.__class__.__name__}: {exc}"[:2000]
     # The class only: exception text can quote headers or SQL parameters (applicant data);
     # the full error is stored on the message for a person to read.
     log.error("message.failed", error_type=exc.__class__.__name__)
-    with session_scope(factory) as session:
-        row = queries.message_for_update(session, message_pk)
-        if row is None or row.status != MessageStatus.PROCESSING:
-            return
-        row.last_error = error
-        if row.attempts >= MAX_ATTEMPTS:
-            _give_up(row, error)
-        else:
-            row.status = MessageStatus.STORED
+    row.last_error = error
+    if row.attempts >= MAX_ATTEMPTS:
+        _give_up(row, error)
+    else:
+        row.status = MessageStatus.STORED
 
 
-def release(factory: sessionmaker[Session], message_pk: int) -> None:
-    """Put back a message taken up when the database failed, its attempt uncounted."""
+def release(factory: sessionmaker[Session], message_pks: list[int]) -> None:
+    """Put back messages taken up when the database failed, their attempts uncounted."""
     with session_scope(factory) as session:
-        row = queries.message_for_update(session, message_pk)
-        if row is not None and row.status == MessageStatus.PROCESSING:
-            row.status, row.attempts = MessageStatus.STORED, max(row.attempts - 1, 0)
-            log.warning("message.released")
+        for message_pk in message_pks:
+            row = queries.message_for_update(session, message_pk)
+            if row is not None and row.status == MessageStatus.PROCESSING:
+                row.status, row.attempts = MessageStatus.STORED, max(row.attempts - 1, 0)
+                log.warning("message.released", message_pk=message_pk)
 
 
 def database_unavailable(exc: Exception) -> bool:

@@ -8,9 +8,10 @@ over time or sleeps: the daemon does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Final
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +37,9 @@ from foi_mailbot.triage import route as triage_route
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = attempts.MAX_ATTEMPTS
+BATCH: Final = 20
+"""Never-tried messages claimed together and committed together, a savepoint each: one
+commit a batch instead of two a message, which is most of a backlog's cost on SQLite."""
 
 
 def classify_context(settings: Settings, services: Services | None = None) -> ClassifyContext:
@@ -81,9 +85,9 @@ class Pipeline:
     quick_factory: sessionmaker[Session] | None = None
     # Parses a backlog's next messages in a second process; None: every one in place.
     pool: ParsePool | None = None
-    # The message this process claimed and has not finished: released, uncounted, if the
-    # database failed under it.
-    _in_hand: int | None = field(default=None, init=False, repr=False)
+    # The messages this process claimed and has not finished: released, uncounted, if the
+    # database failed under them.
+    _in_hand: list[int] = field(default_factory=list, init=False, repr=False)
 
     @cached_property
     def trust(self) -> TrustPolicy:
@@ -95,20 +99,21 @@ class Pipeline:
         """Where a message's claim and outcome are written (see `quick_factory`)."""
         return self.quick_factory or self.factory
 
-    def pending(self, limit: int | None = None) -> list[int]:
+    def pending(self, limit: int | None = None) -> list[queries.Pending]:
         """Messages to take up, in the order they are taken (see `queries.pending_messages`)."""
         with session_scope(self.factory) as session:
             return queries.pending_messages(session, limit)
 
     def run_pending(self, stop: Callable[[], bool] | None = None) -> int:
-        """Take every pending message once, in order, until `stop`; returns how many there
-        were. A message that fails waits for the next pass."""
+        """Take every pending message once, in order, a batch at a time, until `stop`;
+        returns how many there were. A message that fails waits for the next pass."""
         self._release_in_hand()
-        ids = self.pending()
+        pending = self.pending()
+        ids = [message.pk for message in pending]
         parsed = self.pool.parsed(ids, self._raw) if self.pool else ((pk, None) for pk in ids)
         try:
-            for message_pk, mail in parsed:
-                self.run_one(message_pk, mail)
+            for batch in _batches(pending):
+                self.run_batch(batch, parsed)
                 if stop is not None and stop():
                     break
         finally:
@@ -116,34 +121,59 @@ class Pipeline:
                 self.pool.close()  # the backlog is done (or cut short): no idle second process
         return len(ids)
 
-    def run_one(self, message_pk: int, parsed: ParsedMail | None = None) -> str | None:
-        """Claim one message, take it to its outcome and commit; returns its kind (None if it
-        failed or was not there to take). `parsed`: the message parsed already, elsewhere."""
-        with structlog.contextvars.bound_contextvars(message_pk=message_pk), \
-                self.writes() as session:
-            row = attempts.claim(session, message_pk)
-            if row is None:
-                return None
-            self._in_hand = message_pk
+    def run_one(self, message_pk: int) -> str | None:
+        """Take one message to its outcome; returns its kind (None if it failed or was not
+        there to take)."""
+        return self.run_batch([message_pk]).get(message_pk)
+
+    def run_batch(
+        self, message_pks: list[int],
+        parsed: Iterator[tuple[int, ParsedMail | None]] | None = None,
+    ) -> dict[int, str | None]:
+        """Claim the messages in one commit, take each to its outcome in a savepoint of its
+        own, and commit the outcomes together; returns each applied message's kind.
+        `parsed`: the messages in the same order with their parsed form, taken one at a time
+        as each is reached (a parse ahead runs while the one before is applied).
+
+        A message's savepoint is its transaction as far as any look-up can tell: the next
+        message sees everything it wrote. One that fails is rolled back alone and counted.
+        """
+        with self.writes() as session:
+            rows = attempts.claim(session, message_pks)
+            self._in_hand = list(rows)
+            done: dict[int, Done] = {}
             try:
-                # The claim's commit made the row ours: the work is a transaction of its own
-                # in the same session, on the row as the claim left it.
-                done = self.process(session, row, parsed)
+                for message_pk in message_pks:
+                    mail = _parsed_next(parsed, message_pk)
+                    if message_pk in rows and (
+                        outcome := self._attempt(session, rows[message_pk], mail)
+                    ):
+                        done[message_pk] = outcome
                 session.commit()
+            except Exception:
+                session.rollback()  # the database failed: not the messages' fault
+                self._release_in_hand()
+                raise
+            self._in_hand = []
+        for message_pk, outcome in done.items():
+            log.info("message.applied", message_pk=message_pk, kind=outcome.kind,
+                     rule=outcome.rule, case_ref=outcome.case_ref,
+                     needs_person=outcome.needs_person)
+        return {message_pk: outcome.kind for message_pk, outcome in done.items()}
+
+    def _attempt(self, session: Session, row: InboundMessage,
+                 parsed: ParsedMail | None) -> Done | None:
+        """One message's work in a savepoint: its outcome, or None when it failed (recorded
+        on its row). A failure of the database itself is raised."""
+        with structlog.contextvars.bound_contextvars(message_pk=row.id):
+            try:
+                with session.begin_nested():
+                    return self.process(session, row, parsed)
             except Exception as exc:  # one bad message must never stop the loop
-                session.rollback()
                 if attempts.database_unavailable(exc):
-                    self._release_in_hand()  # not the message's fault
                     raise
-                attempts.failed(self.writes, message_pk, exc)
-                self._in_hand = None
+                attempts.failed(row, exc)
                 return None
-            self._in_hand = None
-        if done is not None:
-            log.info("message.applied", message_pk=message_pk, kind=done.kind, rule=done.rule,
-                     case_ref=done.case_ref, needs_person=done.needs_person)
-            return done.kind
-        return None
 
     def process(self, session: Session, row: InboundMessage, parsed: ParsedMail | None) -> Done:
         """The message path, in `session`: own mail? -> a command settling a triage item? ->
@@ -208,9 +238,9 @@ class Pipeline:
         )
 
     def _release_in_hand(self) -> None:
-        if self._in_hand is not None:
+        if self._in_hand:
             attempts.release(self.writes, self._in_hand)
-            self._in_hand = None
+            self._in_hand = []
 
     def _raw(self, message_pk: int) -> bytes | None:
         with self.factory() as session:  # a read: nothing to commit
@@ -220,6 +250,39 @@ class Pipeline:
         """Stop the parsing process, if one runs."""
         if self.pool is not None:
             self.pool.close()
+
+
+def _batches(pending: list[queries.Pending]) -> Iterator[list[int]]:
+    """The messages in batches of up to `BATCH` never-tried ones; a message tried before
+    (it failed, or was in hand when a process stopped) goes alone, so that a message that
+    stops the process takes no other message's attempt with it."""
+    batch: list[int] = []
+    for message in pending:
+        if message.attempts:
+            if batch:
+                yield batch
+                batch = []
+            yield [message.pk]
+            continue
+        batch.append(message.pk)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _parsed_next(
+    parsed: Iterator[tuple[int, ParsedMail | None]] | None, message_pk: int,
+) -> ParsedMail | None:
+    """The next parsed message, which must be `message_pk`'s; None: parse it in place."""
+    if parsed is None:
+        return None
+    parsed_pk, mail = next(parsed)
+    if parsed_pk != message_pk:
+        msg = f"parsed message {parsed_pk} arrived in place of {message_pk}"
+        raise RuntimeError(msg)
+    return mail
 
 
 def _record_own(row: InboundMessage) -> None:

@@ -73,9 +73,9 @@ def ingest(
             bar.update(1)
     kinds: Counter[str] = Counter()
     with typer.progressbar(length=created, label="Processing", hidden=not _tty()) as bar:
-        while ids := app_.pipeline.pending(200):
-            for message_pk in ids:
-                kinds[app_.pipeline.run_one(message_pk) or "needs a person"] += 1
+        while pending := app_.pipeline.pending(200):
+            for message in pending:
+                kinds[app_.pipeline.run_one(message.pk) or "needs a person"] += 1
                 bar.update(1)
     app_.outbox.drain()
     typer.echo(f"Read {plural(total, 'message')}: {created} stored, {duplicates} already stored.")

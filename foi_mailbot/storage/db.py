@@ -44,7 +44,7 @@ def make_engine(url: str, *, fsync: bool = True) -> Engine:
     `fsync=False` (SQLite only) gives commits that survive the process being killed but not
     a power cut: WAL with synchronous=NORMAL, about ten times quicker. Only for records that
     must be written at once and can be redone after a power cut: a message's claim and
-    outcome (`Pipeline.quick_factory`).
+    outcome (`Pipeline.quick_factory`). Its transactions are the writer's (`_writer`).
     SQLite copies its log back into the database file itself (its automatic checkpoint).
     """
     try:
@@ -60,8 +60,29 @@ def make_engine(url: str, *, fsync: bool = True) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 30})
         pragmas = _sqlite_pragmas("FULL" if fsync else "NORMAL")
         event.listen(engine, "connect", pragmas)
+        if not fsync:
+            _writer(engine)
         return engine
     return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _writer(engine: Engine) -> None:
+    """SQLite transactions begun by SQLAlchemy, not by the driver, and IMMEDIATE.
+
+    The driver begins a transaction only at the first write, so a SAVEPOINT before it begins
+    one of its own that its RELEASE commits. IMMEDIATE takes the write lock at the start: a
+    transaction that reads first can never fail to become a writer because another process
+    wrote in between (readers are not held up: WAL).
+    """
+
+    def no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    def begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", no_driver_transactions)
+    event.listen(engine, "begin", begin_immediate)
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -8,6 +8,7 @@ every row committed before it. Nothing scans the session for rows not yet writte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, select
 from sqlalchemy.orm import Session
@@ -58,20 +59,27 @@ _OPEN_OF_SENDER = (
 )
 
 
-def pending_messages(session: Session, limit: int | None = None) -> list[int]:
+class Pending(NamedTuple):
+    """A message to take up, and how many tries it has had."""
+
+    pk: int
+    attempts: int
+
+
+def pending_messages(session: Session, limit: int | None = None) -> list[Pending]:
     """Messages to take up, oldest first: never-tried ones, then those that failed a try, then
     those left in hand by a process that stopped (the message most often in hand at a second
     kill is the first one after a restart: only a message that really kills the process
     should be handed to a person for it)."""
     left_in_hand = case((InboundMessage.status == MessageStatus.PROCESSING, 1), else_=0)
     stmt = (
-        select(InboundMessage.id)
+        select(InboundMessage.id, InboundMessage.attempts)
         .where(InboundMessage.status.in_(CLAIMABLE))
         .order_by(left_in_hand, InboundMessage.attempts, InboundMessage.arrived_at,
                   InboundMessage.id)
         .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return [Pending(pk, attempts) for pk, attempts in session.execute(stmt)]
 
 
 def message_for_update(session: Session, message_pk: int) -> InboundMessage | None:

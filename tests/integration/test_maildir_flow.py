@@ -130,24 +130,24 @@ def test_one_cycle_processes_a_backlog_larger_than_a_batch(
 def test_a_cycle_stores_the_backlog_then_processes_it_then_sends(
     settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Batches are stored first (one commit each), then every message is processed, then the
-    outbox is sent once: each reply once."""
+    """Batches are stored first (one commit each), then every message is processed (the nine
+    in one batch), then the outbox is sent once: each reply once."""
     monkeypatch.setattr(daemon_module, "STORE_BATCH", 3)
     app, daemon = _start(settings, clock)
     maildir = Path(str(settings.mailbox.maildir))
     for n, fixture in enumerate(sorted(FIXTURES.glob("new_request_*.eml"))[:9]):
         _drop(maildir, f"{n:02d}.eml", fixture.read_bytes())
     events: list[str] = []
-    store, run_one, drain = daemon._store, app.pipeline.run_one, app.outbox.drain
+    store, run_batch, drain = daemon._store, app.pipeline.run_batch, app.outbox.drain
     monkeypatch.setattr(daemon, "_store", lambda batch: events.append("store") or store(batch))
-    monkeypatch.setattr(app.pipeline, "run_one",
-                        lambda *a: events.append("process") or run_one(*a))
+    monkeypatch.setattr(app.pipeline, "run_batch",
+                        lambda pks, *a: events.append(f"process {len(pks)}") or run_batch(pks, *a))
     monkeypatch.setattr(app.outbox, "drain", lambda **k: events.append("send") or drain(**k))
 
     daemon.run_once()
 
     assert ["store"] * 3 == events[:3], events
-    assert ["process"] * 9 + ["send"] == [e for e in events if e != "store"]
+    assert ["process 9", "send"] == [e for e in events if e != "store"]
     assert not app.pipeline.pending()
     with session_scope(app.factory) as session:
         assert 9 == len(list(session.scalars(select(Case))))

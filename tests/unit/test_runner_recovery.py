@@ -1,8 +1,8 @@
 """Attempts are counted in the database: a failure, a kill and a database outage, each as it is.
 
-A message is claimed (`processing`, one attempt more, committed) before any work. The kill
-tests end a real process with SIGKILL while it holds a message; a restart finds the row as the
-dead process left it.
+Messages are claimed a batch at a time (`processing`, one attempt more, committed) before any
+work, and each is worked in a savepoint of its own. The kill tests end a real process with
+SIGKILL while it holds a batch; a restart finds the rows as the dead process left them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 import structlog
 from sqlalchemy.orm import Session
 
+from foi_mailbot import attempts
 from foi_mailbot import pipeline as pipeline_module
 from foi_mailbot.bootstrap import App, build
 from foi_mailbot.clock import FixedClock
@@ -27,7 +28,7 @@ from foi_mailbot.ingest import store
 from foi_mailbot.settings import Settings
 from foi_mailbot.sources import RawMail
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import InboundMessage
+from foi_mailbot.storage.models import AuditEntry, CaseEvent, InboundMessage
 from tests.conftest import PG_URL, SECRET
 from tests.integration.faults_support import terminate_sessions, with_application_name
 
@@ -86,18 +87,6 @@ def _run_dying_process(settings: Settings) -> int:
     return done.returncode
 
 
-def _order_processed(app: App, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    order: list[int] = []
-    process = app.pipeline.process
-
-    def noting(session: Session, row: InboundMessage, parsed: object) -> object:
-        order.append(row.id)
-        return process(session, row, parsed)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(app.pipeline, "process", noting)
-    return order
-
-
 def test_failing_message_is_handed_to_a_person_after_three_attempts(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,26 +122,72 @@ def test_a_message_is_applied_with_one_attempt(settings: Settings) -> None:
     assert ("applied", 1) == (_row(app, pk).status, _row(app, pk).attempts)
 
 
-def test_a_message_in_hand_at_a_kill_has_one_attempt_and_is_retried_alone_after_the_others(
+def _batches_claimed(app: App, monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The messages of each claim the pipeline makes, in order."""
+    claimed: list[list[int]] = []
+    claim = attempts.claim
+
+    def noting(session: Session, message_pks: list[int]) -> dict[int, InboundMessage]:
+        claimed.append(list(message_pks))
+        return claim(session, message_pks)
+
+    monkeypatch.setattr(attempts, "claim", noting)
+    return claimed
+
+
+def test_a_batch_in_hand_at_a_kill_has_one_attempt_each_and_is_retried_one_at_a_time(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Killed with the message in hand: the row is `processing` with one attempt. The restart
-    takes the others first, then it, in a transaction of its own, and applies it."""
+    """Killed with a batch in hand: its messages are `processing` with one attempt each, and
+    nothing else was touched. The restart takes new mail first, then each message of the
+    interrupted batch in a claim and a transaction of its own, and applies them all."""
     app = build(settings, clock=FixedClock(NOW))
     killer = _store(app, 1, KILLING_SUBJECT)
     others = [_store(app, n) for n in (2, 3)]
 
     assert -9 == _run_dying_process(settings)
-    assert ("processing", 1) == (_row(app, killer).status, _row(app, killer).attempts)
-    assert all(0 == _row(app, pk).attempts for pk in others)
+    assert all(("processing", 1) == (_row(app, pk).status, _row(app, pk).attempts)
+               for pk in (killer, *others))
+    arrived_since = _store(app, 4)
 
     restarted = build(settings, clock=FixedClock(NOW))
-    order = _order_processed(restarted, monkeypatch)
+    claimed = _batches_claimed(restarted, monkeypatch)
     restarted.pipeline.run_pending()
 
-    assert [*others, killer] == order
-    assert ("applied", 2) == (_row(app, killer).status, _row(app, killer).attempts)
-    assert all("applied" == _row(app, pk).status for pk in others)
+    assert [[arrived_since], [killer], *[[pk] for pk in others]] == claimed
+    assert all(("applied", 2) == (_row(app, pk).status, _row(app, pk).attempts)
+               for pk in (killer, *others))
+    assert ("applied", 1) == (_row(app, arrived_since).status, _row(app, arrived_since).attempts)
+
+
+def test_a_failing_message_in_a_batch_is_rolled_back_alone(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One message of a batch fails: nothing it wrote is kept, its try is counted, and the
+    messages before and after it in the batch are applied."""
+    app = build(settings, clock=FixedClock(NOW))
+    first, failing, last = _store(app, 1), _store(app, 2, "Street lighting: fails"), _store(app, 3)
+    real = pipeline_module.apply
+
+    def apply_then_fail(session: Session, services: Any, row: InboundMessage, *args: Any) -> Any:
+        outcome = real(session, services, row, *args)
+        if row.id == failing:
+            msg = "the letter could not be composed"
+            raise RuntimeError(msg)
+        return outcome
+
+    monkeypatch.setattr(pipeline_module, "apply", apply_then_fail)
+    claimed = _batches_claimed(app, monkeypatch)
+    app.pipeline.run_pending()
+
+    assert [[first, failing, last]] == claimed
+    assert all("applied" == _row(app, pk).status for pk in (first, last))
+    row = _row(app, failing)
+    assert ("stored", 1, None) == (row.status, row.attempts, row.case_id)
+    assert "could not be composed" in (row.last_error or "")
+    with session_scope(app.factory) as session:  # nothing it wrote was kept
+        assert 0 == session.query(AuditEntry).filter_by(message_pk=failing).count()
+        assert 0 == session.query(CaseEvent).filter_by(message_pk=failing).count()
 
 
 def test_a_message_that_kills_three_processes_goes_to_a_person_untried(
