@@ -203,7 +203,7 @@ PRODUCTION_MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"
 # The daemon's stages, as its `cycle.done` log events time them: (field, label).
 STAGES = (
     ("store_seconds", "fetch + store (one durable commit a batch)"),
-    ("process_seconds", "process pending (one transaction a message)"),
+    ("process_seconds", "process pending (a savepoint a message)"),
     ("send_seconds", "send the outbox"),
 )
 

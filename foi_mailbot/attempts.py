@@ -1,12 +1,13 @@
 """A stored message's attempts, counted in the database only.
 
-Taking a message up is a commit of its own before any work: its status becomes `processing`
-and its attempts one more. Then the work commits `applied` (or `duplicate`, or
-`needs_attention`) in a transaction of its own; a failure puts the message back to `stored`
-with its error, or hands it to a person at `MAX_ATTEMPTS`. A message found `processing` was in
-hand when a process stopped (killed, out of memory): it is taken up again after the others,
-and a message that stopped the process `MAX_ATTEMPTS` times goes to a person untried. A failure
-of the database itself is not the message's: its claim is released and its attempt uncounted.
+Taking messages up is a commit of its own before any work: their status becomes `processing`
+and their attempts one more. Then each message's work sets `applied` (or `duplicate`, or
+`needs_attention`) in a savepoint of its own, committed with the batch; a failure rolls back
+that savepoint and puts the message back to `stored` with its error, or hands it to a person
+at `MAX_ATTEMPTS`. A message found `processing` was in hand when a process stopped (killed, out
+of memory): it is taken up again after the others, alone, and a message that stopped the
+process `MAX_ATTEMPTS` times goes to a person untried. A failure of the database itself is not
+the messages': their claims are released and their attempts uncounted.
 """
 
 from __future__ import annotations

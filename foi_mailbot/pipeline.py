@@ -1,9 +1,10 @@
-"""Stored messages taken to their outcome, one transaction each.
+"""Stored messages taken to their outcome, a savepoint each, a commit a batch.
 
 `Pipeline.process` is the message path: own mail? -> thread -> classify -> match ->
-duplicate? -> apply. `Pipeline.run_one` wraps it in the attempt discipline of `attempts`
-(claim, then the work in a transaction of its own, then failed or released). Nothing here loops
-over time or sleeps: the daemon does.
+duplicate? -> apply. `Pipeline.run_batch` wraps it in the attempt discipline of `attempts`
+(claim the batch, then each message's work in a savepoint of its own, then one commit; a
+failure is rolled back alone and counted). Nothing here loops over time or sleeps: the
+daemon does.
 """
 
 from __future__ import annotations

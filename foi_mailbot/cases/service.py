@@ -1,6 +1,6 @@
 """Applying a classified message to the register: open, attach, move the clock, enqueue replies.
 
-Called by the pipeline inside one transaction per message; returns what it did in words, which is
+Called by the pipeline inside one savepoint per message; returns what it did in words, which is
 stored on the message and shown in the timeline.
 """
 

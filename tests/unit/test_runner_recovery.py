@@ -243,3 +243,34 @@ def test_a_database_outage_mid_message_counts_no_attempt(
     monkeypatch.setattr(pipeline_module, "classify", real)
     app.pipeline.run_pending()
     assert ("applied", 1) == (_row(app, pk).status, _row(app, pk).attempts)
+
+
+def test_a_later_message_in_a_batch_sees_what_an_earlier_one_wrote(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In one batch each message's look-ups see the earlier messages' work: a second copy of
+    a request is known as one, and the requester's reply in its thread lands on the case the
+    first opened."""
+    app = build(settings, clock=FixedClock(NOW))
+    request = FIXTURE.read_bytes()
+    delivered_again = b"Received: from relay2.example.net by mx2.example.gov.uk;\r\n" + request
+    reply = (
+        "From: Michael Okafor <m.okafor@gmail.com>\r\nTo: foi@example.gov.uk\r\n"
+        f"Subject: Re: {ORIGINAL_SUBJECT}\r\nDate: Mon, 12 Jan 2026 09:40:12 +0000\r\n"
+        "Message-ID: <CAF3xK9q-second-thought@mail.gmail.com>\r\n"
+        "In-Reply-To: <CAF3xK9q2mR7tPz4nW1vYbQeLd8sHj0uT5cA6gN3oX2iE7fZ4kw@mail.gmail.com>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n"
+        "Sorry, one more thing: could the figures include 2021/22 as well?\r\n\r\nMichael\r\n"
+    ).encode()
+    pks = [store(app.factory, RawMail(f"test:{n}", "foi@example.gov.uk", "INBOX", None, None,
+                                      NOW, raw, "inbound"), app.clock).message_pk
+           for n, raw in enumerate((request, delivered_again, reply))]
+    claimed = _batches_claimed(app, monkeypatch)
+
+    app.pipeline.run_pending()
+
+    assert [pks] == claimed
+    first, copy, answer = (_row(app, pk) for pk in pks)
+    assert first.case_id is not None
+    assert "duplicate" == copy.status
+    assert first.case_id == answer.case_id
