@@ -225,7 +225,7 @@ def make_sent_folder(settings: Settings, source: MailSource | None) -> SentFolde
 
     if not isinstance(source, ImapSource) or not settings.mailbox.sent_folder:
         return None
-    return ImapSentFolder(source, settings.mailbox.sent_folder)
+    return ImapSentFolder(source.sent, settings.mailbox.sent_folder)
 
 
 def make_health_server(

@@ -2,21 +2,21 @@
 
 `fetch_new` hands over messages not yet stored, tracked per folder by (UIDVALIDITY, UID) in the
 `CheckpointStore`; `mark_done` moves or flags a message only after its raw bytes are committed,
-and only then advances the checkpoint. `wait` sleeps in IDLE on the inbox (renewed at most every
-`idle_renew_seconds`) or polls when IDLE is missing or keeps failing. Any dropped connection is
-logged once per outage and re-opened with exponential backoff (see `imap_session`, which owns the
-connection); library errors leave this module as `TransientError`.
+and only then advances the checkpoint (see `imap_progress`). `wait` sleeps in IDLE on the inbox
+(see `imap_idle`) or polls when IDLE is missing or keeps failing. The Sent folder, adopted by
+its flag when the configured name is missing, is `sent` (see `imap_sent`), which the outbox
+files its copies in too. Any dropped connection is logged once per outage and re-opened with
+exponential backoff (see `imap_session`, which owns the connection); library errors leave this
+module as `TransientError`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import imaplib
-import select
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -29,6 +29,9 @@ from foi_mailbot.errors import ConfigError, TransientError
 from foi_mailbot.parsing.headers import header_message_id
 from foi_mailbot.settings import MailboxSettings
 from foi_mailbot.sources import CheckpointStore, Direction, RawMail
+from foi_mailbot.sources.imap_idle import MAX_IDLE_FAILURES, IdleWatch
+from foi_mailbot.sources.imap_progress import STORED_KEYWORD, Cursor, FolderProgress
+from foi_mailbot.sources.imap_sent import SentFolders
 from foi_mailbot.sources.imap_session import (
     BACKOFF_CAP_SECONDS,
     BACKOFF_FIRST_SECONDS,
@@ -37,11 +40,11 @@ from foi_mailbot.sources.imap_session import (
     describe,
     open_client,
 )
-from foi_mailbot.sources.special_use import FolderReport, find_sent_folder
+from foi_mailbot.sources.special_use import FolderReport
 from foi_mailbot.sources.start import Start, StartPoint, fetch_heads, header_hash
 from foi_mailbot.sources.tokens import TokenProvider
 
-# `open_client` and the backoff limits live in `imap_session` and are re-exported from here.
+# Names that moved to the modules this source is built from are re-exported from here.
 __all__ = [
     "BACKOFF_CAP_SECONDS", "BACKOFF_FIRST_SECONDS", "FETCH_ITEMS", "MAX_IDLE_FAILURES",
     "STORED_KEYWORD", "ImapSource", "open_client",
@@ -49,47 +52,10 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-STORED_KEYWORD: Final = "$FoiMailbotStored"
-MAX_IDLE_FAILURES: Final = 3
 FETCH_ITEMS: Final = ("BODY.PEEK[]", "INTERNALDATE", "FLAGS")
 OWN_ID_HEADER: Final = "HEADER.FIELDS (MESSAGE-ID)"
 FETCH_BYTES: Final = 8 * 2**20
 """Bytes of messages fetched in one command at most (sizes are asked first)."""
-
-
-
-@dataclass
-class _Cursor:
-    """This session's progress through one folder; `last` mirrors the stored checkpoint."""
-
-    uidvalidity: int
-    last: int
-    outstanding: set[int] = field(default_factory=set)
-    done_max: int = 0
-
-    def finish(self, uid: int) -> int | None:
-        """Record `uid` as committed; return the new checkpoint if it moved forward."""
-        self.outstanding.discard(uid)
-        self.done_max = max(self.done_max, uid)
-        # Never pass a message handed over but not yet committed: it must be fetched again.
-        reach = min(self.outstanding) - 1 if self.outstanding else self.done_max
-        if reach > self.last:
-            self.last = reach
-            return reach
-        return None
-
-
-def _has_news(responses: Sequence[tuple[Any, ...]]) -> bool:
-    """True when IDLE reported a new message (EXISTS, or a non-zero RECENT)."""
-    return any(
-        len(r) >= 2 and (r[1] == b"EXISTS" or (r[1] == b"RECENT" and r[0])) for r in responses
-    )
-
-
-def _readable(client: IMAPClient) -> bool:
-    poller = select.poll()
-    poller.register(client.socket(), select.POLLIN)
-    return bool(poller.poll(0))
 
 
 class ImapSource:
@@ -114,7 +80,6 @@ class ImapSource:
             msg = "mailbox.password is needed for password login"
             raise ConfigError(msg)
         self._settings = settings
-        self._checkpoints = checkpoints
         self._clock: Clock = clock or SystemClock()
         self.name = f"{settings.username}@{settings.host}"
         if folders is None:
@@ -126,19 +91,22 @@ class ImapSource:
         inbound = [name for name, direction in self._folders if direction == "inbound"]
         self._watched = inbound[0] if inbound else None
         self._missing: set[str] = set()  # folders already reported missing
-        self._sent_checked: set[str] = set()  # Sent folders looked up by name this run
         # Sent found by its flag; folders that disappeared: told to `on_folders`, starting
         # afresh with each run.
         self.folders = FolderReport(on_change=on_folders)
         if on_folders is not None:
             on_folders(self.folders.as_state())
-        self._cursors: dict[str, _Cursor] = {}
-        self._queued: dict[str, tuple[_Cursor, list[int]]] = {}  # committed, not yet moved
-        self._uidnext_seen: int | None = None
-        self._idle_failures = 0
+        self._uidnext_seen: int | None = None  # the watched folder's, at the last fetch
         self.last_sync: datetime | None = None
-        self.idling_since: datetime | None = None
         self._session = ImapSession(settings, self.name, self._clock, token_provider)
+        self._progress = FolderProgress(settings, self._session, checkpoints)
+        self._idle = IdleWatch(settings, self._session, self._clock, self._watched)
+        # Also the outbox's: it files copies of what it sent there (see `bootstrap`).
+        self.sent = SentFolders(
+            self._session,
+            [name for name, direction in self._folders if direction == "sent"],
+            self.folders,
+        )
         # Given Message-IDs seen in a Sent folder, which are our own outgoing mail: those are
         # passed over without fetching (see `_without_own_copies`).
         self.ours = ours
@@ -149,15 +117,15 @@ class ImapSource:
 
     def fetch_new(self) -> Iterator[RawMail]:
         """See `MailSource.fetch_new`: every watched folder in order, oldest UID first."""
-        self._flush()
+        self._progress.flush()
         client = self._session.ensure_connected()
         try:
             for configured, direction in self._folders:
-                folder = self._sent_by_flag(client, configured)
+                folder = self.sent.resolve(client, configured)
                 yield from self._fetch_folder(client, folder, direction)
-                self._flush()  # while this folder is still selected
+                self._progress.flush()  # while this folder is still selected
         except (*DROPS, IMAPClientError) as exc:
-            self._lost(exc, client)
+            self._session.lost(exc, client)
             msg = f"reading {self.name} failed: {describe(exc)}"
             raise TransientError(msg) from exc
         self.last_sync = self._clock.now()
@@ -169,40 +137,35 @@ class ImapSource:
         message caps a backlog at about 100 msg/s): when `batch_size` are queued, when the
         folder's fetch ends, before waiting, and on close. Sent mail is only checkpointed.
         """
-        cursor = self._cursors.get(mail.folder)
+        cursor = self._progress.cursor(mail.folder)
         if cursor is None or mail.uid is None or cursor.uidvalidity != mail.uidvalidity:
             log.warning("imap.mark_done_stale", folder=mail.folder, uid=mail.uid)
             return
         if self._directions.get(mail.folder) != "inbound":
-            self._advance(mail.folder, cursor, [mail.uid])
+            self._progress.advance(mail.folder, cursor, [mail.uid])
             return
-        queued = self._queued.setdefault(mail.folder, (cursor, []))
-        if queued[0] is not cursor:
-            self._flush()
-            queued = self._queued.setdefault(mail.folder, (cursor, []))
-        queued[1].append(mail.uid)
-        if len(queued[1]) >= self._settings.batch_size:
-            self._flush()
+        self._progress.queue(mail.folder, cursor, mail.uid)
 
     def wait(self, timeout: float, stop: threading.Event) -> None:
         """See `MailSource.wait`: IDLE on the inbox, or poll; reconnect with backoff if down."""
         deadline = time.monotonic() + max(0.0, timeout)
         with contextlib.suppress(TransientError):  # left queued; the next fetch retries
-            self._flush()
-        if self._session.client is None:
+            self._progress.flush()
+        client = self._session.client
+        if client is None:
             self._session.reconnect_within(deadline, stop)
-        elif not self._idle_usable(self._session.client):
+        elif not self._idle.usable(client):
             stop.wait(min(self._settings.poll_interval_seconds, max(0.0, timeout)))
         else:
-            self._idle_within(self._session.client, deadline, stop)
+            self._idle.within(client, deadline, stop, self._uidnext_seen)
 
     def close(self) -> None:
         """See `MailSource.close`: apply queued work, then log out."""
         with contextlib.suppress(TransientError):
-            self._flush()
+            self._progress.flush()
         self._session.close()
 
-    # -- extra operations for other stages -------------------------------------------------
+    # -- state for health and tests --------------------------------------------------------
 
     @property
     def connected(self) -> bool:
@@ -215,71 +178,16 @@ class ImapSource:
         return self._session.connected_at
 
     @property
+    def idling_since(self) -> datetime | None:
+        """When the current IDLE on the inbox began; None outside IDLE."""
+        return self._idle.since
+
+    @property
     def _client(self) -> IMAPClient | None:
         """The watching connection, if open."""
         return self._session.client
 
-    def append(self, folder: str, raw: bytes, flags: Sequence[str] = (r"\Seen",)) -> None:
-        """Store a copy of a message we sent (e.g. an acknowledgement) in a folder."""
-        self.append_many(folder, [raw], flags)
-
-    def append_many(
-        self, folder: str, raws: Sequence[bytes], flags: Sequence[str] = (r"\Seen",)
-    ) -> None:
-        """Store copies of messages we sent in a folder: one MULTIAPPEND where the server has it
-        (RFC 3502: all or none), else one APPEND each."""
-        if not raws:
-            return
-        with self._session.side_connection("append") as client:
-            name = self._session.server_name(self._sent_by_flag(client, folder))
-            if name not in self._session.side_folders:
-                if not client.folder_exists(name):
-                    client.create_folder(name)
-                self._session.side_folders.add(name)
-            if len(raws) > 1 and client.has_capability("MULTIAPPEND"):
-                client.multiappend(name, [{"msg": raw, "flags": tuple(flags)} for raw in raws])
-                return
-            for raw in raws:
-                client.append(name, raw, flags=tuple(flags))
-
-    def has_message_id(self, folder: str, message_id: str) -> bool:
-        """True if a message with this Message-ID header is in the folder."""
-        wanted = message_id.replace("\r", "").replace("\n", "").strip()
-        with self._session.side_connection("search") as client:
-            name = self._session.server_name(self._sent_by_flag(client, folder))
-            if not client.folder_exists(name):
-                return False
-            client.select_folder(name, readonly=True)
-            return bool(client.search(["HEADER", "Message-ID", wanted]))
-
-    def _sent_by_flag(self, client: IMAPClient, folder: str) -> str:
-        """The configured Sent folder, or the one flagged `\\Sent` when it does not exist."""
-        if folder in self.folders.adopted:
-            return self.folders.adopted[folder]
-        if folder not in self._sent_checked and self._directions.get(folder) == "sent":
-            self._sent_checked.add(folder)
-            if not client.folder_exists(self._session.server_name(folder)):
-                found = find_sent_folder(client)
-                if found is not None and found != folder:
-                    self._directions[found] = "sent"
-                    self.folders.adopt(folder, found, self.name)
-                    return found
-        return folder
-
-    # -- connection (see `imap_session`) ---------------------------------------------------
-
-    def _lost(self, exc: BaseException, client: IMAPClient | None = None) -> None:
-        """Drop the connection after an error on it; the next call reconnects."""
-        if self._session.lost(exc, client):
-            self.idling_since = None
-
     # -- fetching --------------------------------------------------------------------------
-
-    def _select(self, client: IMAPClient, folder: str, *, readonly: bool) -> dict[bytes, Any]:
-        name = self._session.server_name(folder)
-        info: dict[bytes, Any] = client.select_folder(name, readonly=readonly)
-        self._session.selected = (folder, readonly)
-        return info
 
     def _folder_present(self, client: IMAPClient, folder: str) -> bool:
         if folder.upper() == "INBOX" or folder in self._session.known_folders:
@@ -288,7 +196,7 @@ class ImapSource:
             self._session.known_folders.add(folder)
             self.folders.present(folder)
             return True
-        if self._checkpoints.get(self.name, folder) is not None:
+        if self._progress.checkpointed(folder):
             self.folders.gone(folder, self.name)  # read before: someone deleted or renamed it
         if folder not in self._missing:
             self._missing.add(folder)
@@ -301,8 +209,8 @@ class ImapSource:
         if not self._folder_present(client, folder):
             return
         readonly = direction == "sent"
-        info = self._select(client, folder, readonly=readonly)
-        cursor = self._open_cursor(folder, int(info[b"UIDVALIDITY"]))
+        info = self._session.select(client, folder, readonly=readonly)
+        cursor = self._progress.open(folder, int(info[b"UIDVALIDITY"]))
         begun = self._start_of(client, folder, cursor, info)
         if folder == self._watched:
             self._uidnext_seen = info.get(b"UIDNEXT")
@@ -338,20 +246,20 @@ class ImapSource:
                     yield replace(mail, history=True) if held else mail
 
     def _still_selected(
-        self, client: IMAPClient, folder: str, readonly: bool, cursor: _Cursor
+        self, client: IMAPClient, folder: str, readonly: bool, cursor: Cursor
     ) -> bool:
         """Select the folder again if a caller marking mail done late selected another; False
         if it is no longer the folder the cursor belongs to (a new UIDVALIDITY)."""
         if self._session.selected == (folder, readonly):
             return True
-        again = self._select(client, folder, readonly=readonly)
+        again = self._session.select(client, folder, readonly=readonly)
         return int(again[b"UIDVALIDITY"]) == cursor.uidvalidity
 
     def _without_own_copies(
         self,
         client: IMAPClient,
         folder: str,
-        cursor: _Cursor,
+        cursor: Cursor,
         batch: list[int],
         ours: Callable[[Collection[str]], set[str]],
     ) -> list[int]:
@@ -369,13 +277,29 @@ class ImapSource:
         own = ours({i for i in ids.values() if i})
         skipped = {uid for uid in batch if ids.get(uid) in own}
         if skipped:
-            self._advance(folder, cursor, sorted(skipped))
+            self._progress.advance(folder, cursor, sorted(skipped))
         return [uid for uid in batch if uid not in skipped]
+
+    def _raw_mail(
+        self, folder: str, direction: Direction, uidvalidity: int, uid: int, data: dict[bytes, Any]
+    ) -> RawMail:
+        internal = data.get(b"INTERNALDATE")
+        arrived = as_utc(internal) if isinstance(internal, datetime) else self._clock.now()
+        return RawMail(
+            source_key=f"imap:{self.name}/{folder}/{uidvalidity}/{uid}",
+            mailbox=self.name,
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            arrived_at=arrived,
+            raw=bytes(data[b"BODY[]"]),
+            direction=direction,
+        )
 
     # -- the start point (see `sources.start`) ---------------------------------------------
 
     def _start_of(
-        self, client: IMAPClient, folder: str, cursor: _Cursor, info: dict[bytes, Any]
+        self, client: IMAPClient, folder: str, cursor: Cursor, info: dict[bytes, Any]
     ) -> Start | None:
         """The folder's start, recorded at the first connection; under `new` the cursor is
         moved past the history, so it is never fetched, moved or flagged."""
@@ -396,12 +320,11 @@ class ImapSource:
                      history=len(begun.header_hashes), uidnext=begun.uidnext)
         last = (begun.uidnext or 1) - 1
         if begun.mode == "new" and not begun.renumbered(cursor.uidvalidity) and cursor.last < last:
-            cursor.last = cursor.done_max = last
-            self._checkpoints.set(self.name, folder, cursor.uidvalidity, last)
+            self._progress.skip_to(folder, cursor, last)
         return begun
 
     def _without_history(
-        self, client: IMAPClient, folder: str, cursor: _Cursor, batch: list[int],
+        self, client: IMAPClient, folder: str, cursor: Cursor, batch: list[int],
         begun: Start | None,
     ) -> list[int]:
         """The batch less the history, after a renumbering: passed over unfetched, unmoved."""
@@ -412,144 +335,8 @@ class ImapSource:
             if begun.is_history(message_id, header_hash(header))}
         if history:
             log.info("imap.history_passed_over", folder=folder, messages=len(history))
-            self._advance(folder, cursor, sorted(history))
+            self._progress.advance(folder, cursor, sorted(history))
         return [uid for uid in batch if uid not in history]
-
-    def _open_cursor(self, folder: str, uidvalidity: int) -> _Cursor:
-        stored = self._checkpoints.get(self.name, folder)
-        last = 0
-        if stored is not None and stored[0] == uidvalidity:
-            last = stored[1]
-        elif stored is not None:
-            # The server renumbered the folder: start over; the ingest stage dedupes by content.
-            log.warning("imap.uidvalidity_changed", folder=folder, old=stored[0], new=uidvalidity)
-            self._checkpoints.set(self.name, folder, uidvalidity, 0)
-        cursor = _Cursor(uidvalidity=uidvalidity, last=last, done_max=last)
-        self._cursors[folder] = cursor
-        return cursor
-
-    def _raw_mail(
-        self, folder: str, direction: Direction, uidvalidity: int, uid: int, data: dict[bytes, Any]
-    ) -> RawMail:
-        internal = data.get(b"INTERNALDATE")
-        arrived = as_utc(internal) if isinstance(internal, datetime) else self._clock.now()
-        return RawMail(
-            source_key=f"imap:{self.name}/{folder}/{uidvalidity}/{uid}",
-            mailbox=self.name,
-            folder=folder,
-            uidvalidity=uidvalidity,
-            uid=uid,
-            arrived_at=arrived,
-            raw=bytes(data[b"BODY[]"]),
-            direction=direction,
-        )
-
-    # -- after commit ----------------------------------------------------------------------
-
-    def _flush(self) -> None:
-        """Move or flag every queued message, one command per folder, then checkpoint them."""
-        while self._queued:
-            folder, (cursor, uids) = self._queued.popitem()
-            client = self._session.ensure_connected()
-            try:
-                if self._dispose(client, folder, cursor.uidvalidity, uids):
-                    self._advance(folder, cursor, uids)
-            except (*DROPS, IMAPClientError) as exc:
-                self._lost(exc, client)
-                msg = f"marking messages done on {self.name} failed: {describe(exc)}"
-                raise TransientError(msg) from exc
-
-    def _dispose(self, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int]) -> bool:
-        """Move the messages to the processed folder, or flag them; False if renumbered."""
-        if self._session.selected != (folder, False):
-            info = self._select(client, folder, readonly=False)
-            if int(info[b"UIDVALIDITY"]) != uidvalidity:
-                log.warning("imap.mark_done_stale", folder=folder, uids=len(uids))
-                return False
-        if self._settings.after_processing == "flag":
-            client.add_flags(uids, [r"\Seen", STORED_KEYWORD])
-        else:
-            self._move(client, uids)
-        return True
-
-    def _advance(self, folder: str, cursor: _Cursor, uids: list[int]) -> None:
-        reached = [r for r in (cursor.finish(uid) for uid in uids) if r is not None]
-        if reached:
-            self._checkpoints.set(self.name, folder, cursor.uidvalidity, max(reached))
-
-    def _move(self, client: IMAPClient, uids: list[int]) -> None:
-        target = self._settings.processed_folder
-        if target not in self._session.known_folders:
-            if not client.folder_exists(self._session.server_name(target)):
-                client.create_folder(self._session.server_name(target))
-            self._session.known_folders.add(target)
-        if client.has_capability("MOVE"):
-            client.move(uids, self._session.server_name(target))
-            return
-        client.copy(uids, self._session.server_name(target))
-        client.add_flags(uids, [r"\Deleted"])
-        if client.has_capability("UIDPLUS"):
-            client.uid_expunge(uids)
-        else:
-            client.expunge()  # without UIDPLUS this also removes others' \Deleted mail
-
-    # -- waiting ---------------------------------------------------------------------------
-
-    def _idle_usable(self, client: IMAPClient) -> bool:
-        return (
-            self._settings.use_idle
-            and self._watched is not None
-            and self._idle_failures < MAX_IDLE_FAILURES
-            and bool(client.has_capability("IDLE"))
-        )
-
-    def _idle_within(self, client: IMAPClient, deadline: float, stop: threading.Event) -> None:
-        """IDLE until news, the deadline, or stop; count refusals, reconnect after drops."""
-        watched = self._watched or self._settings.inbox_folder
-        try:
-            info = self._select(client, watched, readonly=False)
-            uidnext, seen = info.get(b"UIDNEXT"), self._uidnext_seen
-            if uidnext is not None and seen is not None and uidnext > seen:
-                return  # mail came in after the last fetch's SELECT: no need to wait for it
-            self._idle_until(client, deadline, stop)
-            self._idle_failures = 0
-        except DROPS as exc:
-            self._lost(exc, client)
-        except IMAPClientError as exc:
-            self._idle_failures += 1
-            log.warning("imap.idle_failed", failures=self._idle_failures, reason=describe(exc))
-            if self._idle_failures == MAX_IDLE_FAILURES:
-                log.warning("imap.idle_abandoned", mailbox=self.name)
-            self._lost(exc, client)
-        finally:
-            self.idling_since = None
-
-    def _idle_until(self, client: IMAPClient, deadline: float, stop: threading.Event) -> None:
-        client.idle()
-        self.idling_since = self._clock.now()
-        started = time.monotonic()
-        renew = self._settings.idle_renew_seconds
-        while not stop.is_set():
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            if now - started >= renew:
-                client.idle_done()
-                client.idle()
-                started = now
-                log.debug("imap.idle_renewed", mailbox=self.name)
-            # Short checks so that `stop` is honoured within about a second.
-            responses = client.idle_check(timeout=min(1.0, deadline - now))
-            if not responses and _readable(client):
-                # idle_check swallows EOF; a readable socket that yields nothing is closed.
-                responses = client.idle_check(timeout=0)
-                if not responses:
-                    raise imaplib.IMAP4.abort("connection closed during IDLE")
-            if any(r and r[0] == b"BYE" for r in responses):
-                raise imaplib.IMAP4.abort("server ended the session")
-            if _has_news(responses):
-                break
-        client.idle_done()
 
 
 def _by_size(batch: list[int], sizes: dict[int, dict[bytes, Any]]) -> Iterator[list[int]]:

@@ -1,7 +1,8 @@
 """IMAP connection set-up for `sources.imap`: log in, back off, log outages once.
 
-`ImapSource` reads and marks mail; the `ImapSession` it holds owns the watching connection:
-opening it (`open_client`, password or XOAUTH2 login with a fresh token each time), learning the
+`ImapSource` reads and marks mail; the `ImapSession` it holds, and shares with the parts it is
+built from (`imap_progress`, `imap_idle`, `imap_sent`), owns the watching connection: opening
+it (`open_client`, password or XOAUTH2 login with a fresh token each time), learning the
 server's folder separator, reconnecting with exponential backoff and jitter, logging a dropped
 connection once per outage and the recovery once, and lending short-lived side connections so
 that appends and searches never disturb IDLE. Library errors on connecting leave as
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import structlog
 from imapclient import IMAPClient
@@ -252,6 +253,12 @@ class ImapSession:
         if client is not None:
             with contextlib.suppress(Exception):
                 client.shutdown()
+
+    def select(self, client: IMAPClient, folder: str, *, readonly: bool) -> dict[bytes, Any]:
+        """Select a folder on the watching connection, remembering it as `selected`."""
+        info: dict[bytes, Any] = client.select_folder(self.server_name(folder), readonly=readonly)
+        self.selected = (folder, readonly)
+        return info
 
     def server_name(self, folder: str) -> str:
         """Settings write nested folders with "/"; the server may use another separator."""

@@ -411,12 +411,12 @@ def test_append_stores_a_copy_and_has_message_id_finds_it(
     """append() files a copy (creating the folder); has_message_id() searches by header."""
     source = make_source(dovecot)
 
-    before = source.has_message_id("Sent", "<staff-reply-0107@example.gov.uk>")
-    source.append("Sent", STAFF_REPLY)
+    before = source.sent.has_message_id("Sent", "<staff-reply-0107@example.gov.uk>")
+    source.sent.append("Sent", STAFF_REPLY)
 
     assert before is False
-    assert source.has_message_id("Sent", "<staff-reply-0107@example.gov.uk>")
-    assert not source.has_message_id("Sent", "<never-sent@example.gov.uk>")
+    assert source.sent.has_message_id("Sent", "<staff-reply-0107@example.gov.uk>")
+    assert not source.sent.has_message_id("Sent", "<never-sent@example.gov.uk>")
     assert [True] == [b"\\Seen" in flags for flags in dovecot.flags("Sent").values()]
 
 
@@ -428,10 +428,10 @@ def test_append_many_files_every_copy_in_one_go(
     source = make_source(dovecot)
     copies = [STAFF_REPLY.replace(b"staff-reply-0107@", f"copy-{n}@".encode()) for n in range(3)]
 
-    source.append_many("Sent", copies)
+    source.sent.append_many("Sent", copies)
 
     for n in range(3):
-        assert source.has_message_id("Sent", f"<copy-{n}@example.gov.uk>")
+        assert source.sent.has_message_id("Sent", f"<copy-{n}@example.gov.uk>")
     assert [True] * 3 == [b"\\Seen" in flags for flags in dovecot.flags("Sent").values()]
 
 
