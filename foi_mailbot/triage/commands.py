@@ -83,6 +83,7 @@ _QUOTE_STARTS: Final = (
                re.IGNORECASE),
 )
 # A token naming its item at the start of a line, bare or as the subject tag writes it.
+_ANY_TOKEN: Final = re.compile(_TOKEN)
 _NAMED: Final = re.compile(rf"\[?\s*(?:foi\s+triage\s+)?{_TOKEN}\s*\]?\s*[:\-]?\s+(.+)")
 
 
@@ -149,6 +150,8 @@ def named_lines(text: str) -> list[tuple[str, Command | Unknown]]:
     """Each line above the quoted history that names an item by its token, with what it says:
     `<token> not foi`, `[FOI triage <token>] not foi` or `undo <token>`, in the reply's order."""
     found: list[tuple[str, Command | Unknown]] = []
+    if not _ANY_TOKEN.search(text.lower()):
+        return found  # every such line carries a token: nearly all mail is told at once
     for line in reply_lines(text, limit=None):
         named = _NAMED.fullmatch(_normal(line))
         if named is not None:
