@@ -111,9 +111,13 @@ def check(
     since = now - WINDOW
     if state.get("resumed_at"):  # letters before a person lifted the stop count no more
         since = max(since, as_utc(datetime.fromisoformat(str(state["resumed_at"]))))
+    candidate = Letter(to.email.lower(), now, as_utc(row.arrived_at))
+    if candidate.cause_arrived_at is None or candidate.cause_arrived_at < since:
+        # Mail that arrived before every letter that counts can answer none of them (a
+        # backlog's older mail): no need to read the domain's letters of the last hour.
+        return None
     replies = settings.replies
     letters = _recent_letters(session, domain, since)
-    candidate = Letter(to.email.lower(), now, as_utc(row.arrived_at))
     if not trips(letters, candidate, limit=replies.loop_breaker_letters,
                  minutes=replies.loop_breaker_minutes):
         return None
