@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = attempts.MAX_ATTEMPTS
 BATCH: Final = 20
 """Never-tried messages claimed together and committed together, a savepoint each: one
-commit a batch instead of two a message, which is most of a backlog's cost on SQLite."""
+commit a batch instead of two a message. A kill costs at most this many messages an attempt."""
 
 
 def classify_context(settings: Settings, services: Services | None = None) -> ClassifyContext:
