@@ -2,20 +2,23 @@
 
 Three shapes, each written to a file first (as a mail server would hold it), then read, stored
 (`ingest.store`) and applied (`Pipeline.run_pending`) in a fresh process on a SQLite register
-in a temporary directory. The process's peak RSS is printed; it includes the interpreter and
-the libraries (about 100 MB).
+in a temporary directory, or with `--database URL` on that database (PostgreSQL; its tables
+are dropped and made anew for each shape, so give it a database of its own). The process's
+peak RSS is printed; it includes the interpreter and the libraries (about 100 MB).
 
 * a 100 MB message with a large base64 attachment (over `max_message_bytes`);
 * a 75 MB message whose text part is base64 (over the cap);
 * a 39 MB plain text part (under the cap: parsed up to `PARSE_LIMIT`).
 
-    .venv/bin/python -m bench.bench_big_messages
+    .venv/bin/python -m bench.bench_big_messages [--database URL]
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -23,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 MB = 1024 * 1024
+_DATABASE = "FOI_MAILBOT_BENCH_DATABASE"
 _HEAD = (
     "From: Ann Lee <ann.lee@example.net>\r\nTo: foi@example.gov.uk\r\n"
     "Subject: FOI request with the documents attached\r\n"
@@ -72,8 +76,9 @@ def _child(path: str, folder: str) -> None:
     from foi_mailbot.settings import Settings
     from foi_mailbot.sources import RawMail
 
+    database = {"url": os.environ[_DATABASE]} if _DATABASE in os.environ else {}
     settings = Settings(paths={"data_dir": folder}, organisation={"reference_secret": "bench"},
-                        pipeline={"parse_worker": False})
+                        pipeline={"parse_worker": False}, database=database)
     app = build(settings)
     raw = Path(path).read_bytes()
     store(app.factory, RawMail("bench:1", "foi@example.gov.uk", "INBOX", None, None,
@@ -95,9 +100,27 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _empty(url: str) -> None:
+    """Drop every table of the database at `url` (the child migrates it anew)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def main() -> None:
     """Run each shape in a fresh process and print its peak RSS."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--database", help="a PostgreSQL URL of a database of its own")
+    args = parser.parse_args()
+    env = {**os.environ, _DATABASE: args.database} if args.database else None
+    print(f"on {'PostgreSQL' if args.database else 'SQLite'}")
     for name, make in SHAPES.items():
+        if args.database:
+            _empty(args.database)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "message.eml"
             raw = make()
@@ -107,7 +130,7 @@ def main() -> None:
             out = subprocess.run(
                 [sys.executable, "-m", "bench.bench_big_messages", "--child", str(path),
                  str(Path(folder) / "data")],
-                capture_output=True, text=True, check=True,
+                capture_output=True, text=True, check=True, env=env,
             ).stdout.strip().splitlines()[-1]
             peak = json.loads(out)["peak_rss_mb"]
             print(f"{name:<28} {size / MB:6.1f} MB  peak RSS {peak:6.1f} MB")

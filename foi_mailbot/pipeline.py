@@ -33,6 +33,7 @@ from foi_mailbot.settings import Settings
 from foi_mailbot.storage import queries
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import InboundMessage, MessageStatus
+from foi_mailbot.stored import oversized, parse_stored
 from foi_mailbot.triage import route as triage_route
 
 log = structlog.get_logger(__name__)
@@ -96,6 +97,10 @@ class Pipeline:
         return self.base_context.trust
 
     @property
+    def _max_bytes(self) -> int:
+        return self.services.settings.mailbox.max_message_bytes
+
+    @property
     def writes(self) -> sessionmaker[Session]:
         """Where a message's claim and outcome are written (see `quick_factory`)."""
         return self.quick_factory or self.factory
@@ -111,7 +116,10 @@ class Pipeline:
         self._release_in_hand()
         pending = self.pending()
         ids = [message.pk for message in pending]
-        parsed = self.pool.parsed(ids, self._raw) if self.pool else ((pk, None) for pk in ids)
+        # A message over the size cap is parsed here from its beginning, never sent whole.
+        whole = {m.pk for m in pending if not oversized(m.size, self._max_bytes)}
+        parsed = self.pool.parsed(ids, lambda pk: self._raw(pk) if pk in whole else None) if (
+            self.pool) else ((pk, None) for pk in ids)
         try:
             for batch in _batches(pending):
                 self.run_batch(batch, parsed)
@@ -187,9 +195,8 @@ class Pipeline:
             # known by the Message-ID we minted, so not even parsed.
             _record_own(row)
             return Done(row.kind, row.rule)
-        mail = parsed if parsed is not None else parse(
-            queries.raw_of(session, row.id) or b"",
-            max_bytes=self.services.settings.mailbox.max_message_bytes)
+        mail = parsed if parsed is not None else (
+            parse_stored(session, row, self._max_bytes) or parse(b""))
         if (incoming := triage_route.command_in(session, row, mail, self.base_context)) is not None:
             return self._settle(session, row, mail, incoming)
         staff = self._is_staff(mail, row)

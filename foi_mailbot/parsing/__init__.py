@@ -65,16 +65,19 @@ class _Body:
     attachments: tuple[AttachmentInfo, ...] = ()
 
 
-def parse(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMail:
+def parse(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES, size: int | None = None,
+          ) -> ParsedMail:
     """Parse one raw message. Never raises; whatever went wrong is listed in `defects`.
 
     A message over `max_bytes` is read from its headers and its first `PARSE_LIMIT` bytes
     only (defect `too_large`); below it, once large attachments are set aside, at most
     `PARSE_LIMIT` bytes are parsed (defect `text_truncated`), so no message costs more memory
-    than a few times that.
+    than a few times that. `size`: the whole message's, when `raw` is only its beginning (a
+    message over the cap is read back from storage that way).
     """
-    if len(raw) > max_bytes:
-        return _oversized(raw, max_bytes)
+    size = len(raw) if size is None else size
+    if size > max_bytes:
+        return _oversized(raw, size, max_bytes)
     if not raw.strip():
         return ParsedMail(
             message_id=None, subject="", from_addr=None, size=len(raw),
@@ -95,12 +98,12 @@ def parse(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ParsedMail:
     return _with_stdlib(mail, [failure])
 
 
-def _oversized(raw: bytes, max_bytes: int) -> ParsedMail:
+def _oversized(raw: bytes, size: int, max_bytes: int) -> ParsedMail:
     """A message over the cap: its headers and first text only, never the whole of it."""
     head = raw[:PARSE_LIMIT]  # the one copy made, of a bounded size
-    defects = [f"too_large: {len(raw)} bytes (limit {max_bytes})"]
+    defects = [f"too_large: {size} bytes (limit {max_bytes})"]
     parsed = _with_stdlib(set_aside(head), defects)
-    return replace(parsed, size=len(raw))
+    return replace(parsed, size=size)
 
 
 def _slimmed_head(mail: Slimmed) -> Slimmed:

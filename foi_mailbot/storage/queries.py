@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from foi_mailbot.storage.models import (
@@ -32,6 +33,10 @@ _OWN_MESSAGE_ID = (
     select(OutboxMessage.id).where(OutboxMessage.message_id == bindparam("message_id")).limit(1)
 )
 _RAW = select(RawMessage.raw).where(RawMessage.message_pk == bindparam("message_pk"))
+_RAW_PART = "SELECT substr(raw, %(at)s, %(size)s) FROM raw_message WHERE message_pk = %(pk)s"
+_READ_CHUNK = 4 * 1024 * 1024
+_RAW_HEAD = select(func.substr(RawMessage.raw, 1, bindparam("limit"))).where(
+    RawMessage.message_pk == bindparam("message_pk"))
 # Only the Message-ID is in the WHERE clause: with the status there too, SQLite picks the status
 # index and visits every applied message for each new one (quadratic in a backlog).
 _SAME_MESSAGE_ID = select(InboundMessage.status, InboundMessage.from_email).where(
@@ -60,10 +65,11 @@ _OPEN_OF_SENDER = (
 
 
 class Pending(NamedTuple):
-    """A message to take up, and how many tries it has had."""
+    """A message to take up, how many tries it has had, and its size in bytes."""
 
     pk: int
     attempts: int
+    size: int
 
 
 def pending_messages(session: Session, limit: int | None = None) -> list[Pending]:
@@ -73,13 +79,13 @@ def pending_messages(session: Session, limit: int | None = None) -> list[Pending
     should be handed to a person for it)."""
     left_in_hand = case((InboundMessage.status == MessageStatus.PROCESSING, 1), else_=0)
     stmt = (
-        select(InboundMessage.id, InboundMessage.attempts)
+        select(InboundMessage.id, InboundMessage.attempts, InboundMessage.size)
         .where(InboundMessage.status.in_(CLAIMABLE))
         .order_by(left_in_hand, InboundMessage.attempts, InboundMessage.arrived_at,
                   InboundMessage.id)
         .limit(limit)
     )
-    return [Pending(pk, attempts) for pk, attempts in session.execute(stmt)]
+    return [Pending(pk, attempts, size) for pk, attempts, size in session.execute(stmt)]
 
 
 def message_for_update(session: Session, message_pk: int) -> InboundMessage | None:
@@ -87,10 +93,37 @@ def message_for_update(session: Session, message_pk: int) -> InboundMessage | No
     return session.get(InboundMessage, message_pk, with_for_update=True)
 
 
-def raw_of(session: Session, message_pk: int) -> bytes | None:
-    """A stored message's bytes (None once purged), not kept in the session."""
-    raw: bytes | None = session.execute(_RAW, {"message_pk": message_pk}).scalar()
-    return raw
+def raw_of(session: Session, message_pk: int, limit: int | None = None) -> bytes | None:
+    """A stored message's bytes (None once purged), not kept in the session; with `limit`,
+    only its first `limit` bytes are read from the database."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return _raw_as_stored(connection, message_pk, limit)
+    if limit is None:
+        raw: bytes | None = session.execute(_RAW, {"message_pk": message_pk}).scalar()
+        return raw
+    head: bytes | None = session.execute(_RAW_HEAD, {"message_pk": message_pk,
+                                                      "limit": limit}).scalar()
+    return head
+
+
+def _raw_as_stored(connection: Connection, message_pk: int, limit: int | None) -> bytes | None:
+    """On PostgreSQL: the bytes in binary form (as text they come back as hex, twice their
+    size), a few MB a query, so the driver never holds a large body whole beside its copy."""
+    chunks: list[bytes] = []
+    wanted = limit if limit is not None else float("inf")
+    with connection.connection.driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        while len(chunks) * _READ_CHUNK < wanted:
+            size = int(min(_READ_CHUNK, wanted - len(chunks) * _READ_CHUNK))
+            cursor.execute(_RAW_PART, {"pk": message_pk, "at": len(chunks) * _READ_CHUNK + 1,
+                                       "size": size})
+            found = cursor.fetchone()
+            if found is None:
+                return None
+            chunks.append(found[0])
+            if len(found[0]) < size:
+                break
+    return b"".join(chunks)
 
 
 def is_our_message_id(session: Session, message_id: str) -> bool:

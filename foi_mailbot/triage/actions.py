@@ -24,10 +24,9 @@ from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.outbound import breaker
-from foi_mailbot.parsing import parse
-from foi_mailbot.storage import queries
 from foi_mailbot.storage.models import Case, InboundMessage
 from foi_mailbot.storage.state import put_state
+from foi_mailbot.stored import parse_stored
 from foi_mailbot.triage.commands import Command
 from foi_mailbot.triage.undo import snapshot
 
@@ -109,13 +108,13 @@ def _zone_day(ctx: Context, instant: datetime) -> date:
 def _through_message_path(session: Session, ctx: Context, kind: Kind, case: Case | None,
                           law: Law | None, how: str) -> Done:
     row = _message(ctx)
-    raw = queries.raw_of(session, row.id)
-    if raw is None:
+    mail = parse_stored(session, row, ctx.services.settings.mailbox.max_message_bytes)
+    if mail is None:
         msg = "the message's text is no longer stored"
         raise Refused(msg)
     undo = snapshot(session, [case] if case else [], row)
     verdict = Classification(kind, "triage_command", (f"{how} by {ctx.by}",), law=law)
-    outcome = apply(session, ctx.services, row, parse(raw), verdict, Match(case, how), ctx.now)
+    outcome = apply(session, ctx.services, row, mail, verdict, Match(case, how), ctx.now)
     session.flush()
     if outcome.case is not None and case is None:
         undo["opened"] = [outcome.case.id]

@@ -35,7 +35,7 @@ from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.jobs.reminders import reminder_day
 from foi_mailbot.outbound.outbox import enqueue
 from foi_mailbot.outbound.staff_mail import staff_message
-from foi_mailbot.parsing import parse
+from foi_mailbot.parsing import PARSE_LIMIT, parse
 from foi_mailbot.storage import queries
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage
@@ -198,7 +198,9 @@ def sweep(factory: sessionmaker[Session], services: Services, now: datetime) -> 
         for item in (i for i in open_now if i.route == items.NOTICE):
             row = session.get(InboundMessage, item.message_pk)
             assert row is not None  # noqa: S101 - an open item's message exists
-            raw = queries.raw_of(session, row.id)
+            # Its beginning: all a notice quotes, and the whole of any message small enough
+            # to attach.
+            raw = queries.raw_of(session, row.id, limit=PARSE_LIMIT)
             queued += _send(session, services, f"triage:{item.token}:notice",
                             f"{items.tag(item.token or '')} Needs a decision: {item.subject}",
                             notice_text(session, item, raw), now, attach=(raw, row))

@@ -88,3 +88,30 @@ def test_a_large_message_is_stored_byte_for_byte(
     with app.factory() as session:
         assert raw == raw_of(session, stored.message_pk)
     app.close()
+
+
+def test_a_stored_message_over_the_cap_is_read_back_from_its_beginning_only(
+    make_settings: Callable[..., Settings], db_url: str
+) -> None:
+    """Over the cap, only the first `PARSE_LIMIT` bytes come back from the database (on
+    PostgreSQL a whole 100 MB message cost several times its size in transit); the parse
+    still knows the whole message's size, and flags it."""
+    from foi_mailbot.storage.queries import raw_of
+    from foi_mailbot.stored import parse_stored
+
+    app = build(make_settings(db=db_url, mailbox={"max_message_bytes": MB}), clock=FixedClock())
+    raw = _with_long_text(PARSE_LIMIT + 2 * MB)
+    stored = store(app.factory, RawMail("test:over", "foi@example.gov.uk", "INBOX", None, None,
+                                        app.clock.now(), raw, "inbound"), app.clock)
+
+    with app.factory() as session:
+        row = session.get(InboundMessage, stored.message_pk)
+        assert row is not None
+        assert raw[:PARSE_LIMIT] == raw_of(session, row.id, limit=PARSE_LIMIT)
+        mail = parse_stored(session, row, MB)
+    assert mail is not None
+    assert mail.from_addr is not None
+    assert "m.okafor@gmail.com" == mail.from_addr.email
+    assert len(raw) == mail.size
+    assert f"too_large: {len(raw)} bytes (limit {MB})" in mail.defects
+    app.close()
