@@ -33,7 +33,7 @@ from foi_mailbot.settings import Settings
 from foi_mailbot.storage import queries
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import InboundMessage, MessageStatus
-from foi_mailbot.stored import oversized, parse_stored
+from foi_mailbot.stored import parse_stored
 from foi_mailbot.triage import route as triage_route
 
 log = structlog.get_logger(__name__)
@@ -116,10 +116,8 @@ class Pipeline:
         self._release_in_hand()
         pending = self.pending()
         ids = [message.pk for message in pending]
-        # A message over the size cap is parsed here from its beginning, never sent whole.
-        whole = {m.pk for m in pending if not oversized(m.size, self._max_bytes)}
-        parsed = self.pool.parsed(ids, lambda pk: self._raw(pk) if pk in whole else None) if (
-            self.pool) else ((pk, None) for pk in ids)
+        parsed = self._parsed_ahead(self.pool, pending) if self.pool else (
+            (pk, None) for pk in ids)
         try:
             for batch in _batches(pending):
                 self.run_batch(batch, parsed)
@@ -129,6 +127,16 @@ class Pipeline:
             if self.pool is not None:
                 self.pool.close()  # the backlog is done (or cut short): no idle second process
         return len(ids)
+
+    def _parsed_ahead(self, pool: ParsePool, pending: list[queries.Pending]) -> Iterator[
+            tuple[int, ParsedMail | None]]:
+        """The messages parsed ahead in the parsing process, but for large ones (over its
+        window in bytes, or over the size cap): those are parsed here, from the database, as
+        the size cap says. Sent, they would be held twice over in both processes."""
+        largest = min(pool.window_bytes, self._max_bytes)
+        small = {message.pk for message in pending if message.size <= largest}
+        return pool.parsed([message.pk for message in pending],
+                           lambda pk: self._raw(pk) if pk in small else None)
 
     def run_one(self, message_pk: int) -> str | None:
         """Take one message to its outcome; returns its kind (None if it failed or was not

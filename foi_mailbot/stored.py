@@ -15,13 +15,8 @@ from foi_mailbot.storage import queries
 from foi_mailbot.storage.models import InboundMessage
 
 
-def oversized(size: int, max_bytes: int) -> bool:
-    """True when a message of `size` bytes is parsed from its beginning only."""
-    return size > max_bytes
-
-
 def parse_stored(session: Session, row: InboundMessage, max_bytes: int) -> ParsedMail | None:
     """The stored message parsed (None once its bytes are purged)."""
-    limit = PARSE_LIMIT if oversized(row.size, max_bytes) else None
+    limit = PARSE_LIMIT if row.size > max_bytes else None
     raw = queries.raw_of(session, row.id, limit=limit)
     return None if raw is None else parse(raw, max_bytes=max_bytes, size=row.size)

@@ -115,3 +115,29 @@ def test_a_stored_message_over_the_cap_is_read_back_from_its_beginning_only(
     assert len(raw) == mail.size
     assert f"too_large: {len(raw)} bytes (limit {MB})" in mail.defects
     app.close()
+
+
+def test_in_a_backlog_a_message_over_the_configured_cap_is_flagged_as_one_alone_would_be(
+    make_settings: Callable[..., Settings], db_url: str
+) -> None:
+    """With a backlog the parsing process reads ahead, but a message over the configured cap
+    (here 1 MB, well below the default) is never sent to it whole: it is read from its
+    beginning, flagged as too large and not acknowledged, like the same message alone."""
+    settings = make_settings(db=db_url, mailbox={"max_message_bytes": MB})
+    app = build(settings, clock=FixedClock(datetime(2026, 1, 12, 10, 0, tzinfo=UTC)))
+    assert app.pipeline.pool is not None
+    raws = [_with_long_text(0).replace(b"Message-ID: <", f"Message-ID: <{n}.".encode(), 1)
+            for n in range(5)]
+    raws[2] = _with_long_text(2 * MB)
+    for n, raw in enumerate(raws):
+        store(app.factory, RawMail(f"test:{n}", "foi@example.gov.uk", "INBOX", None, None,
+                                   app.clock.now(), raw, "inbound"), app.clock)
+
+    app.pipeline.run_pending()
+
+    with session_scope(app.factory) as session:
+        rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+        assert [False, False, True, False, False] == [
+            any(d.startswith("too_large") for d in row.defects or []) for row in rows]
+        assert "larger than the limit" in (rows[2].attention_reason or "")
+    app.close()
