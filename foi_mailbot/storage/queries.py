@@ -111,18 +111,19 @@ def _raw_as_stored(connection: Connection, message_pk: int, limit: int | None) -
     """On PostgreSQL: the bytes in binary form (as text they come back as hex, twice their
     size), a few MB a query, so the driver never holds a large body whole beside its copy."""
     chunks: list[bytes] = []
-    wanted = limit if limit is not None else float("inf")
-    with connection.connection.driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-        while len(chunks) * _READ_CHUNK < wanted:
-            size = int(min(_READ_CHUNK, wanted - len(chunks) * _READ_CHUNK))
-            cursor.execute(_RAW_PART, {"pk": message_pk, "at": len(chunks) * _READ_CHUNK + 1,
-                                       "size": size})
+    read = 0
+    driver = connection.connection.driver_connection
+    with driver.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        while limit is None or read < limit:
+            size = _READ_CHUNK if limit is None else min(_READ_CHUNK, limit - read)
+            cursor.execute(_RAW_PART, {"pk": message_pk, "at": read + 1, "size": size})
             found = cursor.fetchone()
             if found is None:
-                return None
+                return None  # purged
             chunks.append(found[0])
+            read += len(found[0])
             if len(found[0]) < size:
-                break
+                break  # the end of the message
     return b"".join(chunks)
 
 
