@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,6 +27,8 @@ from tests.servers.smtp_sink import Delivery, SmtpSink
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 MAILBOX = "foi@example.gov.uk"
+MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+"""Monday 12 January 2026, 10:00 UTC: the day most end-to-end tests start on."""
 
 
 def fixture_mail(name: str, **headers: str) -> bytes:
@@ -69,6 +72,24 @@ def imap_settings(
         if sink is not None else {}
     )
     return make_settings(db=db, mailbox=mailbox, smtp=smtp)
+
+
+@contextmanager
+def running(
+    make_settings: Callable[..., Settings], dovecot: Dovecot, sink: SmtpSink, db: str, *,
+    at: datetime = MONDAY, **mailbox: Any,
+) -> Iterator[Harness]:
+    """A daemon on this Dovecot and SMTP sink, its clock at `at` (Monday 12 January 2026);
+    `mailbox`: mailbox settings besides the servers' (e.g. the trusted `authserv_id`)."""
+    settings = imap_settings(make_settings, dovecot, sink, db)
+    if mailbox:
+        settings = settings.model_copy(
+            update={"mailbox": settings.mailbox.model_copy(update=mailbox)})
+    h = Harness.start(settings, dovecot, sink, FixedClock(at))
+    try:
+        yield h
+    finally:
+        h.close()
 
 
 @dataclass

@@ -8,11 +8,17 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import InboundMessage
-from tests.integration.harness import Harness, body_text, fixture_mail, imap_settings, reference_in
+from tests.integration.harness import (
+    MONDAY,
+    Harness,
+    body_text,
+    fixture_mail,
+    reference_in,
+    running,
+)
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp_sink import SmtpSink
 
@@ -20,7 +26,6 @@ pytestmark = pytest.mark.dovecot
 
 REQUESTER = "m.okafor@gmail.com"
 REQUEST_ID = "<request-1@mail.gmail.com>"
-MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -31,11 +36,8 @@ def harness(
     db_url: str,
 ) -> Iterator[Harness]:
     """A daemon on Dovecot and the SMTP sink, its clock at Monday 12 January 2026."""
-    clock = FixedClock(MONDAY)
-    h = Harness.start(imap_settings(make_settings, dovecot, smtp_sink, db_url), dovecot,
-                      smtp_sink, clock)
-    yield h
-    h.close()
+    with running(make_settings, dovecot, smtp_sink, db_url) as h:
+        yield h
 
 
 def _request(h: Harness) -> str:

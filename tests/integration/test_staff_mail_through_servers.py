@@ -4,23 +4,21 @@ a fresh email filed in Sent that quotes a reference moves that case."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import CaseEvent, InboundMessage
-from tests.integration.harness import Harness, fixture_mail, imap_settings, reference_in
+from tests.integration.harness import MONDAY, Harness, fixture_mail, reference_in, running
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.dovecot
 
 REQUESTER = "m.okafor@gmail.com"
-MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 LATER = MONDAY + timedelta(days=3)
 
 
@@ -32,10 +30,8 @@ def harness(
     db_url: str,
 ) -> Iterator[Harness]:
     """A daemon on Dovecot and the SMTP sink, its clock at Monday 12 January 2026."""
-    h = Harness.start(imap_settings(make_settings, dovecot, smtp_sink, db_url), dovecot,
-                      smtp_sink, FixedClock(MONDAY))
-    yield h
-    h.close()
+    with running(make_settings, dovecot, smtp_sink, db_url) as h:
+        yield h
 
 
 def _request(h: Harness) -> str:

@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from foi_mailbot.cases.lifecycle import Event, State
 from foi_mailbot.cases.register import move, refresh_deadline
-from foi_mailbot.clock import FixedClock
 from foi_mailbot.deadlines.laws import EventKind
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case
-from tests.integration.harness import Harness, body_text, fixture_mail, imap_settings, reference_in
+from tests.integration.harness import (
+    MONDAY,
+    Harness,
+    body_text,
+    fixture_mail,
+    reference_in,
+    running,
+)
 from tests.integration.triage_mail import (
     TEAM,
     confirmations_to,
@@ -33,7 +39,6 @@ from tests.servers.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.dovecot
 
-MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 TUESDAY = MONDAY + timedelta(days=1)
 WEDNESDAY = MONDAY + timedelta(days=2)
 THURSDAY = MONDAY + timedelta(days=3)
@@ -44,10 +49,8 @@ def harness(
     make_settings: Callable[..., Settings], dovecot: Dovecot, smtp_sink: SmtpSink, db_url: str,
 ) -> Iterator[Harness]:
     """A daemon on Dovecot and the SMTP sink, its clock at Monday 12 January 2026."""
-    h = Harness.start(imap_settings(make_settings, dovecot, smtp_sink, db_url), dovecot,
-                      smtp_sink, FixedClock(MONDAY))
-    yield h
-    h.close()
+    with running(make_settings, dovecot, smtp_sink, db_url) as h:
+        yield h
 
 
 def test_a_stray_follow_up_is_linked_by_a_reply_in_sent_and_undone(harness: Harness) -> None:

@@ -5,7 +5,7 @@ flagged, the team gets one notice, a person's reply settles it (`new`, `not foi`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -13,12 +13,18 @@ import pytest
 from sqlalchemy import func, select
 
 from foi_mailbot.cases.lifecycle import State
-from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, CaseEvent, InboundMessage
 from foi_mailbot.triage.items import open_items
-from tests.integration.harness import Harness, body_text, fixture_mail, imap_settings, reference_in
+from tests.integration.harness import (
+    MONDAY,
+    Harness,
+    body_text,
+    fixture_mail,
+    reference_in,
+    running,
+)
 from tests.integration.triage_mail import (
     AUTHSERV_ID,
     STAFF,
@@ -35,7 +41,6 @@ from tests.servers.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.dovecot
 
-MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 TUESDAY = MONDAY + timedelta(days=1)
 WEDNESDAY = MONDAY + timedelta(days=2)
 THURSDAY = MONDAY + timedelta(days=3)
@@ -50,12 +55,8 @@ def harness(
 ) -> Iterator[Harness]:
     """A daemon on Dovecot and the SMTP sink, its clock at Monday 12 January 2026, believing
     the DMARC verdicts our own mail server writes."""
-    settings = imap_settings(make_settings, dovecot, smtp_sink, db_url)
-    mailbox = settings.mailbox.model_copy(update={"authserv_id": AUTHSERV_ID})
-    h = Harness.start(settings.model_copy(update={"mailbox": mailbox}), dovecot, smtp_sink,
-                      FixedClock(MONDAY))
-    yield h
-    h.close()
+    with running(make_settings, dovecot, smtp_sink, db_url, authserv_id=AUTHSERV_ID) as h:
+        yield h
 
 
 def _request(h: Harness, at: datetime, sender: str = REQUESTER) -> str:

@@ -6,17 +6,16 @@ message, settles nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from foi_mailbot.clock import FixedClock
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
 from foi_mailbot.storage.models import Case, InboundMessage
 from foi_mailbot.triage.items import open_items
-from tests.integration.harness import Harness, body_text, fixture_mail, imap_settings
+from tests.integration.harness import MONDAY, Harness, body_text, fixture_mail, running
 from tests.integration.triage_mail import (
     AUTHSERV_ID,
     STAFF,
@@ -35,7 +34,6 @@ from tests.servers.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.dovecot
 
-MONDAY = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
 TUESDAY = MONDAY + timedelta(days=1)
 INVOICE = "accounts@northshire-print.co.uk"
 SEO = "rahul@rankfirst-digital.co"
@@ -48,12 +46,8 @@ def harness(
 ) -> Iterator[Harness]:
     """A daemon on Dovecot and the SMTP sink, its clock at Monday 12 January 2026, believing
     the DMARC verdicts our own mail server writes."""
-    settings = imap_settings(make_settings, dovecot, smtp_sink, db_url)
-    mailbox = settings.mailbox.model_copy(update={"authserv_id": AUTHSERV_ID})
-    h = Harness.start(settings.model_copy(update={"mailbox": mailbox}), dovecot, smtp_sink,
-                      FixedClock(MONDAY))
-    yield h
-    h.close()
+    with running(make_settings, dovecot, smtp_sink, db_url, authserv_id=AUTHSERV_ID) as h:
+        yield h
 
 
 def _set_aside_monday(h: Harness) -> dict[str, str]:
