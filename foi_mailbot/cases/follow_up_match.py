@@ -39,8 +39,10 @@ def sender_open_cases(
     """References of the sender's open cases, when the message threads into no case."""
     if staff or thread.case is not None or mail.from_addr is None:
         return ()
-    cases = queries.open_cases_of_sender(session, mail.from_addr.email)
-    return tuple(reference for reference, _subject in cases)
+    cases = thread.sender_cases
+    if cases is None:
+        cases = tuple(queries.cases_of_sender(session, mail.from_addr.email))
+    return tuple(case.reference for case in cases if case.open)
 
 
 def guess_case(session: Session, mail: ParsedMail) -> tuple[Case | None, str | None]:
@@ -49,12 +51,12 @@ def guess_case(session: Session, mail: ParsedMail) -> tuple[Case | None, str | N
         return None, None
     cases = queries.open_cases_of_sender(session, mail.from_addr.email)
     if len(cases) == 1:
-        only = queries.case_by_reference(session, cases[0][0])
+        only = queries.case_by_reference(session, cases[0].reference)
         return only, "the sender's only open case (a guess)"
     wanted = normalise_subject(mail.subject)
     scored = sorted(
-        ((SequenceMatcher(None, wanted, normalise_subject(subject)).ratio(), ref)
-         for ref, subject in cases if wanted),
+        ((SequenceMatcher(None, wanted, normalise_subject(case.subject)).ratio(), case.reference)
+         for case in cases if wanted),
         reverse=True,
     )
     if scored and scored[0][0] >= SIMILAR_SUBJECT:

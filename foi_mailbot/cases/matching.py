@@ -31,6 +31,9 @@ class Thread:
 
     case: Case | None
     how: str | None
+    # The sender's cases, when they were looked up (the thread was not found by its headers):
+    # classification asks for the open ones, and one look-up serves both.
+    sender_cases: tuple[queries.SenderCase, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,19 +59,19 @@ def find_thread(session: Session, mail: ParsedMail, *, staff: bool = False) -> T
     if staff or mail.from_addr is None:
         return Thread(None, None)
     sender = mail.from_addr.email
-    cases = queries.cases_of_sender(session, sender)
+    cases = tuple(queries.cases_of_sender(session, sender))
     if _PER_REQUEST_SENDER.match(sender) and cases:
-        newest = max(case_id for case_id, _subject in cases)
+        newest = max(case.id for case in cases)
         how = f"sender {sender} is the reply address of one request"
-        return Thread(queries.merged_or_self(session, session.get(Case, newest)), how)
+        return Thread(queries.merged_or_self(session, session.get(Case, newest)), how, cases)
     wanted = normalise_subject(mail.subject)
     same_subject = [
-        case_id for case_id, subject in cases if wanted and normalise_subject(subject) == wanted
+        case.id for case in cases if wanted and normalise_subject(case.subject) == wanted
     ]
     if same_subject:
         found = queries.merged_or_self(session, session.get(Case, max(same_subject)))
-        return Thread(found, SAME_SENDER_AND_SUBJECT)
-    return Thread(None, None)
+        return Thread(found, SAME_SENDER_AND_SUBJECT, cases)
+    return Thread(None, None, cases)
 
 
 def resolve(

@@ -102,12 +102,8 @@ def refresh_deadline(
     session: Session, case: Case, calendars: Calendars, *, now: datetime, cause: str
 ) -> Deadline:
     """Recompute and store the deadline; audit the change when the date moved."""
-    deadline = compute_deadline(case, calendars)
     before = case.due_on
-    case.due_on = deadline.due
-    case.deadline = deadline_json(deadline)
-    case.calendar_fingerprint = calendars.for_law(Law(case.law)).fingerprint()
-    case.updated_at = now
+    deadline = _store_deadline(case, calendars, now)
     if before != deadline.due:
         audit(
             session,
@@ -120,6 +116,15 @@ def refresh_deadline(
                 "after": deadline.due.isoformat() if deadline.due else None,
             },
         )
+    return deadline
+
+
+def _store_deadline(case: Case, calendars: Calendars, now: datetime) -> Deadline:
+    deadline = compute_deadline(case, calendars)
+    case.due_on = deadline.due
+    case.deadline = deadline_json(deadline)
+    case.calendar_fingerprint = calendars.for_law(Law(case.law)).fingerprint()
+    case.updated_at = now
     return deadline
 
 
@@ -171,7 +176,8 @@ def open_case(
         reasons=[f"opened as {new.law.value} from the message received on {new.received_on}"],
         status_after=new.status,
     )
-    refresh_deadline(session, case, calendars, now=now, cause="case opened")
+    # The first deadline is no change to audit: the opening's entry gives it.
+    _store_deadline(case, calendars, now)
     audit(
         session,
         at=now,

@@ -55,11 +55,10 @@ _THREAD_VIA_INBOUND = (
            InboundMessage.case_id.is_not(None))
     .limit(1)
 )
-_SENDERS_CASES = select(Case.id, Case.subject).where(Case.applicant_email == bindparam("sender"))
 _CLOSED_STATES = ("closed", "review_closed")
-_OPEN_OF_SENDER = (
-    select(Case.reference, Case.subject)
-    .where(Case.applicant_email == bindparam("sender"), Case.status.not_in(_CLOSED_STATES))
+_SENDERS_CASES = (
+    select(Case.id, Case.reference, Case.subject, Case.status.not_in(_CLOSED_STATES))
+    .where(Case.applicant_email == bindparam("sender"))
     .order_by(Case.id.desc())
 )
 
@@ -157,9 +156,19 @@ def case_replied_to(session: Session, message_ids: Sequence[str]) -> Case | None
     return merged_or_self(session, session.get(Case, case_id)) if case_id is not None else None
 
 
-def cases_of_sender(session: Session, sender: str) -> list[tuple[int, str]]:
-    """The id and subject of every case opened for this applicant address."""
-    return [(case_id, subject) for case_id, subject in
+class SenderCase(NamedTuple):
+    """One case opened for an applicant address, as the matching rules weigh it."""
+
+    id: int
+    reference: str
+    subject: str
+    open: bool
+
+
+def cases_of_sender(session: Session, sender: str) -> list[SenderCase]:
+    """Every case opened for this applicant address, newest first."""
+    return [SenderCase(case_id, reference, subject, bool(is_open)) for
+            case_id, reference, subject, is_open in
             session.execute(_SENDERS_CASES, {"sender": sender})]
 
 
@@ -184,10 +193,9 @@ def merged_or_self(session: Session, case: Case | None) -> Case | None:
     return case
 
 
-def open_cases_of_sender(session: Session, sender: str) -> list[tuple[str, str]]:
-    """The reference and subject of each open case of this applicant address, newest first."""
-    return [(reference, subject) for reference, subject in
-            session.execute(_OPEN_OF_SENDER, {"sender": sender})]
+def open_cases_of_sender(session: Session, sender: str) -> list[SenderCase]:
+    """Each open case of this applicant address, newest first."""
+    return [case for case in cases_of_sender(session, sender) if case.open]
 
 
 def accepted_sender(session: Session, reference: str) -> str | None:

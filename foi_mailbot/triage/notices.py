@@ -80,7 +80,7 @@ def _candidates(session: Session, item: OpenItem) -> list[str]:
     found = [item.reference] if item.reference else []
     ids: list[int] = []
     if item.sender and "@" in item.sender:
-        ids += [case_id for case_id, _ in queries.cases_of_sender(session, item.sender)]
+        ids += [case.id for case in queries.cases_of_sender(session, item.sender)]
     numbers = [int(n) for n in _NUMBER.findall(item.subject)]
     if numbers:
         ids += session.scalars(select(Case.id).where(Case.number.in_(numbers))).all()

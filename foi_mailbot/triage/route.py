@@ -32,7 +32,13 @@ from foi_mailbot.storage.models import InboundMessage, OutboxMessage, TriageItem
 from foi_mailbot.triage import answers, items
 from foi_mailbot.triage.actions import Context, Done, Refused, perform
 from foi_mailbot.triage.answers import Answered
-from foi_mailbot.triage.commands import Command, Unknown, named_lines, parse_reply
+from foi_mailbot.triage.commands import (
+    Command,
+    Unknown,
+    holds_token_shape,
+    named_lines,
+    parse_reply,
+)
 from foi_mailbot.triage.undo import restore, sent_letter
 
 RULE = "triage_command"
@@ -61,9 +67,12 @@ def command_in(session: Session, row: InboundMessage, mail: ParsedMail,
     """
     trust = context.trust
     text = mail.new_text or mail.text
-    named = tuple(named_lines(text))
-    tokens = frozenset(t.lower() for t in items.TOKEN_RE.findall(f"{mail.subject}\n{text}"))
-    tokens |= {token for token, _ in named}
+    named: tuple[tuple[str, Said], ...] = ()
+    tokens: frozenset[str] = frozenset()
+    if holds_token_shape(f"{mail.subject}\n{text}"):
+        named = tuple(named_lines(text))
+        tokens = frozenset(t.lower() for t in items.TOKEN_RE.findall(f"{mail.subject}\n{text}"))
+        tokens |= {token for token, _ in named}
     said = parse_reply(text)
     if not tokens and not isinstance(said, Command):
         return None  # ordinary mail, nearly all of it: told without the database

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from foi_mailbot.triage.commands import Command, Unknown, named_lines, parse_reply
+from foi_mailbot.triage.commands import (
+    Command,
+    Unknown,
+    holds_token_shape,
+    named_lines,
+    parse_reply,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +81,13 @@ def test_the_quoted_summary_is_not_read_even_without_a_reply_header() -> None:
             f"  2026-01-12  seo@example.net  \"Offer\"\n      {B} not foi")
 
     assert [A] == [token for token, _ in named_lines(text)]
+
+
+def test_a_token_is_seen_in_any_case_and_among_any_characters() -> None:
+    """Outlook may capitalise a pasted token, and it may sit in text of any script; a run of
+    nineteen hex digits (a date, a phone number) is not a token's shape."""
+    assert holds_token_shape(f"Grüße — {A.upper()} not foi")
+    assert holds_token_shape(f"Re: [FOI triage {A}]")
+    assert not holds_token_shape("ref 2026121712345678901 and 0123456789abcdef012 — naïve")
+    assert [(A, "not_foi")] == [(token, said.verb) for token, said in
+                                named_lines(f"{A.upper()} not foi") if isinstance(said, Command)]
