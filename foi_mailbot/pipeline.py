@@ -115,28 +115,30 @@ class Pipeline:
         returns how many there were. A message that fails waits for the next pass."""
         self._release_in_hand()
         pending = self.pending()
-        ids = [message.pk for message in pending]
-        parsed = self._parsed_ahead(self.pool, pending) if self.pool else (
-            (pk, None) for pk in ids)
         try:
-            for batch in _batches(pending):
-                self.run_batch(batch, parsed)
-                if stop is not None and stop():
-                    break
+            with queries.raw_reader(self.factory) as read:
+                parsed = self._parsed_ahead(self.pool, pending, read) if self.pool else (
+                    (message.pk, None) for message in pending)
+                for batch in _batches(pending):
+                    self.run_batch(batch, parsed)
+                    if stop is not None and stop():
+                        break
         finally:
             if self.pool is not None:
                 self.pool.close()  # the backlog is done (or cut short): no idle second process
-        return len(ids)
+        return len(pending)
 
-    def _parsed_ahead(self, pool: ParsePool, pending: list[queries.Pending]) -> Iterator[
-            tuple[int, ParsedMail | None]]:
+    def _parsed_ahead(
+        self, pool: ParsePool, pending: list[queries.Pending],
+        read: Callable[[int], bytes | None],
+    ) -> Iterator[tuple[int, ParsedMail | None]]:
         """The messages parsed ahead in the parsing process, but for large ones (over its
         window in bytes, or over the size cap): those are parsed here, from the database, as
         the size cap says. Sent, they would be held twice over in both processes."""
         largest = min(pool.window_bytes, self._max_bytes)
         small = {message.pk for message in pending if message.size <= largest}
         return pool.parsed([message.pk for message in pending],
-                           lambda pk: self._raw(pk) if pk in small else None)
+                           lambda pk: read(pk) if pk in small else None)
 
     def run_one(self, message_pk: int) -> str | None:
         """Take one message to its outcome; returns its kind (None if it failed or was not
@@ -257,10 +259,6 @@ class Pipeline:
         if self._in_hand:
             attempts.release(self.writes, self._in_hand)
             self._in_hand = []
-
-    def _raw(self, message_pk: int) -> bytes | None:
-        with self.factory() as session:  # a read: nothing to commit
-            return queries.raw_of(session, message_pk)
 
     def close(self) -> None:
         """Stop the parsing process, if one runs."""

@@ -7,12 +7,13 @@ every row committed before it. Nothing scans the session for rows not yet writte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot.storage.models import (
     Case,
@@ -104,6 +105,22 @@ def raw_of(session: Session, message_pk: int, limit: int | None = None) -> bytes
     head: bytes | None = session.execute(_RAW_HEAD, {"message_pk": message_pk,
                                                       "limit": limit}).scalar()
     return head
+
+
+@contextmanager
+def raw_reader(factory: sessionmaker[Session]) -> Iterator[Callable[[int], bytes | None]]:
+    """Reads stored messages' bytes one after another (a backlog's read-ahead), on one
+    connection in autocommit: no transaction is held open between reads, and no session is
+    set up for each, which cost about as much as the read."""
+    with factory.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as (
+            connection):
+        def read(message_pk: int) -> bytes | None:
+            if connection.dialect.name == "postgresql":
+                return _raw_as_stored(connection, message_pk, None)
+            raw: bytes | None = connection.execute(_RAW, {"message_pk": message_pk}).scalar()
+            return raw
+
+        yield read
 
 
 def _raw_as_stored(connection: Connection, message_pk: int, limit: int | None) -> bytes | None:
