@@ -28,7 +28,7 @@ from foi_mailbot.clock import Clock
 from foi_mailbot.outbound.compose import could_be_minted
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.parsed import ParsedMail
-from foi_mailbot.parsing.pool import ParsePool
+from foi_mailbot.parsing.pool import Ahead, ParsePool
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage import queries
 from foi_mailbot.storage.db import session_scope
@@ -131,7 +131,7 @@ class Pipeline:
     def _parsed_ahead(
         self, pool: ParsePool, pending: list[queries.Pending],
         read: Callable[[int], bytes | None],
-    ) -> Iterator[tuple[int, ParsedMail | None]]:
+    ) -> Iterator[tuple[int, Ahead | None]]:
         """The messages parsed ahead in the parsing process, but for large ones (over its
         window in bytes, or over the size cap): those are parsed here, from the database, as
         the size cap says. Sent, they would be held twice over in both processes."""
@@ -147,12 +147,12 @@ class Pipeline:
 
     def run_batch(
         self, message_pks: list[int],
-        parsed: Iterator[tuple[int, ParsedMail | None]] | None = None,
+        parsed: Iterator[tuple[int, Ahead | None]] | None = None,
     ) -> dict[int, str | None]:
         """Claim the messages in one commit, take each to its outcome in a savepoint of its
         own, and commit the outcomes together; returns each applied message's kind.
-        `parsed`: the messages in the same order with their parsed form, taken one at a time
-        as each is reached (a parse ahead runs while the one before is applied).
+        `parsed`: the messages in the same order, each with its parsed form or None, taken one
+        at a time as each is reached (a parse ahead runs while the one before is applied).
 
         A message's savepoint is its transaction as far as any look-up can tell: the next
         message sees everything it wrote. One that fails is rolled back alone and counted.
@@ -181,7 +181,7 @@ class Pipeline:
         return {message_pk: outcome.kind for message_pk, outcome in done.items()}
 
     def _attempt(self, session: Session, row: InboundMessage,
-                 parsed: ParsedMail | None) -> Done | None:
+                 parsed: Ahead | None) -> Done | None:
         """One message's work in a savepoint: its outcome, or None when it failed (recorded
         on its row). A failure of the database itself is raised."""
         with structlog.contextvars.bound_contextvars(message_pk=row.id):
@@ -194,10 +194,10 @@ class Pipeline:
                 attempts.failed(row, exc)
                 return None
 
-    def process(self, session: Session, row: InboundMessage, parsed: ParsedMail | None) -> Done:
+    def process(self, session: Session, row: InboundMessage, parsed: Ahead | None) -> Done:
         """The message path, in `session`: own mail? -> a command settling a triage item? ->
         thread -> classify -> match -> duplicate? -> apply. Records what it found on `row`;
-        `parsed`: parsed already."""
+        `parsed`: parsed (and folded) already."""
         if row.message_id and could_be_minted(row.message_id) and (
             queries.is_our_message_id(session, row.message_id)
         ):
@@ -205,13 +205,14 @@ class Pipeline:
             # known by the Message-ID we minted, so not even parsed.
             _record_own(row)
             return Done(row.kind, row.rule)
-        mail = parsed if parsed is not None else (
+        mail = parsed.mail if parsed is not None else (
             parse_stored(session, row, self._max_bytes) or parse(b""))
         if (incoming := triage_route.command_in(session, row, mail, self.base_context)) is not None:
             return self._settle(session, row, mail, incoming)
         staff = self._is_staff(mail, row)
         thread = find_thread(session, mail, staff=staff)
-        verdict = classify(mail, self._context(session, row, mail, thread, staff=staff))
+        verdict = classify(mail, self._context(session, row, mail, thread, staff=staff),
+                           parsed.folded if parsed is not None else None)
         match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF,
                         dmarc=dmarc_verdict(mail, self.trust))
         match = refine_match(session, mail, verdict, match)  # a follow-up's likely case
@@ -287,8 +288,8 @@ def _batches(pending: list[queries.Pending]) -> Iterator[list[int]]:
 
 
 def _parsed_next(
-    parsed: Iterator[tuple[int, ParsedMail | None]] | None, message_pk: int,
-) -> ParsedMail | None:
+    parsed: Iterator[tuple[int, Ahead | None]] | None, message_pk: int,
+) -> Ahead | None:
     """The next parsed message, which must be `message_pk`'s; None: parse it in place."""
     if parsed is None:
         return None

@@ -40,7 +40,7 @@ from foi_mailbot.classify.loop_guards import (
 from foi_mailbot.classify.references import READ_CHARS, other_references
 from foi_mailbot.classify.regulator import RegulatorMail
 from foi_mailbot.classify.review import ReviewRequest
-from foi_mailbot.parsing.folding import fold_mail
+from foi_mailbot.parsing.folding import FoldedMail, fold_mail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 STAFF_UNVOUCHED: Final = "staff_unvouched"
@@ -75,8 +75,11 @@ def is_automatic(mail: ParsedMail, ctx: ClassifyContext) -> bool:
     return False
 
 
-def classify(mail: ParsedMail, ctx: ClassifyContext) -> Classification:
-    """Run the rules in order; the first that decides gives the kind, reasons and facts."""
+def classify(
+    mail: ParsedMail, ctx: ClassifyContext, folded: FoldedMail | None = None
+) -> Classification:
+    """Run the rules in order; the first that decides gives the kind, reasons and facts.
+    `folded`: the message's texts folded already (`parsing.folding.fold_mail`)."""
     misses: list[str] = []
     for guard in GUARDS:
         verdict = guard.check(mail, ctx)
@@ -85,7 +88,7 @@ def classify(mail: ParsedMail, ctx: ClassifyContext) -> Classification:
         misses.append(guard.name)
     # Once, and only for mail the guards passed: folding a long text is most of what reading
     # it costs, and the rules read the same texts many times.
-    folded = fold_mail(mail)
+    folded = folded if folded is not None else fold_mail(mail)
     for rule in READERS:
         verdict = rule.check(mail, folded, ctx)
         if verdict is not None:

@@ -2,10 +2,9 @@
 between words; with the set of its words.
 
 Folding a long message is most of what reading phrases in it costs, and the rules read the
-same few texts many times: classification folds each once (`fold_mail`), into a value it
-hands to the rules that read them beside the message; nothing is kept on the message. (Doing
-it in the second parsing process, `parsing.pool`, instead was tried: with the work it already
-has, the loop then waits for it about as long as folding takes here.)
+same few texts many times: each is folded once (`fold_mail`), into a value handed to the rules
+that read them beside the message; nothing is kept on the message. In a backlog the second
+parsing process folds it (`parsing.pool`); else classification does.
 """
 
 from __future__ import annotations

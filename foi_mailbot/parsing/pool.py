@@ -5,8 +5,10 @@ does. With a backlog the two overlap on two cores. A handful of messages are par
 starting a process would only add latency.
 
 The worker is a `ProcessPoolExecutor` of one process, started by "spawn" (it imports the
-parser only) and stopped when the backlog is done. It is sent raw bytes and returns a
-`ParsedMail`; both are pickled, so the bytes in flight are bounded as well as the messages.
+parser only) and stopped when the backlog is done. It is sent raw bytes and returns the
+`ParsedMail` with its texts folded for classification (`Ahead`): folding is pure too, and the
+loop, not the worker, sets a backlog's pace. Both ways are pickled, so the bytes in flight are
+bounded as well as the messages.
 If it dies (a message that crashes the parser, the OOM killer), the rest of the backlog is
 parsed in place, where the runner's attempt counting catches a message that kills a process.
 """
@@ -22,11 +24,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 import structlog
 
 from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.folding import FoldedMail, fold_mail
 from foi_mailbot.parsing.parsed import ParsedMail
 
 log = structlog.get_logger(__name__)
@@ -38,10 +41,24 @@ RawLoader = Callable[[int], bytes | None]
 """The stored raw bytes of a message, by primary key (None when there are none)."""
 
 
+class Ahead(NamedTuple):
+    """A message parsed in the second process, with its texts folded as classification
+    reads them."""
+
+    mail: ParsedMail
+    folded: FoldedMail
+
+
+def parse_ahead(raw: bytes) -> Ahead:
+    """What the second process does with a message's bytes."""
+    mail = parse(raw)
+    return Ahead(mail, fold_mail(mail))
+
+
 @dataclass
 class _Sent:
     message_pk: int
-    future: Future[ParsedMail] | None
+    future: Future[Ahead] | None
     size: int
 
 
@@ -63,7 +80,7 @@ class ParsePool:
 
     def parsed(
         self, ids: Sequence[int], load: RawLoader
-    ) -> Iterator[tuple[int, ParsedMail | None]]:
+    ) -> Iterator[tuple[int, Ahead | None]]:
         """Each id in order with its parsed message, or None where it is to be parsed in place.
 
         Reading ahead stops where the caller stops: what was sent ahead is dropped."""
@@ -91,18 +108,18 @@ class ParsePool:
             future = self._submit(raw) if raw is not None else None
             in_flight.append(_Sent(message_pk, future, len(raw) if future and raw else 0))
 
-    def _submit(self, raw: bytes) -> Future[ParsedMail] | None:
+    def _submit(self, raw: bytes) -> Future[Ahead] | None:
         try:
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
                     max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_started)
-            return self._executor.submit(parse, raw)
+            return self._executor.submit(parse_ahead, raw)
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             self._lost(exc)
             return None
 
-    def _result(self, future: Future[ParsedMail] | None) -> ParsedMail | None:
+    def _result(self, future: Future[Ahead] | None) -> Ahead | None:
         if future is None:
             return None
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from foi_mailbot.parsing import parse
+from foi_mailbot.parsing.folding import fold_mail
 from foi_mailbot.parsing.pool import MIN_BACKLOG, ParsePool
 
 FIXTURES = sorted((Path(__file__).parents[1] / "fixtures").glob("*.eml"))[:12]
@@ -22,16 +23,20 @@ RAWS = {pk: path.read_bytes() for pk, path in enumerate(FIXTURES, start=1)}
 pytestmark = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: parsed in place")
 
 
-def test_a_backlog_is_parsed_in_the_second_process_as_it_would_be_in_place() -> None:
-    """Every message comes back in order, parsed exactly as `parse` does it here."""
+def test_a_backlog_is_parsed_and_folded_in_the_second_process_as_it_would_be_in_place() -> None:
+    """Every message comes back in order, parsed exactly as `parse` does it here, with its
+    texts folded exactly as classification would fold them."""
     pool = ParsePool()
     try:
         results = list(pool.parsed(list(RAWS), RAWS.get))
     finally:
         pool.close()
 
-    assert list(RAWS) == [pk for pk, _mail in results]
-    assert all(mail == parse(RAWS[pk]) for pk, mail in results)
+    assert list(RAWS) == [pk for pk, _ahead in results]
+    for pk, ahead in results:
+        assert ahead is not None
+        assert parse(RAWS[pk]) == ahead.mail
+        assert fold_mail(ahead.mail) == ahead.folded
 
 
 @pytest.mark.parametrize(("window", "window_bytes", "ahead"), [(4, 2**30, 4), (32, 1, 1)])

@@ -46,10 +46,10 @@ from foi_mailbot.settings import Settings
 
 real = pipeline.classify
 
-def dying(mail, ctx):
+def dying(mail, ctx, *folded):
     if mail.subject == sys.argv[2]:
         os.kill(os.getpid(), signal.SIGKILL)
-    return real(mail, ctx)
+    return real(mail, ctx, *folded)
 
 pipeline.classify = dying
 build(Settings(**json.loads(sys.argv[1]))).pipeline.run_pending()
