@@ -24,6 +24,7 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 from typing import Any, Final
 
 from foi_mailbot.clock import as_utc
@@ -89,6 +90,7 @@ def reply_subject(reference: str, original: str) -> str:
     return subject
 
 
+@lru_cache(maxsize=64)  # the sender is the same on every letter: checked once
 def _address(name: str, email: str, role: str) -> str:
     email = email.strip()
     if "@" in email:
@@ -153,7 +155,11 @@ def compose(
         raise PermanentError(msg)
     body = _text_part(text, "plain")
     if html is not None:
-        body = MIMEMultipart("alternative", _subparts=[body, _text_part(html, "html")])
+        # Quoted-printable writes "=" as "=3D": no line of either part can hold a boundary
+        # that starts "=_", so it need not be searched for (as the generator would, with a
+        # pattern of its own compiled for each letter).
+        body = MIMEMultipart("alternative", boundary=f"=_{uuid.uuid4().hex}",
+                             _subparts=[body, _text_part(html, "html")])
     # Header values may be `Header` objects (folded when written); typeshed's parameters for a
     # compat32 message allow str only.
     message: Message[Any, Any] = body

@@ -158,6 +158,18 @@ def test_html_makes_a_multipart_alternative_with_text_first() -> None:
     assert ["text/plain", "text/html"] == parts
 
 
+def test_text_that_looks_like_a_part_boundary_cannot_end_a_part() -> None:
+    """A body may hold any line, even one shaped like a boundary ("--=_" and hex): both parts
+    come back whole, with the line in them as written."""
+    boundary_like = "--=_" + "0" * 32
+    text = f"Your words, quoted:\n{boundary_like}\n{boundary_like}--\nEnd.\n"
+    received = _reparsed(_compose(text=text, html=f"<p>{boundary_like}</p>\n"))
+
+    plain, html = received.iter_parts()
+    assert text == plain.get_content()
+    assert f"<p>{boundary_like}</p>\n" == html.get_content()
+
+
 def test_non_ascii_names_and_subjects_survive_the_round_trip() -> None:
     """Accented names and subjects are encoded on the wire and read back intact."""
     received = _reparsed(
