@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -58,7 +58,9 @@ _THREAD_VIA_INBOUND = (
 )
 _CLOSED_STATES = ("closed", "review_closed")
 _SENDERS_CASES = (
-    select(Case.id, Case.reference, Case.subject, Case.status.not_in(_CLOSED_STATES))
+    # Compared one by one: a NOT IN list is written into the SQL at every execution.
+    select(Case.id, Case.reference, Case.subject,
+           and_(*(Case.status != state for state in _CLOSED_STATES)))
     .where(Case.applicant_email == bindparam("sender"))
     .order_by(Case.id.desc())
 )
