@@ -39,7 +39,7 @@ from foi_mailbot.triage import route as triage_route
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = attempts.MAX_ATTEMPTS
-BATCH: Final = 20
+BATCH: Final = 50
 """Never-tried messages claimed together and committed together, a savepoint each: one
 commit a batch instead of two a message. A kill costs at most this many messages an attempt."""
 
