@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from foi_mailbot import attempts
-from foi_mailbot.cases.follow_up_match import refine_match, sender_open_cases
+from foi_mailbot.cases.follow_up_match import refine_match
 from foi_mailbot.cases.matching import Match, Thread, find_thread, resolve
 from foi_mailbot.cases.senders import TrustPolicy, dmarc_verdict, is_staff_address
 from foi_mailbot.cases.service import Outcome, Services, apply
@@ -211,7 +211,7 @@ class Pipeline:
             return self._settle(session, row, mail, incoming)
         staff = self._is_staff(mail, row)
         thread = find_thread(session, mail, staff=staff)
-        verdict = classify(mail, self._context(session, row, mail, thread, staff=staff),
+        verdict = classify(mail, self._context(row, thread),
                            parsed.folded if parsed is not None else None)
         match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF,
                         dmarc=dmarc_verdict(mail, self.trust))
@@ -242,10 +242,7 @@ class Pipeline:
         # Mail with no usable From is never staff (`cases.senders`).
         return row.direction == "sent" or is_staff_address(mail.from_addr, self.trust)
 
-    def _context(
-        self, session: Session, row: InboundMessage, mail: ParsedMail, thread: Thread, *,
-        staff: bool,
-    ) -> ClassifyContext:
+    def _context(self, row: InboundMessage, thread: Thread) -> ClassifyContext:
         """What classification is told besides the message: its thread, its folder, and the
         sender's open cases (a reply-shaped message from them is never a second request)."""
         return replace(
@@ -253,7 +250,7 @@ class Pipeline:
             thread_case=thread.case.reference if thread.case else None,
             thread_case_is_review=bool(thread.case and thread.case.is_review),
             from_sent_folder=row.direction == "sent",
-            sender_open_cases=sender_open_cases(session, mail, thread, staff=staff),
+            sender_open_cases=thread.sender_open_cases,
         )
 
     def _release_in_hand(self) -> None:

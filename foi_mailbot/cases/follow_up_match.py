@@ -1,13 +1,13 @@
 """Matching mail that names no case for certain: follow-ups that do not thread, and the
 regulators' letters.
 
-`sender_open_cases` gives classification the sender's open cases (a reply-shaped message from
-them is correspondence, never a second request). `refine_match` then finishes what `resolve`
-found: a follow-up with no case found is attached by a guess (the sender's only open case, or
-the open case with the most similar subject) and flagged `matched_by_guess`, so it never moves
-the clock; with nothing to guess from it is flagged `which_case`. A regulator's letter quoting
-our reference is attached without the "not from the requester" flag (the regulator is never
-the requester) and flagged `regulator` for a person.
+Classification is told the sender's open cases (`matching.Thread.sender_open_cases`: a
+reply-shaped message from them is correspondence, never a second request). `refine_match` then
+finishes what `resolve` found: a follow-up with no case found is attached by a guess (the
+sender's only open case, or the open case with the most similar subject) and flagged
+`matched_by_guess`, so it never moves the clock; with nothing to guess from it is flagged
+`which_case`. A regulator's letter quoting our reference is attached without the "not from the
+requester" flag (the regulator is never the requester) and flagged `regulator` for a person.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from foi_mailbot.cases.matching import (
     SAME_SENDER_AND_SUBJECT,
     Match,
-    Thread,
     normalise_subject,
 )
 from foi_mailbot.classify.base import Classification, Kind
@@ -31,18 +30,6 @@ from foi_mailbot.storage.models import Case
 # How alike two subjects must be (difflib's ratio, 0-1) for one to suggest the other's case.
 SIMILAR_SUBJECT: Final = 0.6
 _GUESSED_BY_RULES: Final = frozenset({"follow_up"})
-
-
-def sender_open_cases(
-    session: Session, mail: ParsedMail, thread: Thread, *, staff: bool = False
-) -> tuple[str, ...]:
-    """References of the sender's open cases, when the message threads into no case."""
-    if staff or thread.case is not None or mail.from_addr is None:
-        return ()
-    cases = thread.sender_cases
-    if cases is None:
-        cases = tuple(queries.cases_of_sender(session, mail.from_addr.email))
-    return tuple(case.reference for case in cases if case.open)
 
 
 def guess_case(session: Session, mail: ParsedMail) -> tuple[Case | None, str | None]:

@@ -31,9 +31,16 @@ class Thread:
 
     case: Case | None
     how: str | None
-    # The sender's cases, when they were looked up (the thread was not found by its headers):
-    # classification asks for the open ones, and one look-up serves both.
-    sender_cases: tuple[queries.SenderCase, ...] | None = None
+    # The sender's cases, looked up when the headers found no thread (never for staff mail).
+    sender_cases: tuple[queries.SenderCase, ...] = ()
+
+    @property
+    def sender_open_cases(self) -> tuple[str, ...]:
+        """References of the sender's open cases, when the message threads into no case:
+        classification is told them (a reply-shaped message from them is never a request)."""
+        if self.case is not None:
+            return ()
+        return tuple(case.reference for case in self.sender_cases if case.open)
 
 
 @dataclass(frozen=True)

@@ -98,15 +98,7 @@ def message_for_update(session: Session, message_pk: int) -> InboundMessage | No
 def raw_of(session: Session, message_pk: int, limit: int | None = None) -> bytes | None:
     """A stored message's bytes (None once purged), not kept in the session; with `limit`,
     only its first `limit` bytes are read from the database."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        return _raw_as_stored(connection, message_pk, limit)
-    if limit is None:
-        raw: bytes | None = session.execute(_RAW, {"message_pk": message_pk}).scalar()
-        return raw
-    head: bytes | None = session.execute(_RAW_HEAD, {"message_pk": message_pk,
-                                                      "limit": limit}).scalar()
-    return head
+    return _raw_on(session.connection(), message_pk, limit)
 
 
 @contextmanager
@@ -116,13 +108,20 @@ def raw_reader(factory: sessionmaker[Session]) -> Iterator[Callable[[int], bytes
     set up for each, which cost about as much as the read."""
     with factory.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as (
             connection):
-        def read(message_pk: int) -> bytes | None:
-            if connection.dialect.name == "postgresql":
-                return _raw_as_stored(connection, message_pk, None)
-            raw: bytes | None = connection.execute(_RAW, {"message_pk": message_pk}).scalar()
-            return raw
+        yield lambda message_pk: _raw_on(connection, message_pk, None)
 
-        yield read
+
+def _raw_on(connection: Connection, message_pk: int, limit: int | None) -> bytes | None:
+    # Stored bytes are written by Core (`storage.blobs`), never pending in a session: read
+    # on the connection, with nothing for a session to write first.
+    if connection.dialect.name == "postgresql":
+        return _raw_as_stored(connection, message_pk, limit)
+    if limit is None:
+        raw: bytes | None = connection.execute(_RAW, {"message_pk": message_pk}).scalar()
+        return raw
+    head: bytes | None = connection.execute(
+        _RAW_HEAD, {"message_pk": message_pk, "limit": limit}).scalar()
+    return head
 
 
 def _raw_as_stored(connection: Connection, message_pk: int, limit: int | None) -> bytes | None:
