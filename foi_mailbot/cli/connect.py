@@ -126,7 +126,7 @@ def _tokens(run: _Run, side: Literal["mailbox", "smtp"]) -> TokenProvider | None
 
 @contextlib.contextmanager
 def _imap(run: _Run) -> Iterator[IMAPClient | None]:
-    from foi_mailbot.sources.imap import open_client
+    from foi_mailbot.sources.imap_session import open_client
 
     box = run.settings.mailbox
     where = f"{box.username} at {box.host}:{box.resolved_port()}"

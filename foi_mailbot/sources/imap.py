@@ -29,26 +29,13 @@ from foi_mailbot.errors import ConfigError, TransientError
 from foi_mailbot.parsing.headers import header_message_id
 from foi_mailbot.settings import MailboxSettings
 from foi_mailbot.sources import CheckpointStore, Direction, RawMail
-from foi_mailbot.sources.imap_idle import MAX_IDLE_FAILURES, IdleWatch
+from foi_mailbot.sources.imap_idle import IdleWatch
 from foi_mailbot.sources.imap_progress import STORED_KEYWORD, Cursor, FolderProgress
 from foi_mailbot.sources.imap_sent import SentFolders
-from foi_mailbot.sources.imap_session import (
-    BACKOFF_CAP_SECONDS,
-    BACKOFF_FIRST_SECONDS,
-    DROPS,
-    ImapSession,
-    describe,
-    open_client,
-)
+from foi_mailbot.sources.imap_session import DROPS, ImapSession, describe
 from foi_mailbot.sources.special_use import FolderReport
 from foi_mailbot.sources.start import Start, StartPoint, fetch_heads, header_hash
 from foi_mailbot.sources.tokens import TokenProvider
-
-# Names that moved to the modules this source is built from are re-exported from here.
-__all__ = [
-    "BACKOFF_CAP_SECONDS", "BACKOFF_FIRST_SECONDS", "FETCH_ITEMS", "MAX_IDLE_FAILURES",
-    "STORED_KEYWORD", "ImapSource", "open_client",
-]
 
 log = structlog.get_logger(__name__)
 

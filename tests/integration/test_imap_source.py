@@ -13,7 +13,9 @@ from structlog.testing import capture_logs
 
 from foi_mailbot.errors import TransientError
 from foi_mailbot.sources import RawMail
-from foi_mailbot.sources.imap import STORED_KEYWORD, ImapSource, open_client
+from foi_mailbot.sources.imap import ImapSource
+from foi_mailbot.sources.imap_progress import STORED_KEYWORD
+from foi_mailbot.sources.imap_session import open_client
 from foi_mailbot.sources.tokens import CommandTokenProvider, FileTokenProvider
 from tests.servers.dovecot import Dovecot
 

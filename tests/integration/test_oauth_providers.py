@@ -19,7 +19,7 @@ from foi_mailbot.oauth.google import GoogleTokens
 from foi_mailbot.oauth.microsoft import MicrosoftTokens
 from foi_mailbot.outbound.transport import SmtpTransport
 from foi_mailbot.settings import OAuthSettings, Settings, SmtpSettings
-from foi_mailbot.sources.imap import open_client
+from foi_mailbot.sources.imap_session import open_client
 from tests.integration.harness import fixture_mail
 from tests.servers.dovecot import Dovecot
 from tests.servers.oauth_endpoint import MAILBOX, IdentityProvider
