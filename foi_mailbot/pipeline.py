@@ -216,15 +216,17 @@ class Pipeline:
         match = resolve(session, mail, thread, verdict, staff=verdict.kind is Kind.STAFF,
                         dmarc=dmarc_verdict(mail, self.trust))
         match = refine_match(session, mail, verdict, match)  # a follow-up's likely case
-        # The row is written to after the look-ups, so that none of them has to write it first.
         duplicate = queries.same_message_applied(session, row.id, _message_id(row, mail),
                                                  mail.from_addr.email if mail.from_addr else None)
+        outcome = None if duplicate else apply(session, self.services, row, mail, verdict, match,
+                                               self.clock.now())
+        # The row is written to last: a look-up writes the transaction's changes first, and
+        # every look-up (applying's too) would write the row again.
         _record_parse(row, mail)
         _record_verdict(row, verdict)
-        if duplicate:
+        if outcome is None:
             row.status, row.effect = MessageStatus.DUPLICATE, "second copy of a message"
             return Done(row.kind, row.rule)
-        outcome = apply(session, self.services, row, mail, verdict, match, self.clock.now())
         _record_outcome(row, outcome)
         ref = outcome.case.reference if outcome.case else None
         return Done(row.kind, row.rule, ref, row.needs_person)

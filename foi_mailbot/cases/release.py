@@ -19,6 +19,7 @@ from foi_mailbot.cases.register import add_event, audit, move
 from foi_mailbot.cases.service import Services
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import Law
+from foi_mailbot.outbound.acks import requester
 from foi_mailbot.parsing import parse
 from foi_mailbot.storage.models import Case, InboundMessage, OutboxMessage, RawMessage
 
@@ -63,11 +64,13 @@ def send_held(session: Session, services: Services, case: Case, now: datetime) -
     zone = services.settings.organisation.zone
     late = lateness(case.due_on, local_date(now, zone), Law(case.law), services.calendars)
     original = session.get(Case, case.original_case_id) if case.original_case_id else None
-    refusal = services.acks.enqueue(session, case=case, purpose=purpose, key=key,
-                                    mail=parse(raw.raw), row=row, now=now, original=original,
-                                    released=late)
+    mail = parse(raw.raw)
+    refusal = services.acks.refusal(session, requester(case), row, mail, now, released=True)
     if refusal is not None:
+        services.acks.refuse(session, refusal, now)
         return f"{case.reference}: not sent: {refusal.reason}"
+    services.acks.enqueue(session, case=case, purpose=purpose, key=key, mail=mail, row=row,
+                          now=now, original=original, released=late)
     if case.status == State.REQUESTED.value:
         move(session, case, Event.ACKNOWLEDGED, now, None, ["held letter sent by a person"])
     case.hold = None

@@ -32,9 +32,9 @@ from foi_mailbot.classify.base import Classification, Kind
 from foi_mailbot.clock import local_date
 from foi_mailbot.deadlines.laws import EventKind, Law
 from foi_mailbot.errors import IllegalTransition
-from foi_mailbot.outbound.acks import Acknowledger
+from foi_mailbot.outbound.acks import Acknowledger, Refusal, requester
 from foi_mailbot.parsing import unreadable
-from foi_mailbot.parsing.parsed import ParsedMail
+from foi_mailbot.parsing.parsed import Address, ParsedMail
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.models import Case, InboundMessage
 
@@ -111,82 +111,66 @@ def _new_request(a: _Applying) -> None:
         a.outcome.case = None
         return
     law = _law_for(a.services, a.verdict)
-    case = _open(a.session, a.services, a.row, a.mail, law, a.now, original=None)
+    applicant = _applicant(a)
+    refusal = a.services.acks.refusal(a.session, applicant, a.row, a.mail, a.now)
+    case = _open(a, applicant, law, original=None)
     a.outcome.case = case
     a.outcome.effect = f"opened {case.reference} ({law.value}), due {case.due_on}"
-    _acknowledge(a.session, a.services, case, "acknowledgement", a.row, a.mail, a.now, a.outcome)
+    _acknowledge(a, case, "acknowledgement", refusal)
 
 
-def _open(
-    session: Session,
-    services: Services,
-    row: InboundMessage,
-    mail: ParsedMail,
-    law: Law,
-    now: datetime,
-    *,
-    original: Case | None,
-) -> Case:
-    # From, or Reply-To only for a no-reply/web-form From (`senders.requester_of`).
-    sender = requester_of(mail, services.settings.replies.noreply_patterns).address
-    zone = services.settings.organisation.zone
+def _applicant(a: _Applying) -> Address | None:
+    """Whose case the message opens: From, or Reply-To only for a no-reply/web-form From
+    (`senders.requester_of`)."""
+    return requester_of(a.mail, a.services.settings.replies.noreply_patterns).address
+
+
+def _open(a: _Applying, applicant: Address | None, law: Law, *, original: Case | None) -> Case:
+    zone = a.services.settings.organisation.zone
     return open_case(
-        session,
+        a.session,
         NewCase(
             law=law,
-            applicant_name=sender.name if sender else "",
-            applicant_email=sender.email if sender else "",
-            subject=mail.subject,
-            received_at=row.arrived_at,
-            received_on=local_date(row.arrived_at, zone),
-            message_pk=row.id,
+            applicant_name=applicant.name if applicant else "",
+            applicant_email=applicant.email if applicant else "",
+            subject=a.mail.subject,
+            received_at=a.row.arrived_at,
+            received_on=local_date(a.row.arrived_at, zone),
+            message_pk=a.row.id,
             status=State.REQUESTED.value,
             original=original,
         ),
-        codec=services.codec,
-        calendars=services.calendars,
-        now=now,
+        codec=a.services.codec,
+        calendars=a.services.calendars,
+        now=a.now,
     )
 
 
 def _acknowledge(
-    session: Session,
-    services: Services,
-    case: Case,
-    purpose: str,
-    row: InboundMessage,
-    mail: ParsedMail,
-    now: datetime,
-    outcome: Outcome,
-    *,
+    a: _Applying, case: Case, purpose: str, refusal: Refusal | None, *,
     original: Case | None = None,
 ) -> None:
-    if _held(session, services, case, row, now, outcome):
+    """Queue the case's letter, or hold it for a person, or flag why it may not go.
+    `refusal`: as the handler looked it up before writing anything (`Acknowledger.refusal`)."""
+    if _held(a.session, a.services, case, a.row, a.now, a.outcome):
+        return
+    if refusal is not None:
+        a.services.acks.refuse(a.session, refusal, a.now)
+        a.outcome.flag(f"no acknowledgement sent: {refusal.reason}")
+        a.outcome.effect += "; not acknowledged automatically"
         return
     # By reference: a case opened in this transaction has no id until it is written.
     key = (
         f"case:{case.reference}:{purpose}"
         if purpose != "clarification_ack"
-        else (f"case:{case.reference}:{purpose}:{row.id}")
+        else (f"case:{case.reference}:{purpose}:{a.row.id}")
     )
-    refusal = services.acks.enqueue(
-        session,
-        case=case,
-        purpose=purpose,
-        key=key,
-        mail=mail,
-        row=row,
-        now=now,
-        original=original,
-    )
-    if refusal is not None:
-        outcome.flag(f"no acknowledgement sent: {refusal.reason}")
-        outcome.effect += "; not acknowledged automatically"
-        return
+    a.services.acks.enqueue(a.session, case=case, purpose=purpose, key=key, mail=a.mail,
+                            row=a.row, now=a.now, original=original)
     if purpose != "clarification_ack" and case.status == State.REQUESTED.value:
-        move(session, case, Event.ACKNOWLEDGED, now, row, ["acknowledgement queued"],
-             on=local_date(now, services.settings.organisation.zone))
-    outcome.effect += "; acknowledgement queued"
+        move(a.session, case, Event.ACKNOWLEDGED, a.now, a.row, ["acknowledgement queued"],
+             on=local_date(a.now, a.services.settings.organisation.zone))
+    a.outcome.effect += "; acknowledgement queued"
 
 
 def _held(
@@ -220,6 +204,7 @@ def _clarification(a: _Applying) -> None:
         return
     received = local_date(a.row.arrived_at, a.services.settings.organisation.zone)
     if case.status == State.AWAITING_CLARIFICATION.value:
+        refusal = a.services.acks.refusal(a.session, requester(case), a.row, a.mail, a.now)
         move(
             a.session,
             case,
@@ -238,9 +223,7 @@ def _clarification(a: _Applying) -> None:
             cause=f"clarification received in message {a.row.id}",
         )
         a.outcome.effect = f"clarification received on {case.reference}; now due {case.due_on}"
-        _acknowledge(
-            a.session, a.services, case, "clarification_ack", a.row, a.mail, a.now, a.outcome
-        )
+        _acknowledge(a, case, "clarification_ack", refusal)
         return
     add_event(
         a.session,
@@ -273,9 +256,9 @@ def _review(a: _Applying) -> None:
         a.outcome.case = original
         return
     base_law = Law(original.law) if original is not None else _law_for(a.services, a.verdict)
-    review = _open(
-        a.session, a.services, a.row, a.mail, base_law.review_law(), a.now, original=original
-    )
+    applicant = _applicant(a)
+    refusal = a.services.acks.refusal(a.session, applicant, a.row, a.mail, a.now)
+    review = _open(a, applicant, base_law.review_law(), original=original)
     a.outcome.case = review
     a.outcome.effect = f"opened review {review.reference}, due {review.due_on}"
     if original is None:
@@ -294,17 +277,7 @@ def _review(a: _Applying) -> None:
         except IllegalTransition as exc:
             a.outcome.flag(f"original case {original.reference}: {exc}")
         a.outcome.effect += f" for {original.reference}"
-    _acknowledge(
-        a.session,
-        a.services,
-        review,
-        "review_ack",
-        a.row,
-        a.mail,
-        a.now,
-        a.outcome,
-        original=original,
-    )
+    _acknowledge(a, review, "review_ack", refusal, original=original)
 
 
 def _record_only(a: _Applying) -> None:
@@ -342,10 +315,12 @@ def _subject_access(a: _Applying) -> None:
         a.outcome.effect = ("left for a person: a subject access request (UK GDPR Art 15, "
                             "one-month clock)")
         return
-    case = _open(a.session, a.services, a.row, a.mail, Law.SAR, a.now, original=None)
+    applicant = _applicant(a)
+    refusal = a.services.acks.refusal(a.session, applicant, a.row, a.mail, a.now)
+    case = _open(a, applicant, Law.SAR, original=None)
     a.outcome.case = case
     a.outcome.effect = f"opened subject access request {case.reference}, due {case.due_on}"
-    _acknowledge(a.session, a.services, case, "sar_ack", a.row, a.mail, a.now, a.outcome)
+    _acknowledge(a, case, "sar_ack", refusal)
     if org.dpo_address:
         copy_to_dpo(a.session, a.services, case, a.row, a.mail, a.now, org.dpo_address)
         a.outcome.effect += f"; copied to {org.dpo_address}"
@@ -395,6 +370,7 @@ def _staff(a: _Applying) -> None:
         a.mail,
         a.now,
         zone=a.services.settings.organisation.zone,
+        flags=a.verdict.flags,
         internal=is_internal(a.mail, a.services.settings.organisation),
     )
     a.outcome.effect = result.effect

@@ -10,7 +10,7 @@ action is applied at once or only proposed for a person to confirm.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -90,12 +90,13 @@ def is_internal(mail: ParsedMail, organisation: OrganisationSettings) -> bool:
     return all(ours(a) for a in recipients)
 
 
-def may_apply(row: InboundMessage, mail: ParsedMail) -> bool:
+def may_apply(flags: Sequence[str]) -> bool:
     """Whether a staff message's action is applied now (True) or only proposed for a person to
-    confirm (False). Every reading that decides this goes through here: mail in the Sent folder
-    acts, and so does inbox mail our receiving server vouched for (`cases.senders`); any other
-    staff mail was marked unvouched when it was classified."""
-    return STAFF_UNVOUCHED not in (row.flags or [])
+    confirm (False), from its classification's flags. Every reading that decides this goes
+    through here: mail in the Sent folder acts, and so does inbox mail our receiving server
+    vouched for (`cases.senders`); any other staff mail was marked unvouched when it was
+    classified."""
+    return STAFF_UNVOUCHED not in flags
 
 
 def describe(action: StaffAction) -> str:
@@ -119,12 +120,14 @@ def apply_staff_action(
     now: datetime,
     *,
     zone: ZoneInfo,
+    flags: Sequence[str],
     internal: bool = False,
 ) -> StaffResult:
     """Infer the staff action and apply it to the case, or flag it when it does not fit.
 
-    `internal` mail (see `is_internal`) is only recorded on the timeline unless its subject
-    carries a tag: a tag is an instruction, wherever it is sent.
+    `flags`: the message's classification flags (`may_apply`). `internal` mail (see
+    `is_internal`) is only recorded on the timeline unless its subject carries a tag: a tag is
+    an instruction, wherever it is sent.
     """
     on = local_date(row.arrived_at, zone)
     action = infer_staff_action(mail, today=on)
@@ -134,7 +137,7 @@ def apply_staff_action(
                   reasons=["a note between colleagues (every recipient is one of us); "
                            "it moves no case without a subject tag"])
         return StaffResult(f"internal staff note on {case.reference}; no change")
-    applied = may_apply(row, mail)
+    applied = may_apply(flags)
     row.staff_reading = {**action.as_json(), "applied": applied}
     if not applied:
         add_event(session, case, kind="staff_proposed", on=on, now=now, message_pk=row.id,

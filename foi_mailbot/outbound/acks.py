@@ -37,18 +37,25 @@ TEMPLATES = {
 _NEUTRAL_SUBJECT = "Your information request"
 
 
-def _requester(case: Case) -> Address | None:
-    """Where every letter about a case goes: its requester, never a new message's Reply-To."""
-    email = (case.applicant_email or "").strip().lower()
-    return Address(case.applicant_name or "", email) if email else None
-
-
 @dataclass(frozen=True)
 class Refusal:
     """Why no automatic reply may be sent (the message is flagged instead)."""
 
     flag: str
     reason: str
+    # The domain whose loop breaker this letter would trip (`breaker`): tripped only when the
+    # letter is refused, not when it is held for a person anyway (see `Acknowledger.refuse`).
+    trips: str | None = None
+
+
+def _letter_address(name: str | None, email: str | None) -> Address | None:
+    email = (email or "").strip().lower()
+    return Address(name or "", email) if email else None
+
+
+def requester(case: Case) -> Address | None:
+    """Where every letter about a case goes: its requester, never a new message's Reply-To."""
+    return _letter_address(case.applicant_name, case.applicant_email)
 
 
 def may_auto_reply(
@@ -80,6 +87,36 @@ class Acknowledger:
     settings: Settings
     env: Environment
 
+    def refusal(
+        self, session: Session, to: Address | None, row: InboundMessage, mail: ParsedMail,
+        now: datetime, *, released: bool = False,
+    ) -> Refusal | None:
+        """Why no automatic letter may go to `to` answering `row` now; None when one may.
+
+        Look-ups only, made before the message writes anything: a look-up writes the
+        transaction's pending changes first, and a case opened before it would be written
+        twice (opened, then acknowledged). `released`: a person asked for the letter, which
+        lifts the limits they have weighed already."""
+        to = _letter_address(to.name, to.email) if to is not None else None
+        refusal = may_auto_reply(session, self.settings, to, now)
+        if released and refusal is not None and refusal.flag in _PERSON_MAY_OVERRIDE:
+            refusal = None
+        if refusal is not None or to is None:
+            return refusal
+        problem = unreadable(mail)
+        if problem is not None:  # an answer to words we could not read could be anything
+            return Refusal("unreadable", problem)
+        stop = breaker.check(session, self.settings, to, row, now)
+        if stop is not None:
+            return Refusal("loop_breaker", stop.reason, trips=stop.trips)
+        return None
+
+    def refuse(self, session: Session, refusal: Refusal, now: datetime) -> None:
+        """Act on a refusal of a letter that would have gone: a letter one too many for its
+        domain trips the loop breaker (state, log, one alert)."""
+        if refusal.trips is not None:
+            breaker.trip(session, self.settings, refusal.trips, now)
+
     def enqueue(
         self,
         session: Session,
@@ -92,23 +129,14 @@ class Acknowledger:
         now: datetime,
         original: Case | None = None,
         released: tuple[str | None, int, int | None] | None = None,
-    ) -> Refusal | None:
-        """Render and enqueue one acknowledgement; returns a Refusal instead when unsafe.
-
-        `released`: a held letter a person asked for (always sent to the requester), with its
-        lateness (see `cases.holding.lateness`)."""
-        to = _requester(case)
-        refusal = may_auto_reply(session, self.settings, to, now)
-        if released is not None and refusal is not None and refusal.flag in _PERSON_MAY_OVERRIDE:
-            refusal = None
-        if refusal is not None or to is None:
-            return refusal
-        problem = unreadable(mail)
-        if problem is not None:  # an answer to words we could not read could be anything
-            return Refusal("unreadable", problem)
-        stopped = breaker.check(session, self.settings, to, row, now)
-        if stopped is not None:
-            return Refusal("loop_breaker", stopped)
+    ) -> None:
+        """Render and enqueue one acknowledgement to the case's requester, which `refusal`
+        allowed. `released`: a held letter a person asked for, with its lateness (see
+        `cases.holding.lateness`)."""
+        to = requester(case)
+        if to is None:
+            msg = f"{case.reference} has no requester address to write to"
+            raise ValueError(msg)
         # Sender-chosen words (subject, name) go only back to the address that wrote them:
         # a letter to any other (a web form's Reply-To) could carry them to anyone.
         quotes = mail.from_addr is not None and mail.from_addr.email.lower() == to.email
@@ -160,4 +188,3 @@ class Acknowledger:
             case=case,
             caused_by=row.id,
         )
-        return None

@@ -91,23 +91,29 @@ def stopped(session: Session, domain: str) -> dict[str, object] | None:
     return state if state and state.get("tripped_at") else None
 
 
+@dataclass(frozen=True)
+class Stop:
+    """Why no automatic letter may go to a domain: stopped already, or this letter trips it."""
+
+    reason: str
+    trips: str | None = None  # the domain this letter would stop (see `trip`)
+
+
 def check(
     session: Session,
     settings: Settings,
     to: Address,
     row: InboundMessage,
     now: datetime,
-) -> str | None:
-    """None when an automatic letter to `to` answering `row` may go; else why not.
-
-    Trips the breaker (state, log, one alert) when this letter would be one too many.
-    """
+) -> Stop | None:
+    """None when an automatic letter to `to` answering `row` may go; else why not. Reads only:
+    when this letter would be one too many, `trips` names the domain for `trip`."""
     domain = to.domain.lower()
     if not domain or is_exempt(domain, settings):
         return None
     state = _state(session, domain)
     if state.get("tripped_at"):
-        return _stopped_reason(domain)
+        return Stop(_stopped_reason(domain))
     since = now - WINDOW
     if state.get("resumed_at"):  # letters before a person lifted the stop count no more
         since = max(since, as_utc(datetime.fromisoformat(str(state["resumed_at"]))))
@@ -121,8 +127,7 @@ def check(
     if not trips(letters, candidate, limit=replies.loop_breaker_letters,
                  minutes=replies.loop_breaker_minutes):
         return None
-    _trip(session, settings, domain, now)
-    return _stopped_reason(domain)
+    return Stop(_stopped_reason(domain), trips=domain)
 
 
 def _state(session: Session, domain: str) -> dict[str, Any]:
@@ -165,7 +170,8 @@ _LETTERS_SINCE = select(
 )
 
 
-def _trip(session: Session, settings: Settings, domain: str, now: datetime) -> None:
+def trip(session: Session, settings: Settings, domain: str, now: datetime) -> None:
+    """Stop automatic letters to the domain: its state, a log line and one alert to ops."""
     put_state(session, STATE_PREFIX + domain, {"tripped_at": now.isoformat()}, now)
     ops = settings.health.ops_address
     log.error("loop_breaker.tripped", domain=domain, emailed=bool(ops))

@@ -118,7 +118,7 @@ def enqueue(
     if not could_be_minted(message_id):
         msg = f"{message_id!r} is not a Message-ID minted by mint_message_id"
         raise ValueError(msg)
-    if session.execute(_KEY_TAKEN, {"key": key}).first() is not None:
+    if _may_be_taken(key, case) and session.execute(_KEY_TAKEN, {"key": key}).first() is not None:
         return None
     row = OutboxMessage(
         key=key, case=case, purpose=purpose, message_id=message_id, to_email=to_email.lower(),
@@ -128,6 +128,13 @@ def enqueue(
     )
     session.add(row)
     return row
+
+
+def _may_be_taken(key: str, case: Case | None) -> bool:
+    """False for a key naming a case not yet written: opened in this transaction under a
+    reference new to the register, so no letter has its key yet (and looking would write the
+    case first)."""
+    return case is None or case.id is not None or case.reference not in key
 
 
 def automatic_replies_since(session: Session, to_email: str, since: datetime) -> int:

@@ -133,7 +133,7 @@ def test_a_reading_only_proposed_changes_nothing_until_a_person_confirms_it(
 ) -> None:
     """Where the staff rule says propose (`staff.may_apply`), the case waits for a person;
     `cases correct` with the proposed action applies it."""
-    monkeypatch.setattr("foi_mailbot.cases.staff.may_apply", lambda _row, _mail: False)
+    monkeypatch.setattr("foi_mailbot.cases.staff.may_apply", lambda _flags: False)
     app = build(settings, clock=FixedClock(WEDNESDAY))
     case, staff = _case_with_staff_mail(app, "clarify_which_station_road.eml")
     assert ("acknowledged", True) == (case.status, staff.needs_person)
