@@ -102,3 +102,27 @@ def test_twenty_requests_from_twenty_gmail_addresses_are_all_acknowledged(
     letters = _letters(app)
     assert 20 == len({to for to, purpose in letters if purpose == "acknowledgement"})
     assert not [to for to, purpose in letters if purpose == "alert"]
+
+
+def test_a_letter_held_for_a_person_never_trips_the_breaker(settings_: Settings) -> None:
+    """The answer that would be one too many arrives as history (held for a person to
+    confirm, nothing sent): the domain is not stopped and no alert goes; the next answer
+    that would have been sent trips it."""
+    clock = FixedClock(START)
+    app = build(settings_, clock=clock)
+    first = fixture_mail("new_request_plain_foia.eml", From=f"Ann Lee <ann.lee@{DOMAIN}>")
+    _feed(app, clock, first, "request", START)
+    limit = settings_.replies.loop_breaker_letters
+    for n in range(1, limit + 1):
+        _feed(app, clock, _responder(n), f"r{n}", START + timedelta(minutes=n))
+
+    at = START + timedelta(minutes=limit + 1)
+    clock.set(at + timedelta(seconds=5))
+    held = RawMail("test:held", "foi@example.gov.uk", "INBOX", None, None, at,
+                   _responder(limit + 1), "inbound", history=True)
+    store(app.factory, held, app.clock)
+    app.pipeline.run_pending()
+    assert not [to for to, purpose in _letters(app) if purpose == "alert"]
+
+    _feed(app, clock, _responder(limit + 2), "next", at + timedelta(minutes=1))
+    assert [OPS] == [to for to, purpose in _letters(app) if purpose == "alert"]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from foi_mailbot.bootstrap import build
 from foi_mailbot.cases.register import NewCase, open_case
@@ -16,7 +16,8 @@ from foi_mailbot.clock import FixedClock
 from foi_mailbot.deadlines.laws import Law
 from foi_mailbot.settings import Settings
 from foi_mailbot.storage.db import session_scope
-from foi_mailbot.storage.models import AuditEntry, Case
+from foi_mailbot.storage.models import AuditEntry, Case, InboundMessage
+from tests.integration.harness import feed, fixture_mail
 
 MAKE_CASES = """
 import sys
@@ -83,3 +84,33 @@ def test_two_processes_get_distinct_gap_free_references(
         references = set(session.scalars(select(Case.reference)))
     assert list(range(1, 1001)) == numbers
     assert 1000 == len(references)
+
+
+def test_a_new_request_writes_its_case_and_its_message_once(settings: Settings) -> None:
+    """What may be sent is looked up before the case is opened and the message's row is
+    recorded last, so no look-up writes either half-way: the case is inserted already
+    acknowledged, and the row is updated once with everything the message's work found."""
+    app = build(settings, clock=FixedClock(datetime(2026, 1, 12, 10, tzinfo=UTC)))
+    writes: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        words = statement.split()
+        if words[0] in ("INSERT", "UPDATE") and words[1] != "INTO":
+            writes.append(f"{words[0]} {words[1].strip(chr(34))}")
+        elif words[0] == "INSERT":
+            writes.append(f"INSERT {words[2].strip(chr(34))}")
+
+    for engine in (app.engine, app.quick_engine):
+        if engine is not None:
+            event.listen(engine, "before_cursor_execute", note)
+    row = feed(app, fixture_mail("new_request_plain_foia.eml"), "request")
+
+    with session_scope(app.factory) as session:
+        case = session.scalars(select(Case)).one()
+        assert "acknowledged" == case.status
+        stored = session.get(InboundMessage, row.id)
+        assert stored is not None and case.id == stored.case_id
+    assert 1 == writes.count("INSERT case")
+    assert 0 == writes.count("UPDATE case")
+    # The claim, then the outcome.
+    assert 2 == writes.count("UPDATE inbound_message"), writes
