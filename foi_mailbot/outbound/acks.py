@@ -1,7 +1,8 @@
 """Acknowledgements: decide whether we may answer automatically, render, and enqueue.
 
 Runs inside the transaction that applied the message, so the case change and its
-acknowledgement commit together or not at all.
+acknowledgement commit together or not at all. Deciding (`Acknowledger.refusal`) only looks
+things up, and is asked before the message writes anything; enqueueing only writes.
 """
 
 from __future__ import annotations
