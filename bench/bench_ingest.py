@@ -217,7 +217,7 @@ def ours_round(server: Server, phases: PhaseTimer, *, profile: bool = False) -> 
     gc.collect()
     extra = {**outcome, "cycles": cycles, "acks": transport.sent,
              "rss_after": rss_bytes(), "rss_trimmed": trimmed_rss_bytes(),
-             "phases": phases.table(seconds)}
+             "phases": phases.table(seconds), "stages": phases.brief()}
     if profiler is not None:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
@@ -384,8 +384,8 @@ def run(count: int, seed: int, rounds: int, bare_runs: int, *, profile: bool,
                 restore(server)
                 print(f"round {index + 1}: {bares[-1].line() if index < bare_runs else ''} | "
                       f"{ours[-1].line()} | peak RSS {_mb(ours[-1].extra['peak_rss'])}, "
-                      f"after {_mb(ours[-1].extra['rss_after'])}, left in INBOX {left}",
-                      flush=True)
+                      f"after {_mb(ours[-1].extra['rss_after'])}, left in INBOX {left}\n"
+                      f"  ours: {ours[-1].extra['stages']}", flush=True)
             if profile:
                 print(ours_process.round(profile=True).extra["profile"])
                 restore(server)

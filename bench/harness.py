@@ -235,6 +235,11 @@ class PhaseTimer(logging.Handler):
         self.calls.clear()
         self.applied = 0
 
+    def brief(self) -> str:
+        """Seconds in each stage, on one line."""
+        return ", ".join(f"{label.split(' (')[0]} {self.seconds[label]:.1f} s"
+                         for _key, label in STAGES)
+
     def table(self, wall: float) -> str:
         """Seconds, cycles, milliseconds per cycle and share of `wall` for each stage."""
         lines = [f"    {'stage':<46} {'s':>8} {'cycles':>7} {'ms/cycle':>9} {'of wall':>8}"]

@@ -15,7 +15,7 @@ import pytest
 
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.folding import fold_mail
-from foi_mailbot.parsing.pool import MIN_BACKLOG, ParsePool
+from foi_mailbot.parsing.pool import MIN_BACKLOG, SWITCH_SECONDS, ParsePool
 
 FIXTURES = sorted((Path(__file__).parents[1] / "fixtures").glob("*.eml"))[:12]
 RAWS = {pk: path.read_bytes() for pk, path in enumerate(FIXTURES, start=1)}
@@ -60,6 +60,22 @@ def test_the_read_ahead_is_bounded_in_messages_and_in_bytes(
         pool.close()
 
     assert max(in_flight_at_each) == ahead
+
+
+def test_the_loop_gives_the_hand_over_threads_a_turn_often_while_the_worker_runs() -> None:
+    """During a backlog the interpreter switches threads every half millisecond, so the
+    threads handing messages to the worker are not kept waiting; afterwards, as before."""
+    before = sys.getswitchinterval()
+    pool = ParsePool()
+    during: list[float] = []
+    try:
+        for _pk, _mail in pool.parsed(list(RAWS), RAWS.get):
+            during.append(sys.getswitchinterval())
+    finally:
+        pool.close()
+
+    assert {SWITCH_SECONDS} == set(during)
+    assert before == sys.getswitchinterval()
 
 
 def test_a_handful_of_messages_is_parsed_in_place_without_a_second_process() -> None:
