@@ -112,7 +112,7 @@ def _new_request(a: _Applying) -> None:
         return
     law = _law_for(a.services, a.verdict)
     applicant = _applicant(a)
-    refusal = a.services.acks.refusal(a.session, applicant, a.row, a.mail, a.now)
+    refusal = _may_write(a, applicant)
     case = _open(a, applicant, law, original=None)
     a.outcome.case = case
     a.outcome.effect = f"opened {case.reference} ({law.value}), due {case.due_on}"
@@ -123,6 +123,12 @@ def _applicant(a: _Applying) -> Address | None:
     """Whose case the message opens: From, or Reply-To only for a no-reply/web-form From
     (`senders.requester_of`)."""
     return requester_of(a.mail, a.services.settings.replies.noreply_patterns).address
+
+
+def _may_write(a: _Applying, to: Address | None) -> Refusal | None:
+    """Why no letter may go to `to`, asked before the handler writes anything: a look-up
+    writes what is pending first (see `Acknowledger.refusal`)."""
+    return a.services.acks.refusal(a.session, to, a.row, a.mail, a.now)
 
 
 def _open(a: _Applying, applicant: Address | None, law: Law, *, original: Case | None) -> Case:
@@ -204,7 +210,7 @@ def _clarification(a: _Applying) -> None:
         return
     received = local_date(a.row.arrived_at, a.services.settings.organisation.zone)
     if case.status == State.AWAITING_CLARIFICATION.value:
-        refusal = a.services.acks.refusal(a.session, requester(case), a.row, a.mail, a.now)
+        refusal = _may_write(a, requester(case))
         move(
             a.session,
             case,
@@ -257,7 +263,7 @@ def _review(a: _Applying) -> None:
         return
     base_law = Law(original.law) if original is not None else _law_for(a.services, a.verdict)
     applicant = _applicant(a)
-    refusal = a.services.acks.refusal(a.session, applicant, a.row, a.mail, a.now)
+    refusal = _may_write(a, applicant)
     review = _open(a, applicant, base_law.review_law(), original=original)
     a.outcome.case = review
     a.outcome.effect = f"opened review {review.reference}, due {review.due_on}"
@@ -316,7 +322,7 @@ def _subject_access(a: _Applying) -> None:
                             "one-month clock)")
         return
     applicant = _applicant(a)
-    refusal = a.services.acks.refusal(a.session, applicant, a.row, a.mail, a.now)
+    refusal = _may_write(a, applicant)
     case = _open(a, applicant, Law.SAR, original=None)
     a.outcome.case = case
     a.outcome.effect = f"opened subject access request {case.reference}, due {case.due_on}"
