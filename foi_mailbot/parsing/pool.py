@@ -8,7 +8,8 @@ The worker is a `ProcessPoolExecutor` of one process, started by "spawn" (it imp
 parser only) and stopped when the backlog is done. It is sent raw bytes and returns the
 `ParsedMail` with its texts folded for classification (`Ahead`): folding is pure too, and the
 loop, not the worker, sets a backlog's pace. Both ways are pickled, so the bytes in flight are
-bounded as well as the messages.
+bounded as well as the messages. Messages go a few to a task: each task costs the executor's
+threads in the daemon's process the same hand-overs, however small it is.
 If it dies (a message that crashes the parser, the OOM killer), the rest of the backlog is
 parsed in place, where the runner's attempt counting catches a message that kills a process.
 """
@@ -44,6 +45,13 @@ the daemon gets a turn (Python's default is 5 ms). The executor's threads hand e
 the worker and take back its result; with the loop applying messages in long stretches of
 Python, at 5 ms a turn the worker waited on them and the backlog took about a tenth longer."""
 
+TASK_MESSAGES: Final = 8
+"""Messages sent to the worker in one task, at most. One a task, the executor's threads took
+an eighth of the daemon's processor time in a backlog, and the loop waited on them."""
+TASK_BYTES: Final = 2**20
+"""A task's raw bytes, at most (past its first message): the worker holds a whole task and
+its results at once."""
+
 RawLoader = Callable[[int], bytes | None]
 """The stored raw bytes of a message, by primary key (None when there are none)."""
 
@@ -62,10 +70,16 @@ def parse_ahead(raw: bytes) -> Ahead:
     return Ahead(mail, fold_mail(mail))
 
 
+def parse_task(raws: list[bytes]) -> list[Ahead]:
+    """What the second process does with a task: each message's bytes, in order."""
+    return [parse_ahead(raw) for raw in raws]
+
+
 @dataclass
 class _Sent:
     message_pk: int
-    future: Future[Ahead] | None
+    task: Future[list[Ahead]] | None  # None: to be parsed in place
+    index: int  # its place in the task
     size: int
 
 
@@ -102,21 +116,44 @@ class ParsePool:
             if not in_flight:
                 return
             sent = in_flight.popleft()
-            yield sent.message_pk, self._result(sent.future)
+            yield sent.message_pk, self._result(sent)
 
     def _send_ahead(self, upcoming: Iterator[int], in_flight: deque[_Sent],
                     load: RawLoader) -> None:
-        while len(in_flight) < self.window and (
-            not in_flight or sum(sent.size for sent in in_flight) < self.window_bytes
-        ):
+        """Fill the window a task at a time, once there is room for a whole one."""
+        while not in_flight or len(in_flight) + min(TASK_MESSAGES, self.window) <= self.window:
+            task = self._task(upcoming, in_flight, load)
+            if not task:
+                return
+            raws = [raw for _pk, raw in task if raw is not None]
+            future = self._submit(raws) if raws else None
+            index = 0
+            for message_pk, raw in task:
+                if future is None or raw is None:
+                    in_flight.append(_Sent(message_pk, None, 0, 0))
+                else:
+                    in_flight.append(_Sent(message_pk, future, index, len(raw)))
+                    index += 1
+
+    def _task(self, upcoming: Iterator[int], in_flight: deque[_Sent],
+              load: RawLoader) -> list[tuple[int, bytes | None]]:
+        """The next messages with their bytes (None: parsed in place): as many as a task
+        holds and the window has room for (past the first message of each, in bytes too)."""
+        task: list[tuple[int, bytes | None]] = []
+        count, size = len(in_flight), sum(sent.size for sent in in_flight)
+        task_size = 0
+        while (len(task) < TASK_MESSAGES and task_size < TASK_BYTES and count < self.window
+               and (count == 0 or size < self.window_bytes)):
             message_pk = next(upcoming, None)
             if message_pk is None:
-                return
+                break
             raw = None if self._broken else load(message_pk)
-            future = self._submit(raw) if raw is not None else None
-            in_flight.append(_Sent(message_pk, future, len(raw) if future and raw else 0))
+            task.append((message_pk, raw))
+            count, size = count + 1, size + len(raw or b"")
+            task_size += len(raw or b"")
+        return task
 
-    def _submit(self, raw: bytes) -> Future[Ahead] | None:
+    def _submit(self, raws: list[bytes]) -> Future[list[Ahead]] | None:
         try:
             if self._executor is None:
                 self._switch = sys.getswitchinterval()
@@ -124,16 +161,16 @@ class ParsePool:
                 self._executor = ProcessPoolExecutor(
                     max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_started)
-            return self._executor.submit(parse_ahead, raw)
+            return self._executor.submit(parse_task, raws)
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             self._lost(exc)
             return None
 
-    def _result(self, future: Future[Ahead] | None) -> Ahead | None:
-        if future is None:
+    def _result(self, sent: _Sent) -> Ahead | None:
+        if sent.task is None:
             return None
         try:
-            return future.result()
+            return sent.task.result()[sent.index]
         except BrokenProcessPool as exc:
             self._lost(exc)
         except Exception:  # noqa: BLE001 - parsed again in place, where the error is recorded

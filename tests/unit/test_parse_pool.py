@@ -15,7 +15,7 @@ import pytest
 
 from foi_mailbot.parsing import parse
 from foi_mailbot.parsing.folding import fold_mail
-from foi_mailbot.parsing.pool import MIN_BACKLOG, SWITCH_SECONDS, ParsePool
+from foi_mailbot.parsing.pool import MIN_BACKLOG, SWITCH_SECONDS, TASK_MESSAGES, ParsePool
 
 FIXTURES = sorted((Path(__file__).parents[1] / "fixtures").glob("*.eml"))[:12]
 RAWS = {pk: path.read_bytes() for pk, path in enumerate(FIXTURES, start=1)}
@@ -60,6 +60,28 @@ def test_the_read_ahead_is_bounded_in_messages_and_in_bytes(
         pool.close()
 
     assert max(in_flight_at_each) == ahead
+
+
+def test_the_worker_is_sent_messages_a_whole_task_at_a_time() -> None:
+    """The window is refilled when a whole task fits in it, not a message at a time as each
+    is taken: with a window of one task, the next task goes once the first is all taken."""
+    loaded: list[int] = []
+
+    def load(pk: int) -> bytes:
+        loaded.append(pk)
+        return RAWS[pk]
+
+    pool = ParsePool(window=TASK_MESSAGES)
+    loaded_at_each: list[int] = []
+    try:
+        for _pk, mail in pool.parsed(list(RAWS), load):
+            assert mail is not None
+            loaded_at_each.append(len(loaded))
+    finally:
+        pool.close()
+
+    rest = len(RAWS) - TASK_MESSAGES
+    assert [TASK_MESSAGES] * TASK_MESSAGES + [len(RAWS)] * rest == loaded_at_each
 
 
 def test_the_loop_gives_the_hand_over_threads_a_turn_often_while_the_worker_runs() -> None:
