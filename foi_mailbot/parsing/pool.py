@@ -48,7 +48,7 @@ Python, at 5 ms a turn the worker waited on them and the backlog took about a te
 TASK_MESSAGES: Final = 8
 """Messages sent to the worker in one task, at most. One a task, the executor's threads took
 an eighth of the daemon's processor time in a backlog, and the loop waited on them."""
-TASK_BYTES: Final = 2**20
+TASK_BYTES: Final = 2**19
 """A task's raw bytes, at most (past its first message): the worker holds a whole task and
 its results at once."""
 
