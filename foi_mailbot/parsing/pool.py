@@ -149,8 +149,8 @@ class ParsePool:
                 break
             raw = None if self._broken else load(message_pk)
             task.append((message_pk, raw))
-            count, size = count + 1, size + len(raw or b"")
-            task_size += len(raw or b"")
+            length = len(raw or b"")
+            count, size, task_size = count + 1, size + length, task_size + length
         return task
 
     def _submit(self, raws: list[bytes]) -> Future[list[Ahead]] | None:
